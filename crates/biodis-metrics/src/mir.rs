@@ -1,0 +1,310 @@
+//! MIR — the mutual information ratio of Whittington et al. (2023), App. A.1, Eqs. (5)–(6),
+//! exactly as the authors compute it in their later code (`compute_mir` in
+//! `djcrw/em-wm-slots` `cell_analyses.py` and `kylehkhsu/modular`
+//! `disentangled_rnn_utils.py`; see `shared/reference/authors-code-and-algorithms.md` §2).
+//!
+//! Pipeline, for activations `A` (samples × neurons) and factors `F` (samples × factors):
+//! 1. **Activity pre-filter.** `avg_n = mean_s |a_sn|` ([`ActivityStat::AbsMean`], as
+//!    `modular`) or `mean_s a_sn` ([`ActivityStat::Mean`], as `em-wm-slots`); keep neuron `n`
+//!    iff `avg_n > max_n avg_n / activity_threshold` (default 20).
+//! 2. **Discretise** every neuron and every factor into `bins` (default 20) equal-width bins
+//!    (see [`crate::discretize`]).
+//! 3. **MI** `m[n,f]` = plug-in MI in nats (see [`crate::info`]), **normalised by the factor
+//!    entropy** `H(f)` (a step the paper's formula omits but the code does).
+//! 4. **MI cleaning.** Keep rows with `Σ_f m[n,f] > max_n Σ_f m[n,f] / mi_threshold`
+//!    (default 20).
+//! 5. `r_n = max_f m[n,f] / Σ_f m[n,f]`; `MIR = (mean_n r_n − 1/n_f) / (1 − 1/n_f)`.
+//!
+//! MIR = 1: every kept neuron carries information about one factor only. MIR = 0: every
+//! kept neuron is spread uniformly over the factors. The metric id is `mir.whittington2023`.
+
+use crate::discretize::histogram_discretize;
+use crate::info::{entropy, mutual_info_score};
+use crate::{check_finite, MetricError};
+use ndarray::{Array1, Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// Versioned name of this definition, written next to every value it produces.
+pub const MIR_ID: &str = "mir.whittington2023";
+
+/// How a neuron's activity level is summarised for the inactive-neuron pre-filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityStat {
+    /// `mean |a|` over samples (`kylehkhsu/modular`). Right for signed activity.
+    #[default]
+    AbsMean,
+    /// plain `mean a` over samples (`djcrw/em-wm-slots`, written for ReLU activity).
+    Mean,
+}
+
+/// Options of [`mir`]; the defaults are the authors'.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MirOptions {
+    /// Equal-width bins for neurons and factors (authors: 20).
+    pub bins: usize,
+    /// Keep a neuron iff its activity statistic exceeds the maximum over neurons divided by
+    /// this (authors: 20).
+    pub activity_threshold: f64,
+    /// Keep a neuron iff its summed normalised MI exceeds the maximum divided by this
+    /// (authors: 20).
+    pub mi_threshold: f64,
+    /// Activity statistic of the pre-filter.
+    pub activity_stat: ActivityStat,
+}
+
+impl Default for MirOptions {
+    fn default() -> Self {
+        MirOptions { bins: 20, activity_threshold: 20.0, mi_threshold: 20.0, activity_stat: ActivityStat::AbsMean }
+    }
+}
+
+/// Everything [`mir`] computed, for reports and re-analysis.
+#[derive(Debug, Clone)]
+pub struct MirResult {
+    /// `mir.whittington2023`.
+    pub id: &'static str,
+    /// The MIR value in [0, 1].
+    pub mir: f64,
+    /// Entropy-normalised MI, neurons × factors (all neurons; rows of neurons removed by the
+    /// pre-filter are zero).
+    pub mi: Array2<f64>,
+    /// Plug-in entropy of each discretised factor, nats.
+    pub factor_entropy: Array1<f64>,
+    /// Indices of neurons kept by both filters.
+    pub kept: Vec<usize>,
+    /// `r_n` of each kept neuron (same order as `kept`).
+    pub preference: Vec<f64>,
+    /// Options used.
+    pub options: MirOptions,
+}
+
+/// Discretised columns of a samples × dims matrix.
+pub(crate) fn discretize_columns(a: ArrayView2<f64>, bins: usize) -> Vec<Vec<u32>> {
+    (0..a.ncols())
+        .map(|j| {
+            let col: Vec<f64> = a.column(j).iter().copied().collect();
+            histogram_discretize(&col, bins)
+        })
+        .collect()
+}
+
+/// The mutual information ratio (see the module docs for the exact definition).
+///
+/// `activations`: samples × neurons. `factors`: samples × factors (continuous or discrete;
+/// both are re-binned, as the authors do).
+///
+/// Errors: fewer than 2 samples, sample-count mismatch, non-finite values, fewer than 2
+/// factors, a constant factor (zero entropy: the normalisation would divide by zero), or no
+/// neuron passing the filters.
+pub fn mir(
+    activations: ArrayView2<f64>,
+    factors: ArrayView2<f64>,
+    opts: &MirOptions,
+) -> Result<MirResult, MetricError> {
+    let (n_s, n_n) = activations.dim();
+    let (f_s, n_f) = factors.dim();
+    if n_s < 2 {
+        return Err(MetricError::TooFewSamples { what: "activations".into(), min: 2, got: n_s });
+    }
+    if n_s != f_s {
+        return Err(MetricError::SampleMismatch {
+            a_name: "activations".into(),
+            a: n_s,
+            b_name: "factors".into(),
+            b: f_s,
+        });
+    }
+    if n_f < 2 {
+        return Err(MetricError::Invalid {
+            what: "factors".into(),
+            msg: format!("MIR needs at least 2 factors, got {n_f}"),
+        });
+    }
+    if n_n == 0 {
+        return Err(MetricError::Invalid { what: "activations".into(), msg: "no neurons (0 columns)".into() });
+    }
+    if opts.bins < 2 || !(opts.activity_threshold > 0.0) || !(opts.mi_threshold > 0.0) {
+        return Err(MetricError::Invalid {
+            what: "MIR options".into(),
+            msg: "bins must be >= 2 and both thresholds > 0".into(),
+        });
+    }
+    check_finite("activations", activations)?;
+    check_finite("factors", factors)?;
+
+    // 1. activity pre-filter
+    let avg: Vec<f64> = (0..n_n)
+        .map(|j| {
+            let c = activations.column(j);
+            let s: f64 = match opts.activity_stat {
+                ActivityStat::AbsMean => c.iter().map(|v| v.abs()).sum(),
+                ActivityStat::Mean => c.iter().sum(),
+            };
+            s / n_s as f64
+        })
+        .collect();
+    let max_avg = avg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let active: Vec<usize> = (0..n_n).filter(|&j| avg[j] > max_avg / opts.activity_threshold).collect();
+
+    // 2. discretise factors (all) and active neurons
+    let fac = discretize_columns(factors, opts.bins);
+    let h: Vec<f64> = fac.iter().map(|f| entropy(f)).collect();
+    if let Some(k) = h.iter().position(|&x| x <= 0.0) {
+        return Err(MetricError::Invalid {
+            what: "factors".into(),
+            msg: format!("factor {k} is constant (entropy 0); MIR normalises by factor entropy, remove it"),
+        });
+    }
+    // 3. normalised MI
+    let mut mi = Array2::<f64>::zeros((n_n, n_f));
+    for &j in &active {
+        let col: Vec<f64> = activations.column(j).iter().copied().collect();
+        let code = histogram_discretize(&col, opts.bins);
+        for (f, fl) in fac.iter().enumerate() {
+            mi[[j, f]] = mutual_info_score(fl, &code) / h[f];
+        }
+    }
+    // 4. MI cleaning
+    let sums: Vec<f64> = (0..n_n).map(|j| mi.row(j).sum()).collect();
+    let max_sum = active.iter().map(|&j| sums[j]).fold(f64::NEG_INFINITY, f64::max);
+    let kept: Vec<usize> = active
+        .iter()
+        .copied()
+        .filter(|&j| sums[j] > max_sum / opts.mi_threshold && sums[j] > 0.0)
+        .collect();
+    if kept.is_empty() {
+        return Err(MetricError::Invalid {
+            what: "activations".into(),
+            msg: "no neuron carries information about the factors (all inactive or MI = 0); MIR is undefined".into(),
+        });
+    }
+    // 5. preference and MIR
+    let preference: Vec<f64> = kept
+        .iter()
+        .map(|&j| {
+            let row = mi.row(j);
+            row.iter().cloned().fold(f64::NEG_INFINITY, f64::max) / sums[j]
+        })
+        .collect();
+    let mean_r = preference.iter().sum::<f64>() / preference.len() as f64;
+    let inv = 1.0 / n_f as f64;
+    let value = (mean_r - inv) / (1.0 - inv);
+    Ok(MirResult {
+        id: MIR_ID,
+        mir: value,
+        mi,
+        factor_entropy: Array1::from(h),
+        kept,
+        preference,
+        options: *opts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Deterministic pseudo-uniform numbers in [0, 1) (a small LCG; tests only).
+    fn lcg(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            })
+            .collect()
+    }
+
+    fn factors(n: usize, k: usize) -> Array2<f64> {
+        Array2::from_shape_vec((n, k), lcg(n * k, 7)).unwrap()
+    }
+
+    /// Full factorial grid of factor values with sizes (10, 8, 4, 15) — N = 4800 — so the
+    /// empirical factors are exactly independent (plug-in MI between them is exactly 0).
+    fn grid() -> Array2<f64> {
+        let sizes = [10usize, 8, 4, 15];
+        let n: usize = sizes.iter().product();
+        Array2::from_shape_fn((n, 4), |(s, j)| {
+            let stride: usize = sizes[j + 1..].iter().product();
+            ((s / stride) % sizes[j]) as f64 / sizes[j] as f64
+        })
+    }
+
+    #[test]
+    fn perfect_code_scores_one() {
+        let f = grid();
+        let n = f.nrows();
+        // each neuron an affine map of one factor, two neurons per factor
+        let a = Array2::from_shape_fn((n, 8), |(s, j)| 2.0 * f[[s, j % 4]] + 0.3 * j as f64);
+        let r = mir(a.view(), f.view(), &MirOptions::default()).unwrap();
+        assert!((r.mir - 1.0).abs() < 1e-12, "mir = {}", r.mir);
+        assert_eq!(r.kept.len(), 8);
+        // entropies of the discretised factors = ln(sizes) (golden B1 of the anchors §2.9)
+        for (h, want) in r.factor_entropy.iter().zip([2.302585, 2.079442, 1.386294, 2.708050]) {
+            assert!((h - want).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn perfect_code_on_random_samples_is_near_one() {
+        // With finite random samples the plug-in MI between independent binned variables is
+        // positive (bias ~ (bins-1)^2 / 2N nats), so MIR is a little below 1.
+        let f = factors(5000, 4);
+        // each neuron an affine map of one factor, two neurons per factor
+        let a = Array2::from_shape_fn((5000, 8), |(s, j)| 2.0 * f[[s, j % 4]] + 0.3 * j as f64);
+        let r = mir(a.view(), f.view(), &MirOptions::default()).unwrap();
+        assert!(r.mir > 0.9 && r.mir < 1.0, "mir = {}", r.mir);
+        assert_eq!(r.kept.len(), 8);
+    }
+
+    #[test]
+    fn mixed_code_scores_low_and_permutation_invariant() {
+        let f = factors(5000, 3);
+        let a = Array2::from_shape_fn((5000, 6), |(s, j)| {
+            f[[s, 0]] * (1.0 + j as f64 * 0.1) + f[[s, 1]] * (1.5 - j as f64 * 0.2) + f[[s, 2]]
+        });
+        let r = mir(a.view(), f.view(), &MirOptions::default()).unwrap();
+        assert!(r.mir < 0.3, "mixed code got {}", r.mir);
+        // permuting neurons does not change MIR
+        let mut p = a.clone();
+        for j in 0..6 {
+            p.column_mut(j).assign(&a.column(5 - j));
+        }
+        let rp = mir(p.view(), f.view(), &MirOptions::default()).unwrap();
+        assert!((r.mir - rp.mir).abs() < 1e-12);
+    }
+
+    #[test]
+    fn inactive_neurons_excluded() {
+        let f = grid().slice(ndarray::s![.., 0..2]).to_owned();
+        let n = f.nrows();
+        let mut a = Array2::from_shape_fn((n, 3), |(s, j)| f[[s, j.min(1)]] + 0.05);
+        // neuron 2: tiny mixed activity, far below max/20 -> filtered
+        for s in 0..n {
+            a[[s, 2]] = 1e-4 * (f[[s, 0]] + f[[s, 1]]);
+        }
+        let r = mir(a.view(), f.view(), &MirOptions::default()).unwrap();
+        assert_eq!(r.kept, vec![0, 1]);
+        assert!((r.mir - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let f = factors(10, 2);
+        let a = Array2::<f64>::zeros((9, 3));
+        assert!(matches!(mir(a.view(), f.view(), &MirOptions::default()), Err(MetricError::SampleMismatch { .. })));
+        let mut a = Array2::<f64>::ones((10, 3));
+        a[[4, 1]] = f64::NAN;
+        assert!(matches!(mir(a.view(), f.view(), &MirOptions::default()), Err(MetricError::NonFinite { row: 4, col: 1, .. })));
+        let mut fc = f.clone();
+        fc.column_mut(1).fill(0.5);
+        let a = Array2::from_shape_fn((10, 2), |(s, _)| s as f64);
+        let e = mir(a.view(), fc.view(), &MirOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("factor 1 is constant"), "{e}");
+        let z = Array2::<f64>::zeros((10, 2));
+        assert!(mir(z.view(), f.view(), &MirOptions::default()).is_err());
+    }
+}

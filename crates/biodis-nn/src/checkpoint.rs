@@ -1,0 +1,100 @@
+//! Checkpoints as safetensors files: named `f32` tensors (weights, Adam moments) plus string
+//! metadata (step, RNG state, anything the caller needs to resume exactly).
+
+use safetensors::tensor::{Dtype, TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Checkpoint I/O errors; messages name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {path}: {msg}")]
+    Format { path: String, msg: String },
+    #[error("checkpoint {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Serialises named tensors and metadata to safetensors bytes.
+pub fn to_bytes(tensors: &[(&str, &[f32])], meta: &HashMap<String, String>) -> Result<Vec<u8>, String> {
+    let mut views = Vec::with_capacity(tensors.len());
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    for ((name, d), b) in tensors.iter().zip(bytes.iter()) {
+        let v = TensorView::new(Dtype::F32, vec![d.len()], b).map_err(|e| e.to_string())?;
+        views.push((name.to_string(), v));
+    }
+    safetensors::serialize(views, &Some(meta.clone())).map_err(|e| e.to_string())
+}
+
+/// A loaded checkpoint.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub tensors: HashMap<String, Vec<f32>>,
+    pub meta: HashMap<String, String>,
+}
+
+impl Checkpoint {
+    /// Reads a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let p = path.display().to_string();
+        let buf = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
+        let fmt = |msg: String| CheckpointError::Format { path: p.clone(), msg };
+        let (_, md) = safetensors::SafeTensors::read_metadata(&buf).map_err(|e| fmt(e.to_string()))?;
+        let meta = md.metadata().clone().unwrap_or_default();
+        let st = safetensors::SafeTensors::deserialize(&buf).map_err(|e| fmt(e.to_string()))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(fmt(format!("tensor {name} has dtype {:?}, expected F32", view.dtype())));
+            }
+            let v: Vec<f32> =
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            tensors.insert(name, v);
+        }
+        Ok(Checkpoint { tensors, meta })
+    }
+
+    /// A tensor by name, with its expected length checked.
+    pub fn tensor(&self, name: &str, len: usize, path: &Path) -> Result<&[f32], CheckpointError> {
+        let t = self.tensors.get(name).ok_or_else(|| CheckpointError::Format {
+            path: path.display().to_string(),
+            msg: format!("missing tensor {name}"),
+        })?;
+        if t.len() != len {
+            return Err(CheckpointError::Format {
+                path: path.display().to_string(),
+                msg: format!("tensor {name} has {} values, expected {len}", t.len()),
+            });
+        }
+        Ok(t)
+    }
+
+    /// A metadata value parsed as `T`.
+    pub fn meta<T: std::str::FromStr>(&self, key: &str, path: &Path) -> Result<T, CheckpointError> {
+        self.meta.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| CheckpointError::Format {
+            path: path.display().to_string(),
+            msg: format!("metadata key {key} missing or malformed"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip() {
+        let dir = std::env::temp_dir().join(format!("biodis-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.safetensors");
+        let mut meta = HashMap::new();
+        meta.insert("step".to_string(), "42".to_string());
+        let bytes = to_bytes(&[("a", &[1.0, 2.5]), ("b", &[-3.0])], &meta).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        let c = Checkpoint::load(&p).unwrap();
+        assert_eq!(c.tensor("a", 2, &p).unwrap(), &[1.0, 2.5]);
+        assert_eq!(c.meta::<u64>("step", &p).unwrap(), 42);
+        assert!(c.tensor("a", 3, &p).is_err());
+        std::fs::write(&p, b"garbage").unwrap();
+        assert!(Checkpoint::load(&p).unwrap_err().to_string().contains("c.safetensors"));
+    }
+}

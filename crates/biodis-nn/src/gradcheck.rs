@@ -1,0 +1,132 @@
+//! Finite-difference checks of every layer type, head and constraint term, in `f64`.
+
+use crate::constraints::{Constraints, Layers, Nonneg, Normalisation};
+use crate::mlp::{Activation, Head, Mlp, MlpSpec, Reduction};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn check(spec: MlpSpec, c: &Constraints, label: &str) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let b = 9;
+    let din = spec.dims[0];
+    let dout = *spec.dims.last().unwrap();
+    let x: Vec<f64> = (0..b * din).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let y: Vec<f64> = match spec.head {
+        Head::Mse => (0..b * dout).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+        Head::SigmoidCe => (0..b * dout).map(|_| rng.gen_range(0.0..1.0)).collect(),
+    };
+    let mut net: Mlp<f64> = Mlp::new(spec, c, &mut rng);
+    let base = net.loss_and_grad(&x, &y, b, c);
+    assert!(base.total.is_finite());
+    let analytic = net.grads.clone();
+    let h = 1e-6;
+    let mut worst: f64 = 0.0;
+    for i in 0..net.params.len() {
+        let p0 = net.params[i];
+        net.params[i] = p0 + h;
+        let lp = net.loss_and_grad(&x, &y, b, c).total;
+        net.params[i] = p0 - h;
+        let lm = net.loss_and_grad(&x, &y, b, c).total;
+        net.params[i] = p0;
+        let num = (lp - lm) / (2.0 * h);
+        // relative error, with a floor of 1e-4 so that roundoff (~1e-10 absolute at h = 1e-6) on
+        // near-zero gradients does not count
+        let err = (num - analytic[i]).abs() / num.abs().max(analytic[i].abs()).max(1e-4);
+        worst = worst.max(err);
+        assert!(err < 1e-5, "{label}: param {i}: numeric {num} vs analytic {}", analytic[i]);
+    }
+    assert!(worst < 1e-5, "{label}: worst relative error {worst}");
+}
+
+fn spec(acts: Vec<Activation>, head: Head, reduction: Reduction) -> MlpSpec {
+    let mut dims = vec![5];
+    dims.extend(std::iter::repeat_n(7, acts.len()));
+    dims.push(4);
+    MlpSpec { dims, activations: acts, head, reduction }
+}
+
+fn all_terms(nonneg: Nonneg, norm: Normalisation) -> Constraints {
+    Constraints {
+        nonneg,
+        beta_nonneg: 0.7,
+        beta_activity: 0.3,
+        beta_weight: 0.05,
+        beta_sparsity: 0.2,
+        beta_weight_l1: 0.04,
+        normalisation: norm,
+        ..Constraints::default()
+    }
+}
+
+#[test]
+fn heads_without_constraints() {
+    let c = Constraints::default();
+    for act in [Activation::Relu, Activation::Identity] {
+        check(spec(vec![act], Head::Mse, Reduction::Mean), &c, "mse mean");
+        check(spec(vec![act], Head::Mse, Reduction::SumOutputs), &c, "mse sum_outputs");
+        check(spec(vec![act, act], Head::SigmoidCe, Reduction::Mean), &c, "sigmoid ce");
+    }
+    // no hidden layer at all (shallow autoencoder-like readout)
+    check(spec(vec![], Head::SigmoidCe, Reduction::Mean), &c, "no hidden");
+}
+
+#[test]
+fn each_constraint_term_alone() {
+    for norm in [Normalisation::Sum, Normalisation::Mean] {
+        let terms: [(&str, Constraints); 5] = [
+            ("hinge", Constraints { nonneg: Nonneg::Hinge, beta_nonneg: 0.9, normalisation: norm, ..Default::default() }),
+            ("activity", Constraints { beta_activity: 0.4, normalisation: norm, ..Default::default() }),
+            ("weight", Constraints { beta_weight: 0.1, normalisation: norm, ..Default::default() }),
+            ("sparsity", Constraints { beta_sparsity: 0.3, normalisation: norm, ..Default::default() }),
+            ("weight_l1", Constraints { beta_weight_l1: 0.05, normalisation: norm, ..Default::default() }),
+        ];
+        for (name, c) in terms.iter() {
+            for act in [Activation::Relu, Activation::Identity] {
+                check(spec(vec![act, act, act], Head::Mse, Reduction::Mean), c, name);
+            }
+        }
+    }
+}
+
+#[test]
+fn all_terms_together_and_layer_selection() {
+    for nonneg in [Nonneg::Hinge, Nonneg::Relu, Nonneg::None] {
+        let c = all_terms(nonneg, Normalisation::Sum);
+        check(spec(vec![Activation::Identity, Activation::Relu], Head::Mse, Reduction::Mean), &c, "all");
+        check(spec(vec![Activation::Identity, Activation::Relu], Head::SigmoidCe, Reduction::Mean), &c, "all ce");
+    }
+    let mut c = all_terms(Nonneg::Hinge, Normalisation::Mean);
+    c.activity_layers = Layers::List(vec![1]);
+    c.nonneg_layers = Layers::List(vec![0]);
+    c.weight_layers = Layers::List(vec![0, 2]);
+    check(spec(vec![Activation::Identity, Activation::Identity], Head::Mse, Reduction::Mean), &c, "selected");
+}
+
+#[test]
+fn terms_have_the_documented_values() {
+    // one hidden identity layer, hand-set weights: check each term's value, not only its gradient
+    let s = MlpSpec { dims: vec![1, 2, 1], activations: vec![Activation::Identity], head: Head::Mse, reduction: Reduction::Mean };
+    // W0 = [1, -2], b0 = [0, 0], W1 = [3, 4]^T, b1 = [0]
+    let params = vec![1.0, -2.0, 0.0, 0.0, 3.0, 4.0, 0.0];
+    let c = Constraints { nonneg: Nonneg::Hinge, beta_nonneg: 2.0, beta_activity: 0.5, beta_weight: 0.1, ..Default::default() };
+    let mut net = Mlp::<f64>::with_params(s.clone(), &c, params.clone());
+    // batch of 2: x = 1, 2 -> h = [1,-2], [2,-4]; out = 3 - 8 = -5, -10; y = 0
+    let t = net.loss_and_grad(&[1.0, 2.0], &[0.0, 0.0], 2, &c);
+    assert!((t.prediction - (25.0 + 100.0) / 2.0).abs() < 1e-12);
+    assert!((t.nonneg - 2.0 * (2.0 + 4.0) / 2.0).abs() < 1e-12);
+    assert!((t.activity - 0.5 * (1.0 + 4.0 + 4.0 + 16.0) / 2.0).abs() < 1e-12);
+    assert!((t.weight - 0.1 * (1.0 + 4.0 + 9.0 + 16.0)).abs() < 1e-12);
+    let cm = Constraints { normalisation: Normalisation::Mean, ..c };
+    let mut net = Mlp::<f64>::with_params(s, &cm, params);
+    let t = net.loss_and_grad(&[1.0, 2.0], &[0.0, 0.0], 2, &cm);
+    assert!((t.nonneg - 2.0 * 6.0 / 4.0).abs() < 1e-12);
+    assert!((t.activity - 0.5 * 25.0 / 4.0).abs() < 1e-12);
+    assert!((t.weight - 0.1 * (5.0 / 2.0 + 25.0 / 2.0)).abs() < 1e-12);
+}
+
+#[test]
+fn parameter_counts_table1() {
+    let p = |dims: Vec<usize>| MlpSpec { activations: vec![Activation::Relu; dims.len() - 2], dims, head: Head::Mse, reduction: Reduction::Mean }.n_params();
+    assert_eq!(p(vec![6, 188, 6]), 2450);
+    assert_eq!(p(vec![6, 188, 186, 184, 182, 180, 6]), 138_574);
+}

@@ -1,0 +1,26 @@
+//! Dense networks with the biological constraints of Whittington et al. (2023).
+//!
+//! - [`constraints`]: `nonneg` (relu | hinge | none), `activity_energy`, `weight_energy`, and the
+//!   comparison terms `sparsity_l1`, `weight_l1` (paper §2–3, App. A.5, A.6).
+//! - [`mlp`]: sequential MLPs with hand-derived gradients (no autodiff framework: the
+//!   measured bake-off, `shared/reference/bakeoff.md`, shows this path 2–5× faster than JAX
+//!   on the paper's small networks).
+//! - [`optim`]: Adam as PyTorch and the learning-rate schedules.
+//! - [`checkpoint`]: safetensors checkpoints for exact resume.
+//!
+//! Everything is generic over [`scalar::Scalar`] (`f32` for training, `f64` for gradient
+//! checks).
+
+pub mod checkpoint;
+pub mod constraints;
+pub mod mlp;
+pub mod optim;
+pub mod scalar;
+
+pub use constraints::{Constraints, Layers, Nonneg, Normalisation};
+pub use mlp::{Activation, Head, LossTerms, Mlp, MlpSpec, Reduction};
+pub use optim::{Adam, Schedule};
+pub use scalar::Scalar;
+
+#[cfg(test)]
+mod gradcheck;

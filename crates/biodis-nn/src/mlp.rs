@@ -1,0 +1,418 @@
+//! Sequential dense networks (MLPs) with hand-derived reverse-mode gradients.
+//!
+//! A network is `L` dense layers `pre_l = a_{l-1} W_l + b_l` (`W_l` stored `[in, out]`
+//! row-major, every layer has a bias, as Table 1's parameter counts imply), each hidden layer
+//! followed by its activation (`relu` or `identity`), the last layer by the head:
+//! - `mse`: identity output, squared error; `reduction = "mean"` averages over batch and
+//!   outputs (PyTorch `mse_loss`), `"sum_outputs"` sums over outputs and averages over the batch;
+//! - `sigmoid_ce`: sigmoid output, binary cross-entropy with logits summed over outputs and
+//!   averaged over the batch (targets in [0, 1]).
+//!
+//! The biological constraint terms ([`crate::constraints`]) are added to the loss and their
+//! gradients enter the same backward pass. Parameters live in one flat vector (layer by layer:
+//! `W_0, b_0, W_1, b_1, …`) so the optimiser and checkpoints are one loop / one tensor.
+//! Buffers are kept across steps: a training step allocates nothing.
+
+use crate::constraints::Constraints;
+use crate::scalar::Scalar;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Hidden-layer activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    Identity,
+}
+
+/// Output head and task loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// Identity output + squared error.
+    Mse,
+    /// Sigmoid output + sigmoid cross-entropy.
+    SigmoidCe,
+}
+
+/// Reduction of the squared error (see module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reduction {
+    #[default]
+    Mean,
+    SumOutputs,
+}
+
+/// The loss terms of one evaluation, each already multiplied by its β.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossTerms {
+    pub total: f64,
+    pub prediction: f64,
+    pub nonneg: f64,
+    pub activity: f64,
+    pub weight: f64,
+    pub sparsity: f64,
+    pub weight_l1: f64,
+}
+
+impl LossTerms {
+    /// True if every term is finite.
+    pub fn is_finite(&self) -> bool {
+        [self.total, self.prediction, self.nonneg, self.activity, self.weight, self.sparsity, self.weight_l1]
+            .iter()
+            .all(|v| v.is_finite())
+    }
+}
+
+/// Architecture of an MLP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpSpec {
+    /// Layer widths `[in, h_0, …, h_{L-2}, out]`.
+    pub dims: Vec<usize>,
+    /// One activation per hidden layer (`dims.len() - 2` entries).
+    pub activations: Vec<Activation>,
+    pub head: Head,
+    pub reduction: Reduction,
+}
+
+impl MlpSpec {
+    /// Number of dense layers.
+    pub fn n_layers(&self) -> usize {
+        self.dims.len() - 1
+    }
+    /// Number of hidden layers.
+    pub fn n_hidden(&self) -> usize {
+        self.dims.len() - 2
+    }
+    /// Total number of parameters (weights + biases).
+    pub fn n_params(&self) -> usize {
+        self.dims.windows(2).map(|w| w[0] * w[1] + w[1]).sum()
+    }
+}
+
+/// Offsets of layer `l`'s weight and bias in the flat parameter vector.
+fn offsets(dims: &[usize]) -> Vec<(usize, usize)> {
+    let mut o = Vec::with_capacity(dims.len() - 1);
+    let mut at = 0;
+    for w in dims.windows(2) {
+        o.push((at, at + w[0] * w[1]));
+        at += w[0] * w[1] + w[1];
+    }
+    o
+}
+
+/// An MLP with its parameters, gradient and activation buffers.
+#[derive(Debug, Clone)]
+pub struct Mlp<T: Scalar> {
+    pub spec: MlpSpec,
+    /// Effective activation per hidden layer after `nonneg = relu` is applied.
+    acts: Vec<Activation>,
+    off: Vec<(usize, usize)>,
+    pub params: Vec<T>,
+    pub grads: Vec<T>,
+    batch: usize,
+    pre: Vec<Vec<T>>,
+    post: Vec<Vec<T>>,
+    dpost: Vec<T>,
+    dpre: Vec<T>,
+}
+
+impl<T: Scalar> Mlp<T> {
+    /// A network with PyTorch's default initialisation: every weight and bias of a layer with
+    /// fan-in `n` drawn from `U(−1/√n, 1/√n)`.
+    pub fn new<R: Rng>(spec: MlpSpec, constraints: &Constraints, rng: &mut R) -> Self {
+        let np = spec.n_params();
+        let mut params = vec![T::ZERO; np];
+        let off = offsets(&spec.dims);
+        for (l, w) in spec.dims.windows(2).enumerate() {
+            let lim = 1.0 / (w[0] as f64).sqrt();
+            let (wo, bo) = off[l];
+            for p in &mut params[wo..bo + w[1]] {
+                *p = T::from_f64(rng.gen_range(-lim..lim));
+            }
+        }
+        Self::with_params(spec, constraints, params)
+    }
+
+    /// A network with the given flat parameters (`W_0, b_0, W_1, b_1, …`, `W` as `[in, out]`).
+    ///
+    /// Panics if `params.len() != spec.n_params()` (a programming error, not user input).
+    pub fn with_params(spec: MlpSpec, constraints: &Constraints, params: Vec<T>) -> Self {
+        assert_eq!(params.len(), spec.n_params(), "parameter vector length");
+        let acts = (0..spec.n_hidden())
+            .map(|l| if constraints.forces_relu(l) { Activation::Relu } else { spec.activations[l] })
+            .collect();
+        let off = offsets(&spec.dims);
+        let np = params.len();
+        Mlp {
+            spec,
+            acts,
+            off,
+            params,
+            grads: vec![T::ZERO; np],
+            batch: 0,
+            pre: Vec::new(),
+            post: Vec::new(),
+            dpost: Vec::new(),
+            dpre: Vec::new(),
+        }
+    }
+
+    /// Effective hidden activations.
+    pub fn activations(&self) -> &[Activation] {
+        &self.acts
+    }
+
+    fn ensure_batch(&mut self, b: usize) {
+        if self.batch == b {
+            return;
+        }
+        self.batch = b;
+        let outs: Vec<usize> = self.spec.dims[1..].to_vec();
+        self.pre = outs.iter().map(|&d| vec![T::ZERO; b * d]).collect();
+        self.post = outs.iter().map(|&d| vec![T::ZERO; b * d]).collect();
+        let maxd = *self.spec.dims.iter().max().unwrap_or(&1);
+        self.dpost = vec![T::ZERO; b * maxd];
+        self.dpre = vec![T::ZERO; b * maxd];
+    }
+
+    /// Weight matrix of layer `l` (`[in, out]` row-major).
+    pub fn weight(&self, l: usize) -> &[T] {
+        let (wo, bo) = self.off[l];
+        &self.params[wo..bo]
+    }
+
+    /// Forward pass on `x` (`b × in`, row-major). Afterwards [`Self::hidden`] and
+    /// [`Self::output`] hold the activations of this batch.
+    pub fn forward(&mut self, x: &[T], b: usize) {
+        self.ensure_batch(b);
+        let n_layers = self.spec.n_layers();
+        for l in 0..n_layers {
+            let (din, dout) = (self.spec.dims[l], self.spec.dims[l + 1]);
+            let (wo, bo) = self.off[l];
+            let (head, tail) = self.post.split_at_mut(l);
+            let input: &[T] = if l == 0 { x } else { &head[l - 1] };
+            let pre = &mut self.pre[l];
+            let bias = &self.params[bo..bo + dout];
+            for row in pre.chunks_exact_mut(dout) {
+                row.copy_from_slice(bias);
+            }
+            // SAFETY: input is b×din, W is din×dout, pre is b×dout, all row-major and in bounds.
+            unsafe {
+                T::gemm(
+                    b,
+                    din,
+                    dout,
+                    T::ONE,
+                    input.as_ptr(),
+                    din as isize,
+                    1,
+                    self.params[wo..].as_ptr(),
+                    dout as isize,
+                    1,
+                    T::ONE,
+                    pre.as_mut_ptr(),
+                    dout as isize,
+                    1,
+                );
+            }
+            let post = &mut tail[0];
+            let relu = l < n_layers - 1 && self.acts[l] == Activation::Relu;
+            if relu {
+                for (o, &p) in post.iter_mut().zip(pre.iter()) {
+                    *o = if p > T::ZERO { p } else { T::ZERO };
+                }
+            } else {
+                post.copy_from_slice(pre);
+            }
+        }
+    }
+
+    /// Post-activations of hidden layer `l` for the last forward batch (`b × width`).
+    pub fn hidden(&self, l: usize) -> &[T] {
+        &self.post[l]
+    }
+
+    /// Pre-activations of layer `l` for the last forward batch.
+    pub fn pre_activation(&self, l: usize) -> &[T] {
+        &self.pre[l]
+    }
+
+    /// Output of the last forward batch: the prediction for `mse`, the **logits** for
+    /// `sigmoid_ce`.
+    pub fn output(&self) -> &[T] {
+        &self.post[self.spec.n_layers() - 1]
+    }
+
+    /// Loss terms of the current parameters on `(x, y)` and their gradient in `self.grads`.
+    pub fn loss_and_grad(&mut self, x: &[T], y: &[T], b: usize, c: &Constraints) -> LossTerms {
+        self.forward(x, b);
+        let n_layers = self.spec.n_layers();
+        let n_hidden = self.spec.n_hidden();
+        let mut t = LossTerms::default();
+        let bf = b as f64;
+        let mean_norm = c.normalisation == crate::constraints::Normalisation::Mean;
+
+        // Head: loss and d loss / d output-pre into dpre.
+        let dout = self.spec.dims[n_layers];
+        {
+            let out = &self.pre[n_layers - 1];
+            let d = &mut self.dpre[..b * dout];
+            match self.spec.head {
+                Head::Mse => {
+                    let denom = match self.spec.reduction {
+                        Reduction::Mean => bf * dout as f64,
+                        Reduction::SumOutputs => bf,
+                    };
+                    let scale = T::from_f64(2.0 / denom);
+                    let mut s = 0f64;
+                    for ((di, &o), &yi) in d.iter_mut().zip(out.iter()).zip(y.iter()) {
+                        let e = o - yi;
+                        s += (e * e).to_f64();
+                        *di = scale * e;
+                    }
+                    t.prediction = s / denom;
+                }
+                Head::SigmoidCe => {
+                    let inv_b = T::from_f64(1.0 / bf);
+                    let mut s = 0f64;
+                    for ((di, &z), &yi) in d.iter_mut().zip(out.iter()).zip(y.iter()) {
+                        // max(z,0) − z y + ln(1 + e^{−|z|}); gradient σ(z) − y
+                        let pos = if z > T::ZERO { z } else { T::ZERO };
+                        s += (pos - z * yi + (-z.abs()).exp().ln_1p()).to_f64();
+                        let sig = T::ONE / (T::ONE + (-z).exp());
+                        *di = (sig - yi) * inv_b;
+                    }
+                    t.prediction = s / bf;
+                }
+            }
+        }
+
+        // Weight terms and zeroed bias grads are handled per layer below.
+        for l in (0..n_layers).rev() {
+            let (din, dout) = (self.spec.dims[l], self.spec.dims[l + 1]);
+            let (wo, bo) = self.off[l];
+            // dW = a_{l-1}^T dpre ; db = colsum dpre
+            {
+                let input: &[T] = if l == 0 { x } else { &self.post[l - 1] };
+                let dpre = &self.dpre[..b * dout];
+                // SAFETY: a^T is din×b (strides 1, din), dpre is b×dout, dW is din×dout.
+                unsafe {
+                    T::gemm(
+                        din,
+                        b,
+                        dout,
+                        T::ONE,
+                        input.as_ptr(),
+                        1,
+                        din as isize,
+                        dpre.as_ptr(),
+                        dout as isize,
+                        1,
+                        T::ZERO,
+                        self.grads[wo..].as_mut_ptr(),
+                        dout as isize,
+                        1,
+                    );
+                }
+                let db = &mut self.grads[bo..bo + dout];
+                db.iter_mut().for_each(|v| *v = T::ZERO);
+                for row in dpre.chunks_exact(dout) {
+                    for (g, &r) in db.iter_mut().zip(row.iter()) {
+                        *g += r;
+                    }
+                }
+            }
+            // weight energy and weight L1 (weights only)
+            let bw = c.weight_beta(l);
+            let bw1 = c.weight_l1_beta(l);
+            if bw > 0.0 || bw1 > 0.0 {
+                let numel = (din * dout) as f64;
+                let norm = if mean_norm { numel } else { 1.0 };
+                let (w, g) = (&self.params[wo..bo], &mut self.grads[wo..bo]);
+                let two_bw = T::from_f64(2.0 * bw / norm);
+                let b1 = T::from_f64(bw1 / norm);
+                let (mut s2, mut s1) = (0f64, 0f64);
+                for (gi, &wi) in g.iter_mut().zip(w.iter()) {
+                    s2 += (wi * wi).to_f64();
+                    s1 += wi.abs().to_f64();
+                    *gi += two_bw * wi;
+                    if bw1 > 0.0 {
+                        *gi += if wi > T::ZERO { b1 } else if wi < T::ZERO { -b1 } else { T::ZERO };
+                    }
+                }
+                t.weight += bw * s2 / norm;
+                t.weight_l1 += bw1 * s1 / norm;
+            }
+            if l == 0 {
+                break;
+            }
+            // dpost_{l-1} = dpre_l W_l^T
+            let h = l - 1;
+            let width = din;
+            {
+                let dpre = &self.dpre[..b * dout];
+                let dpost = &mut self.dpost[..b * width];
+                // SAFETY: dpre b×dout, W^T is dout×din (strides 1, dout), dpost b×din.
+                unsafe {
+                    T::gemm(
+                        b,
+                        dout,
+                        din,
+                        T::ONE,
+                        dpre.as_ptr(),
+                        dout as isize,
+                        1,
+                        self.params[wo..].as_ptr(),
+                        1,
+                        dout as isize,
+                        T::ZERO,
+                        dpost.as_mut_ptr(),
+                        width as isize,
+                        1,
+                    );
+                }
+            }
+            // hidden-layer terms on layer h, then through the activation into dpre_h
+            let norm = if mean_norm { bf * width as f64 } else { bf };
+            let ba = c.activity_beta(h);
+            let bs = c.sparsity_beta(h);
+            let bn = c.hinge_beta(h);
+            let (two_ba, bs_t, bn_t) =
+                (T::from_f64(2.0 * ba / norm), T::from_f64(bs / norm), T::from_f64(bn / norm));
+            let relu = self.acts[h] == Activation::Relu;
+            let (mut sa, mut ss, mut sn) = (0f64, 0f64, 0f64);
+            let pre = &self.pre[h];
+            let post = &self.post[h];
+            let dpost = &self.dpost[..b * width];
+            let dpre = &mut self.dpre[..b * width];
+            for i in 0..b * width {
+                let a = post[i];
+                let p = pre[i];
+                let mut g = dpost[i];
+                if ba > 0.0 {
+                    sa += (a * a).to_f64();
+                    g += two_ba * a;
+                }
+                if bs > 0.0 {
+                    ss += a.abs().to_f64();
+                    g += if a > T::ZERO { bs_t } else if a < T::ZERO { -bs_t } else { T::ZERO };
+                }
+                let mut d = if relu && p <= T::ZERO { T::ZERO } else { g };
+                if bn > 0.0 && p < T::ZERO {
+                    sn -= p.to_f64();
+                    d -= bn_t;
+                }
+                dpre[i] = d;
+            }
+            t.activity += ba * sa / norm;
+            t.sparsity += bs * ss / norm;
+            t.nonneg += bn * sn / norm;
+        }
+        let _ = n_hidden;
+        t.total = t.prediction + t.nonneg + t.activity + t.weight + t.sparsity + t.weight_l1;
+        t
+    }
+}
