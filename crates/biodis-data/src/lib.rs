@@ -72,7 +72,11 @@ fn default_mlp_hidden() -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("data.{key} = {value}: {expected}")]
-    Invalid { key: &'static str, value: String, expected: &'static str },
+    Invalid {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// A generated dataset: factors, inputs and targets, row-major `f32`.
@@ -94,7 +98,11 @@ impl DataSpec {
     /// Checks the spec; errors name the key and what is expected.
     pub fn validate(&self) -> Result<(), DataError> {
         if self.n_factors == 0 {
-            return Err(DataError::Invalid { key: "n_factors", value: "0".into(), expected: "must be at least 1" });
+            return Err(DataError::Invalid {
+                key: "n_factors",
+                value: "0".into(),
+                expected: "must be at least 1",
+            });
         }
         if self.n_samples < 2 {
             return Err(DataError::Invalid {
@@ -104,10 +112,18 @@ impl DataSpec {
             });
         }
         if self.task.is_unsupervised() && self.out_dim == 0 {
-            return Err(DataError::Invalid { key: "out_dim", value: "0".into(), expected: "must be at least 1" });
+            return Err(DataError::Invalid {
+                key: "out_dim",
+                value: "0".into(),
+                expected: "must be at least 1",
+            });
         }
         if self.task == Task::UnsupervisedMlp && self.mlp_hidden == 0 {
-            return Err(DataError::Invalid { key: "mlp_hidden", value: "0".into(), expected: "must be at least 1" });
+            return Err(DataError::Invalid {
+                key: "mlp_hidden",
+                value: "0".into(),
+                expected: "must be at least 1",
+            });
         }
         Ok(())
     }
@@ -169,7 +185,9 @@ impl DataSpec {
                         *hv = v.max(0.0);
                     }
                     for i in 0..self.out_dim {
-                        let yi: f64 = (0..self.mlp_hidden).map(|h| w2[i * self.mlp_hidden + h] * hid[h]).sum();
+                        let yi: f64 = (0..self.mlp_hidden)
+                            .map(|h| w2[i * self.mlp_hidden + h] * hid[h])
+                            .sum();
                         y[s * y_dim + i] = yi as f32;
                     }
                 }
@@ -178,12 +196,22 @@ impl DataSpec {
         if self.task.is_unsupervised() {
             x.copy_from_slice(&y);
         }
-        Ok(Dataset { n, n_factors: k, x_dim, y_dim, factors, x, y })
+        Ok(Dataset {
+            n,
+            n_factors: k,
+            x_dim,
+            y_dim,
+            factors,
+            x,
+            y,
+        })
     }
 }
 
 fn gaussian(n: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    (0..n).map(|_| rng.sample::<f64, _>(StandardNormal)).collect()
+    (0..n)
+        .map(|_| rng.sample::<f64, _>(StandardNormal))
+        .collect()
 }
 
 /// A Haar-random `k × k` orthogonal matrix (row-major): modified Gram–Schmidt on the columns
@@ -220,7 +248,10 @@ pub fn random_orthogonal(k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
 impl Dataset {
     /// Factors of samples `0..m` as `f64` (row-major `m × n_factors`).
     pub fn factors_f64(&self, m: usize) -> Vec<f64> {
-        self.factors[..m * self.n_factors].iter().map(|&v| v as f64).collect()
+        self.factors[..m * self.n_factors]
+            .iter()
+            .map(|&v| v as f64)
+            .collect()
     }
 }
 
@@ -229,7 +260,13 @@ mod tests {
     use super::*;
 
     fn spec(task: Task) -> DataSpec {
-        DataSpec { task, n_factors: 6, n_samples: 1000, out_dim: 50, mlp_hidden: 28 }
+        DataSpec {
+            task,
+            n_factors: 6,
+            n_samples: 1000,
+            out_dim: 50,
+            mlp_hidden: 28,
+        }
     }
 
     #[test]

@@ -53,12 +53,18 @@ mod tests {
     #[test]
     fn golden_tenths() {
         let v = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
-        assert_eq!(histogram_discretize(&v, 20), vec![1, 3, 5, 6, 9, 11, 12, 14, 17, 19, 20]);
+        assert_eq!(
+            histogram_discretize(&v, 20),
+            vec![1, 3, 5, 6, 9, 11, 12, 14, 17, 19, 20]
+        );
     }
 
     #[test]
     fn golden_mixed() {
-        assert_eq!(histogram_discretize(&[3.0, -1.0, 2.5, 2.5, 0.0], 20), vec![20, 1, 18, 18, 6]);
+        assert_eq!(
+            histogram_discretize(&[3.0, -1.0, 2.5, 2.5, 0.0], 20),
+            vec![20, 1, 18, 18, 6]
+        );
     }
 
     #[test]
@@ -68,7 +74,9 @@ mod tests {
 
     #[test]
     fn labels_in_range() {
-        let v: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1000) as f64 / 3.0).collect();
+        let v: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1000) as f64 / 3.0)
+            .collect();
         let l = histogram_discretize(&v, 20);
         assert!(l.iter().all(|&x| (1..=20).contains(&x)));
         assert!(l.contains(&1) && l.contains(&20));

@@ -39,7 +39,9 @@ fn relabel(a: &[u32]) -> Vec<u32> {
         let mut u: Vec<u32> = a.to_vec();
         u.sort_unstable();
         u.dedup();
-        a.iter().map(|x| u.binary_search(x).unwrap_or(0) as u32).collect()
+        a.iter()
+            .map(|x| u.binary_search(x).unwrap_or(0) as u32)
+            .collect()
     }
 }
 

@@ -18,17 +18,30 @@ pub mod discretize;
 pub mod info;
 pub mod mir;
 
-pub use mir::{mir, MirOptions, MirResult, ActivityStat};
+pub use mir::{mir, ActivityStat, MirOptions, MirResult};
 
 /// Errors raised by metric functions on bad input. Messages name what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MetricError {
     #[error("{what}: expected at least {min} samples, got {got}")]
-    TooFewSamples { what: String, min: usize, got: usize },
+    TooFewSamples {
+        what: String,
+        min: usize,
+        got: usize,
+    },
     #[error("sample counts differ: {a_name} has {a} samples but {b_name} has {b}")]
-    SampleMismatch { a_name: String, a: usize, b_name: String, b: usize },
+    SampleMismatch {
+        a_name: String,
+        a: usize,
+        b_name: String,
+        b: usize,
+    },
     #[error("{what} contains a non-finite value (NaN or Inf) at sample {row}, column {col}")]
-    NonFinite { what: String, row: usize, col: usize },
+    NonFinite {
+        what: String,
+        row: usize,
+        col: usize,
+    },
     #[error("{what}: {msg}")]
     Invalid { what: String, msg: String },
 }
@@ -37,7 +50,11 @@ pub enum MetricError {
 pub fn check_finite(what: &str, a: ndarray::ArrayView2<f64>) -> Result<(), MetricError> {
     for ((r, c), v) in a.indexed_iter() {
         if !v.is_finite() {
-            return Err(MetricError::NonFinite { what: what.to_string(), row: r, col: c });
+            return Err(MetricError::NonFinite {
+                what: what.to_string(),
+                row: r,
+                col: c,
+            });
         }
     }
     Ok(())

@@ -56,7 +56,12 @@ pub struct MirOptions {
 
 impl Default for MirOptions {
     fn default() -> Self {
-        MirOptions { bins: 20, activity_threshold: 20.0, mi_threshold: 20.0, activity_stat: ActivityStat::AbsMean }
+        MirOptions {
+            bins: 20,
+            activity_threshold: 20.0,
+            mi_threshold: 20.0,
+            activity_stat: ActivityStat::AbsMean,
+        }
     }
 }
 
@@ -106,7 +111,11 @@ pub fn mir(
     let (n_s, n_n) = activations.dim();
     let (f_s, n_f) = factors.dim();
     if n_s < 2 {
-        return Err(MetricError::TooFewSamples { what: "activations".into(), min: 2, got: n_s });
+        return Err(MetricError::TooFewSamples {
+            what: "activations".into(),
+            min: 2,
+            got: n_s,
+        });
     }
     if n_s != f_s {
         return Err(MetricError::SampleMismatch {
@@ -123,7 +132,10 @@ pub fn mir(
         });
     }
     if n_n == 0 {
-        return Err(MetricError::Invalid { what: "activations".into(), msg: "no neurons (0 columns)".into() });
+        return Err(MetricError::Invalid {
+            what: "activations".into(),
+            msg: "no neurons (0 columns)".into(),
+        });
     }
     if opts.bins < 2 || !(opts.activity_threshold > 0.0) || !(opts.mi_threshold > 0.0) {
         return Err(MetricError::Invalid {
@@ -146,7 +158,9 @@ pub fn mir(
         })
         .collect();
     let max_avg = avg.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let active: Vec<usize> = (0..n_n).filter(|&j| avg[j] > max_avg / opts.activity_threshold).collect();
+    let active: Vec<usize> = (0..n_n)
+        .filter(|&j| avg[j] > max_avg / opts.activity_threshold)
+        .collect();
 
     // 2. discretise factors (all) and active neurons
     let fac = discretize_columns(factors, opts.bins);
@@ -154,7 +168,9 @@ pub fn mir(
     if let Some(k) = h.iter().position(|&x| x <= 0.0) {
         return Err(MetricError::Invalid {
             what: "factors".into(),
-            msg: format!("factor {k} is constant (entropy 0); MIR normalises by factor entropy, remove it"),
+            msg: format!(
+                "factor {k} is constant (entropy 0); MIR normalises by factor entropy, remove it"
+            ),
         });
     }
     // 3. normalised MI
@@ -168,7 +184,10 @@ pub fn mir(
     }
     // 4. MI cleaning
     let sums: Vec<f64> = (0..n_n).map(|j| mi.row(j).sum()).collect();
-    let max_sum = active.iter().map(|&j| sums[j]).fold(f64::NEG_INFINITY, f64::max);
+    let max_sum = active
+        .iter()
+        .map(|&j| sums[j])
+        .fold(f64::NEG_INFINITY, f64::max);
     let kept: Vec<usize> = active
         .iter()
         .copied()
@@ -209,10 +228,14 @@ mod tests {
 
     /// Deterministic pseudo-uniform numbers in [0, 1) (a small LCG; tests only).
     fn lcg(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (s >> 11) as f64 / (1u64 << 53) as f64
             })
             .collect()
@@ -243,7 +266,11 @@ mod tests {
         assert!((r.mir - 1.0).abs() < 1e-12, "mir = {}", r.mir);
         assert_eq!(r.kept.len(), 8);
         // entropies of the discretised factors = ln(sizes) (golden B1 of the anchors §2.9)
-        for (h, want) in r.factor_entropy.iter().zip([2.302585, 2.079442, 1.386294, 2.708050]) {
+        for (h, want) in r
+            .factor_entropy
+            .iter()
+            .zip([2.302585, 2.079442, 1.386294, 2.708050])
+        {
             assert!((h - want).abs() < 1e-6);
         }
     }
@@ -295,10 +322,16 @@ mod tests {
     fn bad_input_is_an_error() {
         let f = factors(10, 2);
         let a = Array2::<f64>::zeros((9, 3));
-        assert!(matches!(mir(a.view(), f.view(), &MirOptions::default()), Err(MetricError::SampleMismatch { .. })));
+        assert!(matches!(
+            mir(a.view(), f.view(), &MirOptions::default()),
+            Err(MetricError::SampleMismatch { .. })
+        ));
         let mut a = Array2::<f64>::ones((10, 3));
         a[[4, 1]] = f64::NAN;
-        assert!(matches!(mir(a.view(), f.view(), &MirOptions::default()), Err(MetricError::NonFinite { row: 4, col: 1, .. })));
+        assert!(matches!(
+            mir(a.view(), f.view(), &MirOptions::default()),
+            Err(MetricError::NonFinite { row: 4, col: 1, .. })
+        ));
         let mut fc = f.clone();
         fc.column_mut(1).fill(0.5);
         let a = Array2::from_shape_fn((10, 2), |(s, _)| s as f64);

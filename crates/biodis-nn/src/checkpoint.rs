@@ -11,13 +11,22 @@ pub enum CheckpointError {
     #[error("checkpoint {path}: {msg}")]
     Format { path: String, msg: String },
     #[error("checkpoint {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Serialises named tensors and metadata to safetensors bytes.
-pub fn to_bytes(tensors: &[(&str, &[f32])], meta: &HashMap<String, String>) -> Result<Vec<u8>, String> {
+pub fn to_bytes(
+    tensors: &[(&str, &[f32])],
+    meta: &HashMap<String, String>,
+) -> Result<Vec<u8>, String> {
     let mut views = Vec::with_capacity(tensors.len());
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
     for ((name, d), b) in tensors.iter().zip(bytes.iter()) {
         let v = TensorView::new(Dtype::F32, vec![d.len()], b).map_err(|e| e.to_string())?;
         views.push((name.to_string(), v));
@@ -36,18 +45,31 @@ impl Checkpoint {
     /// Reads a checkpoint file.
     pub fn load(path: &Path) -> Result<Self, CheckpointError> {
         let p = path.display().to_string();
-        let buf = std::fs::read(path).map_err(|source| CheckpointError::Io { path: p.clone(), source })?;
-        let fmt = |msg: String| CheckpointError::Format { path: p.clone(), msg };
-        let (_, md) = safetensors::SafeTensors::read_metadata(&buf).map_err(|e| fmt(e.to_string()))?;
+        let buf = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let fmt = |msg: String| CheckpointError::Format {
+            path: p.clone(),
+            msg,
+        };
+        let (_, md) =
+            safetensors::SafeTensors::read_metadata(&buf).map_err(|e| fmt(e.to_string()))?;
         let meta = md.metadata().clone().unwrap_or_default();
         let st = safetensors::SafeTensors::deserialize(&buf).map_err(|e| fmt(e.to_string()))?;
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
-                return Err(fmt(format!("tensor {name} has dtype {:?}, expected F32", view.dtype())));
+                return Err(fmt(format!(
+                    "tensor {name} has dtype {:?}, expected F32",
+                    view.dtype()
+                )));
             }
-            let v: Vec<f32> =
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let v: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             tensors.insert(name, v);
         }
         Ok(Checkpoint { tensors, meta })
@@ -55,10 +77,13 @@ impl Checkpoint {
 
     /// A tensor by name, with its expected length checked.
     pub fn tensor(&self, name: &str, len: usize, path: &Path) -> Result<&[f32], CheckpointError> {
-        let t = self.tensors.get(name).ok_or_else(|| CheckpointError::Format {
-            path: path.display().to_string(),
-            msg: format!("missing tensor {name}"),
-        })?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| CheckpointError::Format {
+                path: path.display().to_string(),
+                msg: format!("missing tensor {name}"),
+            })?;
         if t.len() != len {
             return Err(CheckpointError::Format {
                 path: path.display().to_string(),
@@ -70,10 +95,13 @@ impl Checkpoint {
 
     /// A metadata value parsed as `T`.
     pub fn meta<T: std::str::FromStr>(&self, key: &str, path: &Path) -> Result<T, CheckpointError> {
-        self.meta.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| CheckpointError::Format {
-            path: path.display().to_string(),
-            msg: format!("metadata key {key} missing or malformed"),
-        })
+        self.meta
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| CheckpointError::Format {
+                path: path.display().to_string(),
+                msg: format!("metadata key {key} missing or malformed"),
+            })
     }
 }
 
@@ -95,6 +123,9 @@ mod tests {
         assert_eq!(c.meta::<u64>("step", &p).unwrap(), 42);
         assert!(c.tensor("a", 3, &p).is_err());
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(Checkpoint::load(&p).unwrap_err().to_string().contains("c.safetensors"));
+        assert!(Checkpoint::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("c.safetensors"));
     }
 }

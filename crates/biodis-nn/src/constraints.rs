@@ -168,7 +168,10 @@ impl Constraints {
             ("beta_weight_l1", self.beta_weight_l1),
         ] {
             if !b.is_finite() || b < 0.0 {
-                return Err(ConstraintError { key, msg: format!("{b} is not allowed; expected a finite value >= 0") });
+                return Err(ConstraintError {
+                    key,
+                    msg: format!("{b} is not allowed; expected a finite value >= 0"),
+                });
             }
         }
         for (key, l, n) in [

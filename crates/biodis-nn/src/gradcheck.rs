@@ -33,7 +33,11 @@ fn check(spec: MlpSpec, c: &Constraints, label: &str) {
         // near-zero gradients does not count
         let err = (num - analytic[i]).abs() / num.abs().max(analytic[i].abs()).max(1e-4);
         worst = worst.max(err);
-        assert!(err < 1e-5, "{label}: param {i}: numeric {num} vs analytic {}", analytic[i]);
+        assert!(
+            err < 1e-5,
+            "{label}: param {i}: numeric {num} vs analytic {}",
+            analytic[i]
+        );
     }
     assert!(worst < 1e-5, "{label}: worst relative error {worst}");
 }
@@ -42,7 +46,12 @@ fn spec(acts: Vec<Activation>, head: Head, reduction: Reduction) -> MlpSpec {
     let mut dims = vec![5];
     dims.extend(std::iter::repeat_n(7, acts.len()));
     dims.push(4);
-    MlpSpec { dims, activations: acts, head, reduction }
+    MlpSpec {
+        dims,
+        activations: acts,
+        head,
+        reduction,
+    }
 }
 
 fn all_terms(nonneg: Nonneg, norm: Normalisation) -> Constraints {
@@ -63,26 +72,78 @@ fn heads_without_constraints() {
     let c = Constraints::default();
     for act in [Activation::Relu, Activation::Identity] {
         check(spec(vec![act], Head::Mse, Reduction::Mean), &c, "mse mean");
-        check(spec(vec![act], Head::Mse, Reduction::SumOutputs), &c, "mse sum_outputs");
-        check(spec(vec![act, act], Head::SigmoidCe, Reduction::Mean), &c, "sigmoid ce");
+        check(
+            spec(vec![act], Head::Mse, Reduction::SumOutputs),
+            &c,
+            "mse sum_outputs",
+        );
+        check(
+            spec(vec![act, act], Head::SigmoidCe, Reduction::Mean),
+            &c,
+            "sigmoid ce",
+        );
     }
     // no hidden layer at all (shallow autoencoder-like readout)
-    check(spec(vec![], Head::SigmoidCe, Reduction::Mean), &c, "no hidden");
+    check(
+        spec(vec![], Head::SigmoidCe, Reduction::Mean),
+        &c,
+        "no hidden",
+    );
 }
 
 #[test]
 fn each_constraint_term_alone() {
     for norm in [Normalisation::Sum, Normalisation::Mean] {
         let terms: [(&str, Constraints); 5] = [
-            ("hinge", Constraints { nonneg: Nonneg::Hinge, beta_nonneg: 0.9, normalisation: norm, ..Default::default() }),
-            ("activity", Constraints { beta_activity: 0.4, normalisation: norm, ..Default::default() }),
-            ("weight", Constraints { beta_weight: 0.1, normalisation: norm, ..Default::default() }),
-            ("sparsity", Constraints { beta_sparsity: 0.3, normalisation: norm, ..Default::default() }),
-            ("weight_l1", Constraints { beta_weight_l1: 0.05, normalisation: norm, ..Default::default() }),
+            (
+                "hinge",
+                Constraints {
+                    nonneg: Nonneg::Hinge,
+                    beta_nonneg: 0.9,
+                    normalisation: norm,
+                    ..Default::default()
+                },
+            ),
+            (
+                "activity",
+                Constraints {
+                    beta_activity: 0.4,
+                    normalisation: norm,
+                    ..Default::default()
+                },
+            ),
+            (
+                "weight",
+                Constraints {
+                    beta_weight: 0.1,
+                    normalisation: norm,
+                    ..Default::default()
+                },
+            ),
+            (
+                "sparsity",
+                Constraints {
+                    beta_sparsity: 0.3,
+                    normalisation: norm,
+                    ..Default::default()
+                },
+            ),
+            (
+                "weight_l1",
+                Constraints {
+                    beta_weight_l1: 0.05,
+                    normalisation: norm,
+                    ..Default::default()
+                },
+            ),
         ];
         for (name, c) in terms.iter() {
             for act in [Activation::Relu, Activation::Identity] {
-                check(spec(vec![act, act, act], Head::Mse, Reduction::Mean), c, name);
+                check(
+                    spec(vec![act, act, act], Head::Mse, Reduction::Mean),
+                    c,
+                    name,
+                );
             }
         }
     }
@@ -92,23 +153,58 @@ fn each_constraint_term_alone() {
 fn all_terms_together_and_layer_selection() {
     for nonneg in [Nonneg::Hinge, Nonneg::Relu, Nonneg::None] {
         let c = all_terms(nonneg, Normalisation::Sum);
-        check(spec(vec![Activation::Identity, Activation::Relu], Head::Mse, Reduction::Mean), &c, "all");
-        check(spec(vec![Activation::Identity, Activation::Relu], Head::SigmoidCe, Reduction::Mean), &c, "all ce");
+        check(
+            spec(
+                vec![Activation::Identity, Activation::Relu],
+                Head::Mse,
+                Reduction::Mean,
+            ),
+            &c,
+            "all",
+        );
+        check(
+            spec(
+                vec![Activation::Identity, Activation::Relu],
+                Head::SigmoidCe,
+                Reduction::Mean,
+            ),
+            &c,
+            "all ce",
+        );
     }
     let mut c = all_terms(Nonneg::Hinge, Normalisation::Mean);
     c.activity_layers = Layers::List(vec![1]);
     c.nonneg_layers = Layers::List(vec![0]);
     c.weight_layers = Layers::List(vec![0, 2]);
-    check(spec(vec![Activation::Identity, Activation::Identity], Head::Mse, Reduction::Mean), &c, "selected");
+    check(
+        spec(
+            vec![Activation::Identity, Activation::Identity],
+            Head::Mse,
+            Reduction::Mean,
+        ),
+        &c,
+        "selected",
+    );
 }
 
 #[test]
 fn terms_have_the_documented_values() {
     // one hidden identity layer, hand-set weights: check each term's value, not only its gradient
-    let s = MlpSpec { dims: vec![1, 2, 1], activations: vec![Activation::Identity], head: Head::Mse, reduction: Reduction::Mean };
+    let s = MlpSpec {
+        dims: vec![1, 2, 1],
+        activations: vec![Activation::Identity],
+        head: Head::Mse,
+        reduction: Reduction::Mean,
+    };
     // W0 = [1, -2], b0 = [0, 0], W1 = [3, 4]^T, b1 = [0]
     let params = vec![1.0, -2.0, 0.0, 0.0, 3.0, 4.0, 0.0];
-    let c = Constraints { nonneg: Nonneg::Hinge, beta_nonneg: 2.0, beta_activity: 0.5, beta_weight: 0.1, ..Default::default() };
+    let c = Constraints {
+        nonneg: Nonneg::Hinge,
+        beta_nonneg: 2.0,
+        beta_activity: 0.5,
+        beta_weight: 0.1,
+        ..Default::default()
+    };
     let mut net = Mlp::<f64>::with_params(s.clone(), &c, params.clone());
     // batch of 2: x = 1, 2 -> h = [1,-2], [2,-4]; out = 3 - 8 = -5, -10; y = 0
     let t = net.loss_and_grad(&[1.0, 2.0], &[0.0, 0.0], 2, &c);
@@ -116,7 +212,10 @@ fn terms_have_the_documented_values() {
     assert!((t.nonneg - 2.0 * (2.0 + 4.0) / 2.0).abs() < 1e-12);
     assert!((t.activity - 0.5 * (1.0 + 4.0 + 4.0 + 16.0) / 2.0).abs() < 1e-12);
     assert!((t.weight - 0.1 * (1.0 + 4.0 + 9.0 + 16.0)).abs() < 1e-12);
-    let cm = Constraints { normalisation: Normalisation::Mean, ..c };
+    let cm = Constraints {
+        normalisation: Normalisation::Mean,
+        ..c
+    };
     let mut net = Mlp::<f64>::with_params(s, &cm, params);
     let t = net.loss_and_grad(&[1.0, 2.0], &[0.0, 0.0], 2, &cm);
     assert!((t.nonneg - 2.0 * 6.0 / 4.0).abs() < 1e-12);
@@ -126,7 +225,15 @@ fn terms_have_the_documented_values() {
 
 #[test]
 fn parameter_counts_table1() {
-    let p = |dims: Vec<usize>| MlpSpec { activations: vec![Activation::Relu; dims.len() - 2], dims, head: Head::Mse, reduction: Reduction::Mean }.n_params();
+    let p = |dims: Vec<usize>| {
+        MlpSpec {
+            activations: vec![Activation::Relu; dims.len() - 2],
+            dims,
+            head: Head::Mse,
+            reduction: Reduction::Mean,
+        }
+        .n_params()
+    };
     assert_eq!(p(vec![6, 188, 6]), 2450);
     assert_eq!(p(vec![6, 188, 186, 184, 182, 180, 6]), 138_574);
 }

@@ -60,9 +60,17 @@ pub struct LossTerms {
 impl LossTerms {
     /// True if every term is finite.
     pub fn is_finite(&self) -> bool {
-        [self.total, self.prediction, self.nonneg, self.activity, self.weight, self.sparsity, self.weight_l1]
-            .iter()
-            .all(|v| v.is_finite())
+        [
+            self.total,
+            self.prediction,
+            self.nonneg,
+            self.activity,
+            self.weight,
+            self.sparsity,
+            self.weight_l1,
+        ]
+        .iter()
+        .all(|v| v.is_finite())
     }
 }
 
@@ -142,7 +150,13 @@ impl<T: Scalar> Mlp<T> {
     pub fn with_params(spec: MlpSpec, constraints: &Constraints, params: Vec<T>) -> Self {
         assert_eq!(params.len(), spec.n_params(), "parameter vector length");
         let acts = (0..spec.n_hidden())
-            .map(|l| if constraints.forces_relu(l) { Activation::Relu } else { spec.activations[l] })
+            .map(|l| {
+                if constraints.forces_relu(l) {
+                    Activation::Relu
+                } else {
+                    spec.activations[l]
+                }
+            })
             .collect();
         let off = offsets(&spec.dims);
         let np = params.len();
@@ -340,7 +354,13 @@ impl<T: Scalar> Mlp<T> {
                     s1 += wi.abs().to_f64();
                     *gi += two_bw * wi;
                     if bw1 > 0.0 {
-                        *gi += if wi > T::ZERO { b1 } else if wi < T::ZERO { -b1 } else { T::ZERO };
+                        *gi += if wi > T::ZERO {
+                            b1
+                        } else if wi < T::ZERO {
+                            -b1
+                        } else {
+                            T::ZERO
+                        };
                     }
                 }
                 t.weight += bw * s2 / norm;
@@ -380,8 +400,11 @@ impl<T: Scalar> Mlp<T> {
             let ba = c.activity_beta(h);
             let bs = c.sparsity_beta(h);
             let bn = c.hinge_beta(h);
-            let (two_ba, bs_t, bn_t) =
-                (T::from_f64(2.0 * ba / norm), T::from_f64(bs / norm), T::from_f64(bn / norm));
+            let (two_ba, bs_t, bn_t) = (
+                T::from_f64(2.0 * ba / norm),
+                T::from_f64(bs / norm),
+                T::from_f64(bn / norm),
+            );
             let relu = self.acts[h] == Activation::Relu;
             let (mut sa, mut ss, mut sn) = (0f64, 0f64, 0f64);
             let pre = &self.pre[h];
@@ -398,7 +421,13 @@ impl<T: Scalar> Mlp<T> {
                 }
                 if bs > 0.0 {
                     ss += a.abs().to_f64();
-                    g += if a > T::ZERO { bs_t } else if a < T::ZERO { -bs_t } else { T::ZERO };
+                    g += if a > T::ZERO {
+                        bs_t
+                    } else if a < T::ZERO {
+                        -bs_t
+                    } else {
+                        T::ZERO
+                    };
                 }
                 let mut d = if relu && p <= T::ZERO { T::ZERO } else { g };
                 if bn > 0.0 && p < T::ZERO {

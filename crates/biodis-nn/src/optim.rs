@@ -46,7 +46,14 @@ pub struct Adam<T: Scalar> {
 impl<T: Scalar> Adam<T> {
     /// Fresh state for `n` parameters with PyTorch's defaults.
     pub fn new(n: usize) -> Self {
-        Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 0, m: vec![T::ZERO; n], v: vec![T::ZERO; n] }
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            t: 0,
+            m: vec![T::ZERO; n],
+            v: vec![T::ZERO; n],
+        }
     }
 
     /// One update of `params` with gradient `grads` and learning rate `lr`.
@@ -59,7 +66,12 @@ impl<T: Scalar> Adam<T> {
         let (b1, b2) = (T::from_f64(self.beta1), T::from_f64(self.beta2));
         let (ob1, ob2) = (T::from_f64(1.0 - self.beta1), T::from_f64(1.0 - self.beta2));
         let eps = T::from_f64(self.eps);
-        for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+        for (((p, &g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
+        {
             *m = b1 * *m + ob1 * g;
             *v = b2 * *v + ob2 * g * g;
             let denom = v.sqrt() * inv_sqrt_bc2 + eps;

@@ -1,1 +1,364 @@
+//! Figures (PNG + SVG), the summary table and `report.html` of a study — made from run
+//! directories only (`result.json`, `curve.csv`), never from in-memory training state, so a
+//! report looks the same after a laptop run, a cluster sweep or a crash-resume.
+//!
+//! Figures (paper Fig 2 layout, generalised to any recipe):
+//! - `figures/mir_curve.{png,svg}` — MIR vs training step, mean ± s.e. over seeds, one line
+//!   per variant, one panel per hidden layer (Fig 2D; Fig 3's per-layer curves).
+//! - `figures/mi_<variant>.{png,svg}` — the entropy-normalised MI matrix (factors × kept
+//!   neurons, neurons sorted by preferred factor) of the variant's first seed (Fig 2B/2C).
+//!
+//! Fonts: DejaVu Sans is embedded (no system font needed).
 
+mod plot;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Errors making a report; messages name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {msg}")]
+    File { path: String, msg: String },
+    #[error("{0}")]
+    Plot(String),
+}
+
+fn ferr(p: &Path, msg: impl std::fmt::Display) -> ReportError {
+    ReportError::File {
+        path: p.display().to_string(),
+        msg: msg.to_string(),
+    }
+}
+
+/// One finished run as read back from its directory.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub variant: String,
+    pub seed: u64,
+    /// curve columns by name (step, loss, mir / mir_h0, …).
+    pub curve: BTreeMap<String, Vec<f64>>,
+    pub mi_matrix: Vec<Vec<f64>>,
+    pub mi_kept: Vec<usize>,
+    pub final_mir: Vec<f64>,
+    pub r2: f64,
+    pub active: Vec<f64>,
+    pub wall_s: f64,
+}
+
+/// A study's runs, failed runs and description.
+#[derive(Debug, Clone, Default)]
+pub struct StudyData {
+    pub name: String,
+    pub runs: Vec<RunRecord>,
+    /// `(run_id, error)` of runs that did not finish.
+    pub failed: Vec<(String, String)>,
+    /// Variants in first-seen order (run-id order).
+    pub variants: Vec<String>,
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Reads a CSV of numbers with a header into columns (non-numeric cells become NaN).
+pub fn read_columns(path: &Path) -> Result<BTreeMap<String, Vec<f64>>, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ferr(path, e))?;
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .ok_or_else(|| ferr(path, "empty file"))?
+        .split(',')
+        .map(String::from)
+        .collect();
+    let mut cols: BTreeMap<String, Vec<f64>> =
+        header.iter().map(|h| (h.clone(), Vec::new())).collect();
+    for (i, line) in lines.enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != header.len() {
+            return Err(ferr(
+                path,
+                format!(
+                    "line {}: {} fields, expected {}",
+                    i + 2,
+                    f.len(),
+                    header.len()
+                ),
+            ));
+        }
+        for (h, v) in header.iter().zip(f) {
+            cols.entry(h.clone())
+                .or_default()
+                .push(v.parse().unwrap_or(f64::NAN));
+        }
+    }
+    Ok(cols)
+}
+
+/// Reads every run directory under `dir`.
+pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| ferr(dir, format!("not a readable study directory: {e}")))?;
+    let mut entries: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("recipe.toml").exists())
+        .collect();
+    if entries.is_empty() {
+        return Err(ferr(
+            dir,
+            "no run directories (subdirectories with recipe.toml) found",
+        ));
+    }
+    // run order: by variant order in the recipe is not known here; sort by (variant, seed) as
+    // written in recipe.toml, keeping the variant order of the first recipe's run list.
+    entries.sort();
+    let mut study = StudyData::default();
+    let mut order: Vec<(String, u64, PathBuf)> = Vec::new();
+    for p in entries {
+        let rt = std::fs::read_to_string(p.join("recipe.toml"))
+            .map_err(|e| ferr(&p.join("recipe.toml"), e))?;
+        let t: toml::Table = rt.parse().map_err(|e| ferr(&p.join("recipe.toml"), e))?;
+        let variant = t
+            .get("run")
+            .and_then(|r| r.get("variant"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string();
+        let seed = t
+            .get("run")
+            .and_then(|r| r.get("seed"))
+            .and_then(|v| v.as_integer())
+            .unwrap_or(0) as u64;
+        if study.name.is_empty() {
+            study.name = t
+                .get("study")
+                .and_then(|r| r.get("name"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("study")
+                .to_string();
+        }
+        order.push((variant, seed, p));
+    }
+    // variant order: as listed in the study's summary.csv if present, else alphabetical
+    let summary_order: Vec<String> = std::fs::read_to_string(dir.join("summary.csv"))
+        .ok()
+        .map(|s| {
+            s.lines()
+                .skip(1)
+                .filter_map(|l| l.split(',').nth(1).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rank = |v: &str| {
+        summary_order
+            .iter()
+            .position(|x| x == v)
+            .unwrap_or(usize::MAX)
+    };
+    order.sort_by(|a, b| (rank(&a.0), &a.0, a.1).cmp(&(rank(&b.0), &b.0, b.1)));
+    for (variant, seed, p) in order {
+        if !study.variants.contains(&variant) {
+            study.variants.push(variant.clone());
+        }
+        let run_id = p
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let rp = p.join("result.json");
+        let status: Option<Value> = std::fs::read_to_string(p.join("status.json"))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let state = status
+            .as_ref()
+            .and_then(|s| s.get("state"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_string();
+        if state != "done" || !rp.exists() {
+            let err = status
+                .as_ref()
+                .and_then(|s| s.get("error"))
+                .and_then(|v| v.as_str())
+                .map(String::from)
+                .unwrap_or_else(|| format!("not finished (state: {state})"));
+            study.failed.push((run_id, err));
+            continue;
+        }
+        let r: Value =
+            serde_json::from_str(&std::fs::read_to_string(&rp).map_err(|e| ferr(&rp, e))?)
+                .map_err(|e| ferr(&rp, e))?;
+        let curve = read_columns(&p.join("curve.csv"))?;
+        let last = &r["last"];
+        let arr = |v: &Value| -> Vec<f64> {
+            v.as_array()
+                .map(|a| a.iter().map(num).collect())
+                .unwrap_or_default()
+        };
+        study.runs.push(RunRecord {
+            run_id,
+            variant,
+            seed,
+            curve,
+            mi_matrix: r["mi_matrix"]
+                .as_array()
+                .map(|rows| rows.iter().map(arr).collect())
+                .unwrap_or_default(),
+            mi_kept: r["mi_kept"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_u64())
+                        .map(|v| v as usize)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            final_mir: arr(&last["mir"]),
+            r2: num(&last["r2"]),
+            active: arr(&last["active"]),
+            wall_s: num(&r["wall_s"]),
+        });
+    }
+    Ok(study)
+}
+
+/// Mean and standard error (`sd/√n`, `n − 1` in `sd`) of the finite values.
+pub fn mean_se(v: &[f64]) -> (f64, f64) {
+    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = f.len() as f64;
+    if f.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = f.iter().sum::<f64>() / n;
+    if f.len() < 2 {
+        return (m, 0.0);
+    }
+    let var = f.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, (var / n).sqrt())
+}
+
+/// What [`report_study`] produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Plain-text table of final MIR per variant and layer.
+    pub table: String,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Markdown table: variant, n, final MIR per hidden layer (mean ± s.e.), R².
+pub fn final_table(study: &StudyData) -> String {
+    let n_h = study
+        .runs
+        .iter()
+        .map(|r| r.final_mir.len())
+        .max()
+        .unwrap_or(1);
+    let mut s = String::from("| variant | runs |");
+    for l in 0..n_h {
+        if n_h == 1 {
+            s.push_str(" final MIR (mean ± s.e.) |");
+        } else {
+            s.push_str(&format!(" MIR h{l} |"));
+        }
+    }
+    s.push_str(" R² | active neurons |\n|---|---|");
+    for _ in 0..n_h + 2 {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for v in &study.variants {
+        let runs: Vec<&RunRecord> = study.runs.iter().filter(|r| &r.variant == v).collect();
+        s.push_str(&format!("| {v} | {} |", runs.len()));
+        for l in 0..n_h {
+            let (m, se) = mean_se(
+                &runs
+                    .iter()
+                    .map(|r| r.final_mir.get(l).copied().unwrap_or(f64::NAN))
+                    .collect::<Vec<_>>(),
+            );
+            s.push_str(&format!(" {m:.3} ± {se:.3} |"));
+        }
+        let (r2, r2se) = mean_se(&runs.iter().map(|r| r.r2).collect::<Vec<_>>());
+        let (act, _) = mean_se(
+            &runs
+                .iter()
+                .map(|r| r.active.last().copied().unwrap_or(f64::NAN))
+                .collect::<Vec<_>>(),
+        );
+        s.push_str(&format!(" {r2:.4} ± {r2se:.4} | {act:.1} |\n"));
+    }
+    s
+}
+
+/// Reads the study at `dir` and writes its figures and `report.html`.
+pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
+    let study = read_study(dir)?;
+    let fig_dir = dir.join("figures");
+    std::fs::create_dir_all(&fig_dir).map_err(|e| ferr(&fig_dir, e))?;
+    let mut files = Vec::new();
+    if !study.runs.is_empty() {
+        files.extend(plot::mir_curves(&study, &fig_dir)?);
+        for v in &study.variants {
+            if let Some(r) = study.runs.iter().find(|r| &r.variant == v) {
+                if !r.mi_matrix.is_empty() {
+                    files.extend(plot::mi_heatmap(r, &fig_dir)?);
+                }
+            }
+        }
+    }
+    let table = final_table(&study);
+    let html = html_report(&study, &table, &files, dir);
+    let hp = dir.join("report.html");
+    std::fs::write(&hp, html).map_err(|e| ferr(&hp, e))?;
+    files.push(hp);
+    Ok(Report { table, files })
+}
+
+fn html_report(study: &StudyData, table: &str, files: &[PathBuf], dir: &Path) -> String {
+    let mut h = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — {0}</title>\
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}table{{border-collapse:collapse}}\
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%;border:1px solid #eee;margin:6px 0}}</style>\
+</head><body><h1>Study {0}</h1><p>{1} finished runs, {2} not finished. Metric: <code>mir.whittington2023</code>.</p>",
+        study.name,
+        study.runs.len(),
+        study.failed.len()
+    );
+    h.push_str("<h2>Final MIR</h2><table>");
+    for (i, line) in table.lines().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let cells: Vec<&str> = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim())
+            .collect();
+        let tag = if i == 0 { "th" } else { "td" };
+        h.push_str("<tr>");
+        for c in cells {
+            h.push_str(&format!("<{tag}>{c}</{tag}>"));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table><h2>Figures</h2>");
+    for f in files
+        .iter()
+        .filter(|f| f.extension().map(|e| e == "png").unwrap_or(false))
+    {
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        h.push_str(&format!("<div><img src=\"{}\"></div>", rel.display()));
+    }
+    if !study.failed.is_empty() {
+        h.push_str("<h2>Runs not finished</h2><ul>");
+        for (id, e) in &study.failed {
+            h.push_str(&format!("<li><b>{id}</b>: {}</li>", e.replace('<', "&lt;")));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>\n");
+    h
+}

@@ -1,1 +1,15 @@
+//! Studies: recipes (TOML, embedded paper experiments), run directories, training of one run
+//! with exact resume, and the local engine (a pool of worker threads) with aggregation.
+//!
+//! See `DESIGN.md` for the run-directory contract this crate writes.
 
+pub mod engine;
+pub mod nan;
+pub mod recipe;
+pub mod rundir;
+pub mod train;
+
+pub use engine::{mean_se, run_study, summary_table, EngineOptions, Outcome};
+pub use recipe::{expand, locate, parse_override, RecipeError, RecipeSource, RunConfig, EMBEDDED};
+pub use rundir::{RunDir, State, Status};
+pub use train::{read_curve, CurveRow, RunResult};

@@ -1,1 +1,182 @@
-fn main() {}
+//! `biodis`: the command-line program (a thin layer over the library crates).
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod bench;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "biodis",
+    version,
+    about = "Disentanglement with biological constraints (Whittington et al., ICLR 2023): reproduce, train, score, report."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the embedded recipes (the paper's experiments).
+    List,
+    /// Run a study: every variant × seed of a recipe, then write the summary, figures and report.
+    Run {
+        /// An embedded recipe name (see `biodis list`) or a path to a .toml recipe.
+        recipe: String,
+        /// Number of seeds per variant (overrides study.seeds).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Training steps per run (overrides train.steps).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Override any recipe key, e.g. --set train.lr=1e-3 (repeatable; applied to every run,
+        /// after the variant's own settings).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Study directory (default: runs/<study name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs at a time, one thread each (default: number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the resolved runs and exit without training.
+        #[arg(long)]
+        dry_run: bool,
+        /// Hide progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Make the figures, summary table and report.html of a study directory.
+    Report {
+        /// The study directory (e.g. runs/fig2).
+        dir: PathBuf,
+    },
+    /// Speed benchmarks against the PyTorch/JAX peers (shared/bench), on their data and weights.
+    Bench(bench::BenchArgs),
+    /// Print an embedded recipe (to copy and edit).
+    Show {
+        /// Recipe name.
+        recipe: String,
+    },
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::List => {
+            for (name, text) in biodis_study::EMBEDDED {
+                let src = biodis_study::RecipeSource {
+                    name: name.to_string(),
+                    text: text.to_string(),
+                };
+                let desc = biodis_study::recipe::parse(&src)
+                    .map(|r| r.study.description)
+                    .unwrap_or_default();
+                println!("{name:<16} {desc}");
+            }
+            Ok(())
+        }
+        Cmd::Show { recipe } => {
+            let src = biodis_study::locate(&recipe)?;
+            print!("{}", src.text);
+            Ok(())
+        }
+        Cmd::Run {
+            recipe,
+            seeds,
+            steps,
+            set,
+            out,
+            jobs,
+            dry_run,
+            quiet,
+        } => {
+            let src = biodis_study::locate(&recipe)?;
+            let overrides = set
+                .iter()
+                .map(|s| biodis_study::parse_override(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let runs = biodis_study::expand(&src, &overrides, seeds, steps)?;
+            let study = runs
+                .first()
+                .map(|r| r.study.name.clone())
+                .unwrap_or_else(|| "study".into());
+            let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            if jobs == 0 {
+                bail!("--jobs 0: expected at least 1");
+            }
+            let n_var = runs
+                .iter()
+                .map(|r| r.run.variant.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            eprintln!(
+                "study {study}: {} runs ({} variants × {} seeds), {} steps each, {jobs} at a time -> {}",
+                runs.len(),
+                n_var,
+                runs.len() / n_var.max(1),
+                runs.first().map(|r| r.train.steps).unwrap_or(0),
+                dir.display()
+            );
+            if dry_run {
+                for r in &runs {
+                    println!("{}", r.run_id());
+                }
+                return Ok(());
+            }
+            let t0 = std::time::Instant::now();
+            let outcomes = biodis_study::run_study(
+                &dir,
+                &runs,
+                &biodis_study::EngineOptions {
+                    jobs,
+                    progress: !quiet,
+                },
+            )
+            .map_err(anyhow::Error::msg)?;
+            let wall = t0.elapsed().as_secs_f64();
+            println!("{}", biodis_study::summary_table(&outcomes));
+            println!("wall time {wall:.1} s");
+            let rep = biodis_report::report_study(&dir)
+                .with_context(|| format!("report for {}", dir.display()))?;
+            for f in &rep.files {
+                println!("wrote {}", f.display());
+            }
+            let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+            if failed > 0 {
+                bail!(
+                    "{failed} of {} runs failed (see above and their status.json)",
+                    outcomes.len()
+                );
+            }
+            Ok(())
+        }
+        Cmd::Report { dir } => {
+            let rep = biodis_report::report_study(&dir)
+                .with_context(|| format!("report for {}", dir.display()))?;
+            println!("{}", rep.table);
+            for f in &rep.files {
+                println!("wrote {}", f.display());
+            }
+            Ok(())
+        }
+        Cmd::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,336 @@
+//! The plotting code (plotters; PNG via the bitmap backend, SVG via the SVG backend).
+
+use crate::{mean_se, ReportError, RunRecord, StudyData};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
+            let _ = plotters::style::register_font("sans-serif", style, bytes);
+        }
+    });
+}
+
+fn perr<E: std::fmt::Debug>(e: E) -> ReportError {
+    ReportError::Plot(format!("{e:?}"))
+}
+
+/// Colour-blind-safe palette (Okabe–Ito).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
+/// Viridis, sampled at 9 points, linearly interpolated.
+fn viridis(t: f64) -> RGBColor {
+    const V: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * 8.0;
+    let i = (x.floor() as usize).min(7);
+    let f = x - i as f64;
+    let lerp = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    RGBColor(
+        lerp(V[i].0, V[i + 1].0),
+        lerp(V[i].1, V[i + 1].1),
+        lerp(V[i].2, V[i + 1].2),
+    )
+}
+
+/// Draws the same figure to `<stem>.png` and `<stem>.svg` (a macro: closures cannot be
+/// generic over the backend).
+macro_rules! both {
+    ($dir:expr, $stem:expr, $size:expr, |$root:ident| $body:expr) => {{
+        register_font();
+        let png = $dir.join(format!("{}.png", $stem));
+        let svg = $dir.join(format!("{}.svg", $stem));
+        {
+            let $root = BitMapBackend::new(&png, $size).into_drawing_area();
+            $root.fill(&WHITE).map_err(perr)?;
+            $body?;
+            $root.present().map_err(perr)?;
+        }
+        {
+            let $root = SVGBackend::new(&svg, $size).into_drawing_area();
+            $root.fill(&WHITE).map_err(perr)?;
+            $body?;
+            $root.present().map_err(perr)?;
+        }
+        Ok(vec![png, svg])
+    }};
+}
+
+/// MIR columns of a curve, in layer order: `mir` or `mir_h0, mir_h1, …`.
+fn mir_columns(r: &RunRecord) -> Vec<String> {
+    if r.curve.contains_key("mir") {
+        return vec!["mir".into()];
+    }
+    let mut v: Vec<String> = r
+        .curve
+        .keys()
+        .filter(|k| k.starts_with("mir_h"))
+        .cloned()
+        .collect();
+    v.sort_by_key(|k| k[5..].parse::<usize>().unwrap_or(0));
+    v
+}
+
+/// Per-variant mean ± s.e. of column `col` at each step (steps common to all runs).
+fn aggregate(runs: &[&RunRecord], col: &str) -> Vec<(f64, f64, f64)> {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    let steps = first.curve.get("step").cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, &s) in steps.iter().enumerate() {
+        let vals: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| {
+                let st = r.curve.get("step")?;
+                let j = if st.get(i) == Some(&s) {
+                    i
+                } else {
+                    st.iter().position(|&x| x == s)?
+                };
+                r.curve.get(col)?.get(j).copied()
+            })
+            .collect();
+        let (m, se) = mean_se(&vals);
+        if m.is_finite() {
+            out.push((s, m, se));
+        }
+    }
+    out
+}
+
+fn draw_mir_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    study: &StudyData,
+    cols: &[String],
+) -> Result<(), ReportError> {
+    let panels = root.split_evenly((1, cols.len().max(1)));
+    let max_step = study
+        .runs
+        .iter()
+        .filter_map(|r| r.curve.get("step").and_then(|s| s.last().copied()))
+        .fold(1.0, f64::max);
+    for (p, col) in panels.iter().zip(cols) {
+        let title = if cols.len() == 1 {
+            format!("{}: MIR over training (mean ± s.e.)", study.name)
+        } else {
+            format!("hidden layer {}", &col[5..])
+        };
+        let mut chart = ChartBuilder::on(p)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..max_step, 0.0..1.0)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_desc("training step")
+            .y_desc("MIR")
+            .x_label_formatter(&|v| {
+                if *v >= 1000.0 {
+                    format!("{}k", *v / 1000.0)
+                } else {
+                    format!("{v}")
+                }
+            })
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(perr)?;
+        for (vi, v) in study.variants.iter().enumerate() {
+            let runs: Vec<&RunRecord> = study.runs.iter().filter(|r| &r.variant == v).collect();
+            let agg = aggregate(&runs, col);
+            if agg.is_empty() {
+                continue;
+            }
+            let c = PALETTE[vi % PALETTE.len()];
+            let band: Vec<(f64, f64)> = agg
+                .iter()
+                .map(|&(s, m, se)| (s, (m + se).min(1.0)))
+                .chain(agg.iter().rev().map(|&(s, m, se)| (s, (m - se).max(0.0))))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.2))))
+                .map_err(perr)?;
+            chart
+                .draw_series(LineSeries::new(
+                    agg.iter().map(|&(s, m, _)| (s, m)),
+                    c.stroke_width(2),
+                ))
+                .map_err(perr)?
+                .label(format!("{v} (n={})", runs.len()))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// `figures/mir_curve.{png,svg}`.
+pub fn mir_curves(study: &StudyData, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let cols = study.runs.first().map(mir_columns).unwrap_or_default();
+    let w = 420 * cols.len().max(2) as u32;
+    both!(dir, "mir_curve", (w.max(840), 520), |root| draw_mir_curves(
+        &root, study, &cols
+    ))
+}
+
+fn draw_heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &RunRecord,
+) -> Result<(), ReportError> {
+    // neurons kept by MIR, sorted by preferred factor then by strength
+    let n_f = r.mi_matrix.first().map(|x| x.len()).unwrap_or(0);
+    let mut neurons: Vec<usize> = if r.mi_kept.is_empty() {
+        (0..r.mi_matrix.len()).collect()
+    } else {
+        r.mi_kept.clone()
+    };
+    let pref = |n: usize| -> (usize, f64) {
+        let row = &r.mi_matrix[n];
+        let (mut bi, mut bv) = (0, f64::NEG_INFINITY);
+        for (i, &v) in row.iter().enumerate() {
+            if v > bv {
+                bi = i;
+                bv = v;
+            }
+        }
+        (bi, bv)
+    };
+    neurons.sort_by(|&a, &b| {
+        let (fa, va) = pref(a);
+        let (fb, vb) = pref(b);
+        fa.cmp(&fb).then(vb.total_cmp(&va))
+    });
+    let vmax = neurons
+        .iter()
+        .flat_map(|&n| r.mi_matrix[n].iter().copied())
+        .fold(0.0, f64::max)
+        .max(1e-12);
+    let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 90);
+    let mir = r.final_mir.last().copied().unwrap_or(f64::NAN);
+    let mut chart = ChartBuilder::on(&main)
+        .caption(
+            format!(
+                "{} — MI(neuron; factor)/H(factor), {} kept neurons, MIR {:.3}",
+                r.run_id,
+                neurons.len(),
+                mir
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            0.0..neurons.len().max(1) as f64,
+            -0.5..n_f.max(1) as f64 - 0.5,
+        )
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("neuron (sorted by preferred factor)")
+        .y_desc("factor")
+        .y_labels(n_f.max(1))
+        .y_label_formatter(&|v| {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("e{}", v.round() as i64)
+            } else {
+                String::new()
+            }
+        })
+        .x_label_formatter(&|v| format!("{}", v.round() as i64))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(perr)?;
+    chart
+        .draw_series(neurons.iter().enumerate().flat_map(|(x, &n)| {
+            r.mi_matrix[n].iter().enumerate().map(move |(f, &v)| {
+                Rectangle::new(
+                    [(x as f64, f as f64 - 0.5), (x as f64 + 1.0, f as f64 + 0.5)],
+                    viridis(v / vmax).filled(),
+                )
+            })
+        }))
+        .map_err(perr)?;
+    // colour bar
+    let mut cb = ChartBuilder::on(&bar)
+        .margin_top(40)
+        .margin_bottom(46)
+        .margin_right(10)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..1.0, 0.0..vmax)
+        .map_err(perr)?;
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(5)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(perr)?;
+    let steps = 100;
+    cb.draw_series((0..steps).map(|i| {
+        let a = vmax * i as f64 / steps as f64;
+        let b = vmax * (i + 1) as f64 / steps as f64;
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            viridis(i as f64 / (steps - 1) as f64).filled(),
+        )
+    }))
+    .map_err(perr)?;
+    Ok(())
+}
+
+/// `figures/mi_<variant>.{png,svg}` for one run.
+pub fn mi_heatmap(r: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let n = r.mi_kept.len().max(1);
+    let w = (160 + 6 * n as u32).clamp(700, 1400);
+    both!(dir, format!("mi_{}", r.variant), (w, 360), |root| {
+        draw_heatmap(&root, r)
+    })
+}

@@ -1,0 +1,559 @@
+//! Recipes: the TOML description of a study (an experiment of the paper, or a user's own).
+//!
+//! A recipe has the tables `[study]`, `[data]`, `[model]`, `[constraints]`, `[train]`,
+//! optionally `[metrics]`, and any number of `[[variant]]` entries. Each variant is a name plus
+//! a `set` table of dotted-key overrides applied to the base recipe; a study runs every variant
+//! for every seed. Command-line `--set key=value` overrides are applied after the variant's own
+//! (so a user's override always wins). Unknown keys are errors that name the key path and the
+//! file. The paper's experiments are recipes under `experiments/`, embedded in the binary.
+
+use biodis_data::DataSpec;
+use biodis_metrics::MirOptions;
+use biodis_nn::{Activation, Constraints, Head, Reduction, Schedule};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The recipes embedded in the binary: `(name, TOML text)`.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("fig2", include_str!("../../../experiments/fig2.toml")),
+    (
+        "fig2-lownoise",
+        include_str!("../../../experiments/fig2-lownoise.toml"),
+    ),
+];
+
+/// Errors in recipes and overrides. Every message names the source (file or recipe) and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("unknown recipe '{name}'. Available recipes: {available}. (Or give a path to a .toml file.)")]
+    Unknown { name: String, available: String },
+    #[error("{source_name}: cannot read: {err}")]
+    Read {
+        source_name: String,
+        err: std::io::Error,
+    },
+    #[error("{source_name}: {msg}")]
+    Parse { source_name: String, msg: String },
+    #[error("{source_name}: key `{key}`: {msg}")]
+    Key {
+        source_name: String,
+        key: String,
+        msg: String,
+    },
+    #[error("--set {arg}: {msg}")]
+    Override { arg: String, msg: String },
+}
+
+/// `[study]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyMeta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Number of seeds (runs per variant): seeds `first_seed .. first_seed + seeds`.
+    #[serde(default = "default_seeds")]
+    pub seeds: u64,
+    #[serde(default)]
+    pub first_seed: u64,
+}
+fn default_seeds() -> u64 {
+    5
+}
+
+/// `[model]`: an MLP `input → hidden… → output`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Hidden widths, e.g. `[188]`.
+    pub hidden: Vec<usize>,
+    /// Activation of every hidden layer (`relu` or `identity`); `nonneg = "relu"` overrides it
+    /// on the constrained layers.
+    #[serde(default = "default_act")]
+    pub activation: Activation,
+    #[serde(default = "default_head")]
+    pub head: Head,
+    #[serde(default)]
+    pub reduction: Reduction,
+}
+fn default_act() -> Activation {
+    Activation::Identity
+}
+fn default_head() -> Head {
+    Head::Mse
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Adam steps.
+    pub steps: u64,
+    /// Minibatch size; batches are drawn uniformly with replacement from the dataset.
+    pub batch: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Evaluate (MIR, R², loss terms) every this many steps; also checkpoints then.
+    #[serde(default = "default_eval_every")]
+    pub eval_every: u64,
+    /// Number of samples (the first of the dataset) used for evaluation.
+    #[serde(default = "default_eval_samples")]
+    pub eval_samples: usize,
+    /// Hidden activations saved to `arrays/` at the end (first samples of the eval set).
+    #[serde(default = "default_save")]
+    pub save_activations: usize,
+}
+fn default_eval_every() -> u64 {
+    5000
+}
+fn default_eval_samples() -> usize {
+    10_000
+}
+fn default_save() -> usize {
+    2000
+}
+
+/// `[[variant]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub set: toml::Table,
+}
+
+/// A whole recipe file (as written, before variants are applied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub study: StudyMeta,
+    pub data: DataSpec,
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub constraints: Constraints,
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub metrics: MirOptions,
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<Variant>,
+}
+
+/// The fully resolved configuration of one run (written to the run's `recipe.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub study: StudyMeta,
+    pub run: RunIdent,
+    pub data: DataSpec,
+    pub model: ModelSpec,
+    pub constraints: Constraints,
+    pub train: TrainSpec,
+    pub metrics: MirOptions,
+}
+
+/// Which variant and seed a run is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunIdent {
+    pub variant: String,
+    pub seed: u64,
+}
+
+impl RunConfig {
+    /// Stable, human-readable run id: `<variant>-s<seed>`.
+    pub fn run_id(&self) -> String {
+        format!("{}-s{}", self.run.variant, self.run.seed)
+    }
+
+    /// Checks values that types cannot: zero steps, batch > dataset, negative β, ….
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.steps == 0 {
+            return Err("train.steps = 0: expected at least 1 step".into());
+        }
+        if t.batch == 0 {
+            return Err("train.batch = 0: expected at least 1".into());
+        }
+        if t.batch > self.data.n_samples {
+            return Err(format!(
+                "train.batch = {} is larger than the dataset (data.n_samples = {})",
+                t.batch, self.data.n_samples
+            ));
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(format!("train.lr = {}: expected a finite value > 0", t.lr));
+        }
+        if t.eval_every == 0 {
+            return Err("train.eval_every = 0: expected at least 1".into());
+        }
+        if t.eval_samples < 2 || t.eval_samples > self.data.n_samples {
+            return Err(format!(
+                "train.eval_samples = {}: expected between 2 and data.n_samples = {}",
+                t.eval_samples, self.data.n_samples
+            ));
+        }
+        if self.model.hidden.is_empty() {
+            return Err(
+                "model.hidden = []: these networks need at least one hidden layer to score".into(),
+            );
+        }
+        if let Some(i) = self.model.hidden.iter().position(|&w| w == 0) {
+            return Err(format!("model.hidden[{i}] = 0: widths must be at least 1"));
+        }
+        self.data.validate().map_err(|e| e.to_string())?;
+        self.constraints
+            .validate(self.model.hidden.len())
+            .map_err(|e| e.to_string())?;
+        if self.study.seeds == 0 {
+            return Err("study.seeds = 0: expected at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Where a recipe came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct RecipeSource {
+    pub name: String,
+    pub text: String,
+}
+
+/// Finds a recipe by embedded name or as a path to a `.toml` file.
+pub fn locate(name_or_path: &str) -> Result<RecipeSource, RecipeError> {
+    if let Some((n, t)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(RecipeSource {
+            name: format!("recipe '{n}' (experiments/{n}.toml)"),
+            text: t.to_string(),
+        });
+    }
+    let p = Path::new(name_or_path);
+    if name_or_path.ends_with(".toml") || p.exists() {
+        let text = std::fs::read_to_string(p).map_err(|err| RecipeError::Read {
+            source_name: name_or_path.to_string(),
+            err,
+        })?;
+        return Ok(RecipeSource {
+            name: name_or_path.to_string(),
+            text,
+        });
+    }
+    Err(RecipeError::Unknown {
+        name: name_or_path.to_string(),
+        available: EMBEDDED
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Parses a `--set key.path=value` argument; the value is TOML (`3e-3`, `true`, `[188]`,
+/// `"relu"`) or, failing that, a bare string.
+pub fn parse_override(arg: &str) -> Result<(String, toml::Value), RecipeError> {
+    let (k, v) = arg.split_once('=').ok_or_else(|| RecipeError::Override {
+        arg: arg.into(),
+        msg: "expected key.path=value".into(),
+    })?;
+    let k = k.trim();
+    if k.is_empty() || k.split('.').any(|s| s.is_empty()) {
+        return Err(RecipeError::Override {
+            arg: arg.into(),
+            msg: "empty key path".into(),
+        });
+    }
+    let v = v.trim();
+    let value = match format!("x = {v}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("x").unwrap_or(toml::Value::String(v.into())),
+        Err(_) => toml::Value::String(v.to_string()),
+    };
+    Ok((k.to_string(), value))
+}
+
+/// Sets `path` (dotted) in `root` to `value`, creating intermediate tables.
+fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut cur = root;
+    for (i, p) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            cur.insert(p.to_string(), value);
+            return Ok(());
+        }
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{}` is not a table", parts[..=i].join(".")))?;
+    }
+    Ok(())
+}
+
+/// Deserialises a TOML table into `T`, with the failing key path in the error.
+fn from_table<T: serde::de::DeserializeOwned>(
+    t: toml::Table,
+    source_name: &str,
+) -> Result<T, RecipeError> {
+    let v = toml::Value::Table(t);
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let key = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        RecipeError::Key {
+            source_name: source_name.to_string(),
+            key,
+            msg: msg.trim().to_string(),
+        }
+    })
+}
+
+/// Parses and checks a recipe text (unknown keys are errors with line and column).
+pub fn parse(src: &RecipeSource) -> Result<Recipe, RecipeError> {
+    toml::from_str::<Recipe>(&src.text).map_err(|e| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: e.to_string().trim().to_string(),
+    })
+}
+
+/// Expands a recipe into the resolved configuration of every run (variants × seeds), applying
+/// the variant overrides, then the command-line overrides, then validating each.
+///
+/// `seeds` overrides `study.seeds`; `steps` overrides `train.steps`.
+pub fn expand(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+) -> Result<Vec<RunConfig>, RecipeError> {
+    let recipe = parse(src)?;
+    let mut base: toml::Table =
+        src.text
+            .parse()
+            .map_err(|e: toml::de::Error| RecipeError::Parse {
+                source_name: src.name.clone(),
+                msg: e.to_string(),
+            })?;
+    base.remove("variant");
+    let variants = if recipe.variants.is_empty() {
+        vec![Variant {
+            name: "default".into(),
+            description: String::new(),
+            set: toml::Table::new(),
+        }]
+    } else {
+        recipe.variants.clone()
+    };
+    let mut names = std::collections::HashSet::new();
+    for v in &variants {
+        if !names.insert(v.name.clone()) {
+            return Err(RecipeError::Key {
+                source_name: src.name.clone(),
+                key: "variant.name".into(),
+                msg: format!("variant name '{}' appears twice", v.name),
+            });
+        }
+        if v.name.is_empty()
+            || !v
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(RecipeError::Key {
+                source_name: src.name.clone(),
+                key: "variant.name".into(),
+                msg: format!(
+                    "'{}' is not a valid name (use letters, digits, '-' and '_')",
+                    v.name
+                ),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for v in &variants {
+        let mut t = base.clone();
+        for (k, val) in flatten(&v.set, "") {
+            set_path(&mut t, &k, val).map_err(|msg| RecipeError::Key {
+                source_name: src.name.clone(),
+                key: format!("variant '{}' set.{k}", v.name),
+                msg,
+            })?;
+        }
+        for (k, val) in overrides {
+            set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override {
+                arg: k.clone(),
+                msg,
+            })?;
+        }
+        if let Some(s) = seeds {
+            set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64)).map_err(|msg| {
+                RecipeError::Override {
+                    arg: "--seeds".into(),
+                    msg,
+                }
+            })?;
+        }
+        if let Some(s) = steps {
+            set_path(&mut t, "train.steps", toml::Value::Integer(s as i64)).map_err(|msg| {
+                RecipeError::Override {
+                    arg: "--steps".into(),
+                    msg,
+                }
+            })?;
+        }
+        let label = if overrides.is_empty() {
+            format!("{} (variant '{}')", src.name, v.name)
+        } else {
+            format!("{} (variant '{}', with --set overrides)", src.name, v.name)
+        };
+        // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
+        // with their path), then the per-run config.
+        let r: Recipe = from_table(t.clone(), &label)?;
+        let n_seeds = r.study.seeds;
+        for s in 0..n_seeds.max(1) {
+            let cfg = RunConfig {
+                study: r.study.clone(),
+                run: RunIdent {
+                    variant: v.name.clone(),
+                    seed: r.study.first_seed + s,
+                },
+                data: r.data.clone(),
+                model: r.model.clone(),
+                constraints: r.constraints.clone(),
+                train: r.train.clone(),
+                metrics: r.metrics,
+            };
+            cfg.validate().map_err(|msg| RecipeError::Parse {
+                source_name: label.clone(),
+                msg,
+            })?;
+            out.push(cfg);
+        }
+    }
+    Ok(out)
+}
+
+/// Flattens a table of possibly nested / dotted keys into `(dotted.path, value)` pairs.
+fn flatten(t: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => out.extend(flatten(inner, &key)),
+            _ => out.push((key, v.clone())),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(text: &str) -> RecipeSource {
+        RecipeSource {
+            name: "test.toml".into(),
+            text: text.into(),
+        }
+    }
+
+    const MINI: &str = r#"
+[study]
+name = "mini"
+seeds = 2
+[data]
+task = "supervised_linear"
+n_samples = 1000
+[model]
+hidden = [16]
+[constraints]
+nonneg = "hinge"
+beta_nonneg = 2.0
+beta_activity = 1e-3
+[train]
+steps = 100
+batch = 32
+lr = 1e-3
+eval_every = 50
+eval_samples = 500
+[[variant]]
+name = "all"
+[[variant]]
+name = "no_activity"
+set = { "constraints.beta_activity" = 0.0 }
+"#;
+
+    #[test]
+    fn embedded_recipes_parse_and_expand() {
+        for (n, _) in EMBEDDED {
+            let s = locate(n).unwrap();
+            let runs = expand(&s, &[], None, None).unwrap();
+            assert!(!runs.is_empty(), "{n}");
+        }
+    }
+
+    #[test]
+    fn variants_and_overrides() {
+        let runs = expand(
+            &src(MINI),
+            &[parse_override("train.lr=3e-3").unwrap()],
+            None,
+            Some(7),
+        )
+        .unwrap();
+        assert_eq!(runs.len(), 4);
+        assert_eq!(runs[0].run_id(), "all-s0");
+        assert_eq!(runs[3].run_id(), "no_activity-s1");
+        assert_eq!(runs[0].constraints.beta_activity, 1e-3);
+        assert_eq!(runs[2].constraints.beta_activity, 0.0);
+        assert!(runs
+            .iter()
+            .all(|r| r.train.lr == 3e-3 && r.train.steps == 7));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let bad = MINI.replace("beta_activity = 1e-3", "beta_activty = 1e-3");
+        let e = expand(&src(&bad), &[], None, None).unwrap_err().to_string();
+        assert!(e.contains("test.toml") && e.contains("beta_activty"), "{e}");
+        let e = expand(
+            &src(MINI),
+            &[parse_override("train.stpes=5").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("stpes") && e.contains("train"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = expand(
+            &src(MINI),
+            &[parse_override("constraints.beta_weight=-1").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("beta_weight"), "{e}");
+        let e = expand(&src(MINI), &[], None, Some(0)).unwrap_err();
+        assert!(e.to_string().contains("train.steps = 0"), "{e}");
+        let e = expand(
+            &src(MINI),
+            &[parse_override("train.batch=5000").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("larger than the dataset"), "{e}");
+        assert!(matches!(locate("fig99"), Err(RecipeError::Unknown { .. })));
+        assert!(locate("fig99").unwrap_err().to_string().contains("fig2"));
+        assert!(parse_override("noequals").is_err());
+    }
+}

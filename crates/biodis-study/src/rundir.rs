@@ -1,0 +1,93 @@
+//! The run-directory contract (DESIGN.md): every run is a directory, written atomically, that
+//! everything downstream (report, aggregation, resume) reads.
+//!
+//! ```text
+//! <study>/<run-id>/recipe.toml  status.json  curve.csv  result.json  arrays/*.npy  checkpoint.safetensors
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// State of a run in `status.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// Contents of `status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub state: State,
+    /// Last step reached (for `failed`, the step that failed).
+    #[serde(default)]
+    pub step: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Loss terms at the failure, when a loss became non-finite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_terms: Option<biodis_nn::LossTerms>,
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Paths inside a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(root: PathBuf) -> Self {
+        RunDir { root }
+    }
+    pub fn recipe(&self) -> PathBuf {
+        self.root.join("recipe.toml")
+    }
+    pub fn status(&self) -> PathBuf {
+        self.root.join("status.json")
+    }
+    pub fn curve(&self) -> PathBuf {
+        self.root.join("curve.csv")
+    }
+    pub fn result(&self) -> PathBuf {
+        self.root.join("result.json")
+    }
+    pub fn arrays(&self) -> PathBuf {
+        self.root.join("arrays")
+    }
+    pub fn checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint.safetensors")
+    }
+
+    /// Reads `status.json`, if present and valid.
+    pub fn read_status(&self) -> Option<Status> {
+        let t = std::fs::read_to_string(self.status()).ok()?;
+        serde_json::from_str(&t).ok()
+    }
+
+    /// Writes `status.json` atomically.
+    pub fn write_status(&self, s: &Status) -> std::io::Result<()> {
+        let j = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
+        atomic_write(&self.status(), &j)
+    }
+}

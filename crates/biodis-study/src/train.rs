@@ -1,0 +1,565 @@
+//! Training one run: data, model, Adam, evaluation, checkpoints and exact resume.
+//!
+//! Random streams (ChaCha8, seeded with the run's seed): stream 1 generates the dataset
+//! (`biodis-data`), stream 2 initialises the weights, stream 3 draws minibatch indices. The
+//! checkpoint stores the batch stream's word position, so a resumed run draws exactly the
+//! batches an uninterrupted run would, and ends with the same numbers.
+//!
+//! Evaluation (every `train.eval_every` steps and at the end) runs the first
+//! `train.eval_samples` samples through the network and records, per hidden layer, MIR
+//! (`mir.whittington2023`) and the number of neurons it kept, plus R² of the output and the
+//! fraction of negative activity. The loss terms in `curve.csv` are the means of the
+//! minibatch terms over the steps since the previous evaluation. A checkpoint is written at
+//! every evaluation, after `curve.csv`.
+
+use crate::recipe::RunConfig;
+use crate::rundir::{atomic_write, RunDir, State, Status};
+use biodis_metrics::mir;
+use biodis_nn::checkpoint::{to_bytes, Checkpoint};
+use biodis_nn::{Adam, LossTerms, Mlp, MlpSpec};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// One row of `curve.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveRow {
+    pub step: u64,
+    pub lr: f64,
+    pub loss: LossTerms,
+    /// MIR of each hidden layer (NaN when undefined, e.g. no active neuron; `null` in JSON).
+    #[serde(with = "crate::nan::vec")]
+    pub mir: Vec<f64>,
+    /// Neurons kept by MIR's filters, per hidden layer.
+    pub active: Vec<usize>,
+    #[serde(with = "crate::nan::scalar")]
+    pub r2: f64,
+    /// Fraction of negative activations in the last hidden layer.
+    #[serde(with = "crate::nan::scalar")]
+    pub neg_frac: f64,
+}
+
+/// Final numbers of a run (`result.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub study: String,
+    pub run_id: String,
+    pub variant: String,
+    pub seed: u64,
+    pub steps: u64,
+    pub metric_id: String,
+    /// Final evaluation row.
+    pub last: CurveRow,
+    /// Entropy-normalised MI matrix of the last hidden layer, neurons × factors.
+    pub mi_matrix: Vec<Vec<f64>>,
+    /// Neurons kept by MIR in the last hidden layer.
+    pub mi_kept: Vec<usize>,
+    pub n_params: usize,
+    pub wall_s: f64,
+    pub versions: HashMap<String, String>,
+}
+
+/// Why a run stopped without finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{run}: non-finite loss at step {step}: total {}, prediction {}, nonneg {}, activity {}, weight {}", .terms.total, .terms.prediction, .terms.nonneg, .terms.activity, .terms.weight)]
+    NonFinite {
+        run: String,
+        step: u64,
+        terms: LossTerms,
+    },
+    #[error("{run}: {msg}")]
+    Other { run: String, msg: String },
+}
+
+impl RunError {
+    fn other(run: &str, msg: impl std::fmt::Display) -> Self {
+        RunError::Other {
+            run: run.to_string(),
+            msg: msg.to_string(),
+        }
+    }
+}
+
+const CURVE_HEADER_FIXED: &str =
+    "step,lr,loss,prediction,nonneg,activity,weight,sparsity,weight_l1,r2,neg_frac";
+
+fn curve_header(n_hidden: usize) -> String {
+    let mut h = CURVE_HEADER_FIXED.to_string();
+    if n_hidden == 1 {
+        h.push_str(",mir,active");
+    } else {
+        for l in 0..n_hidden {
+            h.push_str(&format!(",mir_h{l},active_h{l}"));
+        }
+    }
+    h
+}
+
+fn curve_csv(rows: &[CurveRow], n_hidden: usize) -> String {
+    let mut s = curve_header(n_hidden);
+    s.push('\n');
+    for r in rows {
+        let l = &r.loss;
+        s.push_str(&format!(
+            "{},{:e},{},{},{},{},{},{},{},{},{}",
+            r.step,
+            r.lr,
+            l.total,
+            l.prediction,
+            l.nonneg,
+            l.activity,
+            l.weight,
+            l.sparsity,
+            l.weight_l1,
+            r.r2,
+            r.neg_frac
+        ));
+        for (m, a) in r.mir.iter().zip(&r.active) {
+            s.push_str(&format!(",{m},{a}"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Parses `curve.csv` back (for resume and reports).
+pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("empty curve.csv")?;
+    let cols: Vec<&str> = header.split(',').collect();
+    let n_fixed = CURVE_HEADER_FIXED.split(',').count();
+    if cols.len() < n_fixed + 2 || (cols.len() - n_fixed) % 2 != 0 {
+        return Err(format!("unexpected curve.csv header: {header}"));
+    }
+    let n_hidden = (cols.len() - n_fixed) / 2;
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != cols.len() {
+            return Err(format!(
+                "curve.csv line {}: {} fields, expected {}",
+                i + 2,
+                f.len(),
+                cols.len()
+            ));
+        }
+        let num = |j: usize| -> Result<f64, String> {
+            f[j].parse::<f64>()
+                .map_err(|_| format!("curve.csv line {}: bad number '{}'", i + 2, f[j]))
+        };
+        let loss = LossTerms {
+            total: num(2)?,
+            prediction: num(3)?,
+            nonneg: num(4)?,
+            activity: num(5)?,
+            weight: num(6)?,
+            sparsity: num(7)?,
+            weight_l1: num(8)?,
+        };
+        let mut mir = Vec::new();
+        let mut active = Vec::new();
+        for l in 0..n_hidden {
+            mir.push(num(n_fixed + 2 * l)?);
+            active.push(num(n_fixed + 2 * l + 1)? as usize);
+        }
+        rows.push(CurveRow {
+            step: num(0)? as u64,
+            lr: num(1)?,
+            loss,
+            mir,
+            active,
+            r2: num(9)?,
+            neg_frac: num(10)?,
+        });
+    }
+    Ok(rows)
+}
+
+/// Result of evaluating a network on the eval set.
+struct Eval {
+    mir: Vec<f64>,
+    active: Vec<usize>,
+    r2: f64,
+    neg_frac: f64,
+    /// MI matrix and kept neurons of the last hidden layer.
+    mi: Option<(Array2<f64>, Vec<usize>)>,
+    /// Hidden activations (eval samples × width), per hidden layer.
+    hidden: Vec<Array2<f32>>,
+}
+
+fn evaluate(
+    net: &mut Mlp<f32>,
+    cfg: &RunConfig,
+    data: &biodis_data::Dataset,
+    factors: &Array2<f64>,
+) -> Eval {
+    let n = cfg.train.eval_samples;
+    let n_hidden = cfg.model.hidden.len();
+    let widths = &cfg.model.hidden;
+    let mut hidden: Vec<Array2<f32>> = widths.iter().map(|&w| Array2::zeros((n, w))).collect();
+    let (dx, dy) = (data.x_dim, data.y_dim);
+    let mut out = vec![0f32; n * dy];
+    let chunk = 1000;
+    let mut s = 0;
+    while s < n {
+        let b = chunk.min(n - s);
+        net.forward(&data.x[s * dx..(s + b) * dx], b);
+        for (l, h) in hidden.iter_mut().enumerate() {
+            let src = net.hidden(l);
+            let w = widths[l];
+            for r in 0..b {
+                for c in 0..w {
+                    h[[s + r, c]] = src[r * w + c];
+                }
+            }
+        }
+        out[s * dy..(s + b) * dy].copy_from_slice(net.output());
+        s += b;
+    }
+    if cfg.model.head == biodis_nn::Head::SigmoidCe {
+        out.iter_mut().for_each(|z| *z = 1.0 / (1.0 + (-*z).exp()));
+    }
+    // R²: mean over outputs of 1 - SS_res / SS_tot
+    let mut r2 = 0.0;
+    for j in 0..dy {
+        let mean: f64 = (0..n).map(|i| data.y[i * dy + j] as f64).sum::<f64>() / n as f64;
+        let (mut res, mut tot) = (0.0, 0.0);
+        for i in 0..n {
+            let y = data.y[i * dy + j] as f64;
+            res += (y - out[i * dy + j] as f64).powi(2);
+            tot += (y - mean).powi(2);
+        }
+        r2 += if tot > 0.0 { 1.0 - res / tot } else { 0.0 };
+    }
+    r2 /= dy as f64;
+    let last = &hidden[n_hidden - 1];
+    let neg_frac = last.iter().filter(|&&v| v < 0.0).count() as f64 / last.len() as f64;
+    let mut mirs = Vec::new();
+    let mut active = Vec::new();
+    let mut mi = None;
+    for (l, h) in hidden.iter().enumerate() {
+        let h64 = h.mapv(|v| v as f64);
+        match mir(h64.view(), factors.view(), &cfg.metrics) {
+            Ok(r) => {
+                mirs.push(r.mir);
+                active.push(r.kept.len());
+                if l == n_hidden - 1 {
+                    mi = Some((r.mi, r.kept));
+                }
+            }
+            Err(_) => {
+                mirs.push(f64::NAN);
+                active.push(0);
+            }
+        }
+    }
+    Eval {
+        mir: mirs,
+        active,
+        r2,
+        neg_frac,
+        mi,
+        hidden,
+    }
+}
+
+/// Progress callback: called with the number of steps just completed.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// Trains (or resumes, or skips if done) the run in `dir` with configuration `cfg`.
+///
+/// On success the directory holds `result.json`, `arrays/`, `curve.csv` and `status.json`
+/// (`done`). A non-finite loss marks the run `failed` (with step and loss terms) and returns
+/// [`RunError::NonFinite`].
+pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
+    let id = cfg.run_id();
+    let t0 = Instant::now();
+    let io = |e: std::io::Error| RunError::other(&id, format!("{}: {e}", dir.root.display()));
+    std::fs::create_dir_all(&dir.root).map_err(io)?;
+    let recipe_text = toml::to_string_pretty(cfg).map_err(|e| RunError::other(&id, e))?;
+    match std::fs::read_to_string(dir.recipe()) {
+        Ok(existing) if existing != recipe_text => {
+            return Err(RunError::other(
+                &id,
+                format!(
+                    "{} holds a run with a different configuration; use another --out directory or remove it",
+                    dir.root.display()
+                ),
+            ))
+        }
+        Ok(_) => {}
+        Err(_) => atomic_write(&dir.recipe(), recipe_text.as_bytes()).map_err(io)?,
+    }
+    if let Some(st) = dir.read_status() {
+        if st.state == State::Done {
+            if let Ok(t) = std::fs::read_to_string(dir.result()) {
+                if let Ok(r) = serde_json::from_str::<RunResult>(&t) {
+                    progress(cfg.train.steps);
+                    return Ok(r);
+                }
+            }
+        }
+    }
+    dir.write_status(&Status {
+        state: State::Running,
+        step: 0,
+        error: None,
+        loss_terms: None,
+    })
+    .map_err(io)?;
+
+    let data = cfg
+        .data
+        .generate(cfg.run.seed)
+        .map_err(|e| RunError::other(&id, e))?;
+    let n_eval = cfg.train.eval_samples;
+    let factors = Array2::from_shape_vec((n_eval, data.n_factors), data.factors_f64(n_eval))
+        .map_err(|e| RunError::other(&id, e))?;
+    let mut dims = vec![data.x_dim];
+    dims.extend(&cfg.model.hidden);
+    dims.push(data.y_dim);
+    let spec = MlpSpec {
+        activations: vec![cfg.model.activation; cfg.model.hidden.len()],
+        dims,
+        head: cfg.model.head,
+        reduction: cfg.model.reduction,
+    };
+    let n_hidden = spec.n_hidden();
+    let mut init_rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
+    init_rng.set_stream(2);
+    let mut net: Mlp<f32> = Mlp::new(spec.clone(), &cfg.constraints, &mut init_rng);
+    let mut adam: Adam<f32> = Adam::new(net.params.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
+    rng.set_stream(3);
+    let mut step: u64 = 0;
+    let mut curve: Vec<CurveRow> = Vec::new();
+
+    // Resume.
+    let ck_path = dir.checkpoint();
+    if ck_path.exists() {
+        let ck = Checkpoint::load(&ck_path).map_err(|e| RunError::other(&id, e))?;
+        let np = net.params.len();
+        net.params.copy_from_slice(
+            ck.tensor("params", np, &ck_path)
+                .map_err(|e| RunError::other(&id, e))?,
+        );
+        adam.m.copy_from_slice(
+            ck.tensor("adam_m", np, &ck_path)
+                .map_err(|e| RunError::other(&id, e))?,
+        );
+        adam.v.copy_from_slice(
+            ck.tensor("adam_v", np, &ck_path)
+                .map_err(|e| RunError::other(&id, e))?,
+        );
+        adam.t = ck
+            .meta("adam_t", &ck_path)
+            .map_err(|e| RunError::other(&id, e))?;
+        step = ck
+            .meta("step", &ck_path)
+            .map_err(|e| RunError::other(&id, e))?;
+        let pos: u128 = ck
+            .meta("rng_word_pos", &ck_path)
+            .map_err(|e| RunError::other(&id, e))?;
+        rng.set_word_pos(pos);
+        let text = std::fs::read_to_string(dir.curve()).map_err(io)?;
+        curve = read_curve(&text)
+            .map_err(|e| RunError::other(&id, format!("{}: {e}", dir.curve().display())))?;
+        curve.retain(|r| r.step <= step);
+        progress(step);
+    }
+
+    let (dx, dy) = (data.x_dim, data.y_dim);
+    let b = cfg.train.batch;
+    let mut xb = vec![0f32; b * dx];
+    let mut yb = vec![0f32; b * dy];
+    let mut acc = LossTerms::default();
+    let mut acc_n = 0u64;
+    let total = cfg.train.steps;
+    let eval_every = cfg.train.eval_every;
+
+    let do_eval =
+        |net: &mut Mlp<f32>, step: u64, acc: &LossTerms, acc_n: u64, lr: f64| -> (CurveRow, Eval) {
+            let e = evaluate(net, cfg, &data, &factors);
+            let k = acc_n.max(1) as f64;
+            let loss = LossTerms {
+                total: acc.total / k,
+                prediction: acc.prediction / k,
+                nonneg: acc.nonneg / k,
+                activity: acc.activity / k,
+                weight: acc.weight / k,
+                sparsity: acc.sparsity / k,
+                weight_l1: acc.weight_l1 / k,
+            };
+            let row = CurveRow {
+                step,
+                lr,
+                loss,
+                mir: e.mir.clone(),
+                active: e.active.clone(),
+                r2: e.r2,
+                neg_frac: e.neg_frac,
+            };
+            (row, e)
+        };
+
+    if step == 0 && curve.is_empty() {
+        // Step-0 evaluation: loss terms of the initial network on the first batch-sized slice.
+        let t = net.loss_and_grad(&data.x[..b * dx], &data.y[..b * dy], b, &cfg.constraints);
+        let (row, _) = do_eval(
+            &mut net,
+            0,
+            &t,
+            1,
+            cfg.train.schedule.lr(cfg.train.lr, 0, total),
+        );
+        curve.push(row);
+    }
+    let mut last_eval: Option<Eval> = None;
+    let mut pending_progress = 0u64;
+    while step < total {
+        for i in 0..b {
+            let s = rng.gen_range(0..data.n);
+            xb[i * dx..(i + 1) * dx].copy_from_slice(&data.x[s * dx..(s + 1) * dx]);
+            yb[i * dy..(i + 1) * dy].copy_from_slice(&data.y[s * dy..(s + 1) * dy]);
+        }
+        let t = net.loss_and_grad(&xb, &yb, b, &cfg.constraints);
+        if !t.is_finite() {
+            let err = RunError::NonFinite {
+                run: id.clone(),
+                step,
+                terms: t,
+            };
+            let _ = dir.write_status(&Status {
+                state: State::Failed,
+                step,
+                error: Some(err.to_string()),
+                loss_terms: Some(t),
+            });
+            return Err(err);
+        }
+        let lr = cfg.train.schedule.lr(cfg.train.lr, step, total);
+        adam.step(&mut net.params, &net.grads, lr);
+        step += 1;
+        acc.total += t.total;
+        acc.prediction += t.prediction;
+        acc.nonneg += t.nonneg;
+        acc.activity += t.activity;
+        acc.weight += t.weight;
+        acc.sparsity += t.sparsity;
+        acc.weight_l1 += t.weight_l1;
+        acc_n += 1;
+        pending_progress += 1;
+        if pending_progress >= 500 {
+            progress(pending_progress);
+            pending_progress = 0;
+        }
+        if step % eval_every == 0 || step == total {
+            let (row, e) = do_eval(&mut net, step, &acc, acc_n, lr);
+            curve.push(row);
+            acc = LossTerms::default();
+            acc_n = 0;
+            atomic_write(&dir.curve(), curve_csv(&curve, n_hidden).as_bytes()).map_err(io)?;
+            let mut meta = HashMap::new();
+            meta.insert("step".to_string(), step.to_string());
+            meta.insert("adam_t".to_string(), adam.t.to_string());
+            meta.insert("rng_word_pos".to_string(), rng.get_word_pos().to_string());
+            meta.insert("run_id".to_string(), id.clone());
+            let bytes = to_bytes(
+                &[
+                    ("params", &net.params),
+                    ("adam_m", &adam.m),
+                    ("adam_v", &adam.v),
+                ],
+                &meta,
+            )
+            .map_err(|e| RunError::other(&id, e))?;
+            atomic_write(&ck_path, &bytes).map_err(io)?;
+            dir.write_status(&Status {
+                state: State::Running,
+                step,
+                error: None,
+                loss_terms: None,
+            })
+            .map_err(io)?;
+            last_eval = Some(e);
+        }
+    }
+    progress(pending_progress);
+
+    // Final outputs.
+    let e = match last_eval {
+        Some(e) => e,
+        None => evaluate(&mut net, cfg, &data, &factors),
+    };
+    let last = curve
+        .last()
+        .cloned()
+        .ok_or_else(|| RunError::other(&id, "no evaluation recorded"))?;
+    let arrays = dir.arrays();
+    std::fs::create_dir_all(&arrays).map_err(io)?;
+    let npy = |name: &str, a: &Array2<f32>| -> Result<(), RunError> {
+        write_npy_atomic(&arrays.join(name), a).map_err(|m| RunError::other(&id, m))
+    };
+    let (mi_matrix, mi_kept) = match &e.mi {
+        Some((m, k)) => {
+            npy("mi_matrix.npy", &m.mapv(|v| v as f32))?;
+            (m.outer_iter().map(|r| r.to_vec()).collect(), k.clone())
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let keep = cfg.train.save_activations.min(n_eval);
+    for (l, h) in e.hidden.iter().enumerate() {
+        npy(
+            &format!("hidden_h{l}.npy"),
+            &h.slice(ndarray::s![..keep, ..]).to_owned(),
+        )?;
+    }
+    npy(
+        "factors.npy",
+        &factors.slice(ndarray::s![..keep, ..]).mapv(|v| v as f32),
+    )?;
+    for l in 0..spec.n_layers() {
+        let (din, dout) = (spec.dims[l], spec.dims[l + 1]);
+        let w = Array2::from_shape_vec((din, dout), net.weight(l).to_vec())
+            .map_err(|e| RunError::other(&id, e))?;
+        npy(&format!("weight_l{l}.npy"), &w)?;
+    }
+    let mut versions = HashMap::new();
+    versions.insert("biodis".to_string(), env!("CARGO_PKG_VERSION").to_string());
+    versions.insert("mir".to_string(), biodis_metrics::mir::MIR_ID.to_string());
+    let result = RunResult {
+        study: cfg.study.name.clone(),
+        run_id: id.clone(),
+        variant: cfg.run.variant.clone(),
+        seed: cfg.run.seed,
+        steps: total,
+        metric_id: biodis_metrics::mir::MIR_ID.to_string(),
+        last,
+        mi_matrix,
+        mi_kept,
+        n_params: spec.n_params(),
+        wall_s: t0.elapsed().as_secs_f64(),
+        versions,
+    };
+    let j = serde_json::to_vec_pretty(&result).map_err(|e| RunError::other(&id, e))?;
+    atomic_write(&dir.result(), &j).map_err(io)?;
+    dir.write_status(&Status {
+        state: State::Done,
+        step: total,
+        error: None,
+        loss_terms: None,
+    })
+    .map_err(io)?;
+    Ok(result)
+}
+
+fn write_npy_atomic(path: &std::path::Path, a: &Array2<f32>) -> Result<(), String> {
+    let mut buf = Vec::new();
+    ndarray_npy::WriteNpyExt::write_npy(a, &mut buf)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    atomic_write(path, &buf).map_err(|e| format!("{}: {e}", path.display()))
+}

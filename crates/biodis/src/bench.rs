@@ -1,0 +1,190 @@
+//! `biodis bench`: the Rust side of the peer benchmarks in `shared/bench` (PyTorch eager and
+//! JAX jit), on the identical initial weights and data pools written by `gen_data.py`, with the
+//! same math (see `shared/bench/bench_torch.py`). Prints JSON lines in the peers' format, so the
+//! ratio is taken between numbers measured side by side on the same machine.
+//!
+//! - `--mode time`: warm-up of n/4 + 1 steps, then `--reps` repeats of n steps; median steps/s.
+//! - `--mode check`: the loss at steps 0, 1, 10, 50, 100, 199 (compare with the peers' check).
+
+use anyhow::{bail, Context, Result};
+use biodis_nn::{Activation, Adam, Constraints, Head, Layers, Mlp, MlpSpec, Nonneg, Reduction};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3) or B3 (deep autoencoder, Fig 4).
+    bench: String,
+    /// `time` or `check`.
+    #[arg(long, default_value = "time")]
+    mode: String,
+    /// Timed repeats.
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// Directory written by shared/bench/gen_data.py (default: $BENCH_DATA or /tmp/biodis-bench-data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+/// Reads `name.bin` (raw little-endian f32) with the shape from `manifest.json`.
+fn load(dir: &Path, man: &serde_json::Value, name: &str) -> Result<Vec<f32>> {
+    let shape = man
+        .get(name)
+        .and_then(|v| v.as_array())
+        .with_context(|| format!("{}/manifest.json has no entry {name}", dir.display()))?;
+    let n: usize = shape
+        .iter()
+        .map(|v| v.as_u64().unwrap_or(0) as usize)
+        .product();
+    let p = dir.join(format!("{name}.bin"));
+    let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+    if bytes.len() != 4 * n {
+        bail!(
+            "{}: {} bytes, expected {} (shape {:?})",
+            p.display(),
+            bytes.len(),
+            4 * n,
+            shape
+        );
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// The network, constraints, lr, data pools and step count of a peer benchmark.
+pub struct Setup {
+    pub net: Mlp<f32>,
+    pub c: Constraints,
+    pub lr: f64,
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    pub batch: usize,
+    pub pools: usize,
+    pub nsteps: usize,
+}
+
+pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
+    let mp = dir.join("manifest.json");
+    let man: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
+            format!(
+                "reading {} (run shared/bench/gen_data.py first)",
+                mp.display()
+            )
+        })?)
+        .with_context(|| format!("parsing {}", mp.display()))?;
+    let (prefix, dims, latent_only, head, nsteps, batch): (&str, Vec<usize>, Option<usize>, Head, usize, usize) = match bench {
+        "B1" => ("b1", vec![6, 188, 6], None, Head::Mse, 2000, 128),
+        "B2" => ("b2", vec![6, 188, 186, 184, 182, 180, 6], None, Head::Mse, 300, 128),
+        "B3" => ("b3", vec![50, 500, 300, 100, 10, 100, 300, 500, 50], Some(3), Head::SigmoidCe, 300, 64),
+        other => bail!("unknown benchmark '{other}': expected B1, B2 or B3 (B4 is the conv VAE, B5 the lockstep population: not implemented in this build)"),
+    };
+    let mut params = Vec::new();
+    for l in 0..dims.len() - 1 {
+        params.extend(load(dir, &man, &format!("{prefix}_l{l}_w"))?);
+        params.extend(load(dir, &man, &format!("{prefix}_l{l}_b"))?);
+    }
+    let (x, y) = if bench == "B3" {
+        let x = load(dir, &man, "b3_x")?;
+        (x.clone(), x)
+    } else {
+        (load(dir, &man, "b1_x")?, load(dir, &man, "b1_y")?)
+    };
+    let sel = match latent_only {
+        Some(l) => Layers::List(vec![l]),
+        None => Layers::all(),
+    };
+    let c = Constraints {
+        nonneg: Nonneg::Hinge,
+        beta_nonneg: 2.0,
+        nonneg_layers: sel.clone(),
+        beta_activity: 1e-3,
+        activity_layers: sel,
+        beta_weight: 1e-4,
+        ..Constraints::default()
+    };
+    let spec = MlpSpec {
+        activations: vec![Activation::Relu; dims.len() - 2],
+        dims,
+        head,
+        reduction: Reduction::Mean,
+    };
+    let net = Mlp::with_params(spec, &c, params);
+    Ok(Setup {
+        net,
+        c,
+        lr: 1e-3,
+        x,
+        y,
+        batch,
+        pools: 16,
+        nsteps,
+    })
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let dir = a
+        .data
+        .or_else(|| std::env::var_os("BENCH_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/tmp/biodis-bench-data"));
+    let mut s = setup(&a.bench, &dir)?;
+    let mut adam: Adam<f32> = Adam::new(s.net.params.len());
+    let (dx, dy) = (s.net.spec.dims[0], *s.net.spec.dims.last().unwrap_or(&0));
+    let b = s.batch;
+    let mut step = |i: usize, s: &mut Setup| -> f64 {
+        let p = i % s.pools;
+        let t = s.net.loss_and_grad(
+            &s.x[p * b * dx..(p + 1) * b * dx],
+            &s.y[p * b * dy..(p + 1) * b * dy],
+            b,
+            &s.c,
+        );
+        adam.step(&mut s.net.params, &s.net.grads, s.lr);
+        t.total
+    };
+    if a.mode == "check" {
+        let mut out = Vec::new();
+        for i in 0..200 {
+            let l = step(i, &mut s);
+            if [0, 1, 10, 50, 100, 199].contains(&i) {
+                out.push(serde_json::json!([i, l]));
+            }
+        }
+        println!(
+            "{}",
+            serde_json::json!({"fw": "biodis", "bench": a.bench, "mode": "check", "losses": out})
+        );
+        return Ok(());
+    }
+    if a.mode != "time" {
+        bail!("--mode {}: expected time or check", a.mode);
+    }
+    let n = s.nsteps;
+    let mut i = 0;
+    let t0 = Instant::now();
+    for _ in 0..(n / 4).max(2) + 1 {
+        step(i, &mut s);
+        i += 1;
+    }
+    let warm = t0.elapsed().as_secs_f64();
+    let mut rates = Vec::new();
+    for _ in 0..a.reps.max(1) {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(step(i, &mut s));
+            i += 1;
+        }
+        rates.push(n as f64 / t0.elapsed().as_secs_f64());
+    }
+    let mut sorted = rates.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = sorted[sorted.len() / 2];
+    println!(
+        "{}",
+        serde_json::json!({"fw": "biodis", "bench": a.bench, "threads": 1, "mode": "time", "steps": n, "warm_s": warm,
+            "median": median, "min": sorted[0], "max": sorted[sorted.len()-1], "rates": rates})
+    );
+    Ok(())
+}

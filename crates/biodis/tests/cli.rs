@@ -1,0 +1,345 @@
+//! End-to-end tests of the `biodis` command line on small configurations.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_biodis"))
+}
+
+fn run_ok(args: &[&str]) -> Output {
+    let o = bin().args(args).output().expect("spawn biodis");
+    assert!(
+        o.status.success(),
+        "biodis {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn run_err(args: &[&str]) -> String {
+    let o = bin().args(args).output().expect("spawn biodis");
+    assert!(!o.status.success(), "biodis {args:?} should have failed");
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A small recipe: 2 variants, shallow linear net, seconds to run.
+fn mini_recipe(dir: &Path, steps: u64, extra_variant: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[study]
+name = "mini"
+seeds = 2
+[data]
+task = "supervised_linear"
+n_samples = 4000
+[model]
+hidden = [32]
+activation = "identity"
+[constraints]
+nonneg = "hinge"
+beta_nonneg = 2.0
+beta_activity = 1e-3
+beta_weight = 1e-4
+[train]
+steps = {steps}
+batch = 64
+lr = 3e-3
+eval_every = 500
+eval_samples = 1000
+save_activations = 200
+[[variant]]
+name = "all"
+[[variant]]
+name = "none"
+set = {{ "constraints.nonneg" = "none", "constraints.beta_activity" = 0.0, "constraints.beta_weight" = 0.0 }}
+{extra_variant}
+"#
+    );
+    let p = dir.join("mini.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn list_and_unknown_recipe() {
+    let o = run_ok(&["list"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("fig2") && s.contains("fig2-lownoise"));
+    let e = run_err(&["run", "fig99"]);
+    assert!(
+        e.contains("unknown recipe 'fig99'") && e.contains("fig2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_keys_and_values_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 100, "");
+    let ps = p.to_str().unwrap();
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("beta_weight = 1e-4", "beta_wieght = 1e-4");
+    let bad = d.path().join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let e = run_err(&["run", bad.to_str().unwrap(), "--dry-run"]);
+    assert!(e.contains("bad.toml") && e.contains("beta_wieght"), "{e}");
+    let e = run_err(&["run", ps, "--dry-run", "--set", "train.stepz=3"]);
+    assert!(e.contains("stepz"), "{e}");
+    let e = run_err(&[
+        "run",
+        ps,
+        "--dry-run",
+        "--set",
+        "constraints.beta_activity=-1",
+    ]);
+    assert!(e.contains("beta_activity") && e.contains(">= 0"), "{e}");
+    let e = run_err(&["run", ps, "--dry-run", "--steps", "0"]);
+    assert!(e.contains("train.steps = 0"), "{e}");
+    let e = run_err(&["run", ps, "--dry-run", "--set", "train.batch=100000"]);
+    assert!(e.contains("larger than the dataset"), "{e}");
+    let e = run_err(&["run", d.path().join("missing.toml").to_str().unwrap()]);
+    assert!(e.contains("missing.toml"), "{e}");
+}
+
+#[test]
+fn study_runs_reports_and_records_a_failed_run() {
+    let d = tempfile::tempdir().unwrap();
+    // a third variant whose learning rate makes the loss overflow
+    let p = mini_recipe(
+        d.path(),
+        1000,
+        "[[variant]]\nname = \"blowup\"\nset = { \"train.lr\" = 1e30 }\n",
+    );
+    let out = d.path().join("study");
+    let o = bin()
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "a study with a failed run exits non-zero"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("2 of 6 runs failed"), "{stderr}");
+    assert!(
+        stdout.contains("blowup-s0") && stdout.contains("non-finite loss at step"),
+        "{stdout}"
+    );
+    // the other runs finished with the run-directory contract
+    for id in ["all-s0", "all-s1", "none-s0", "none-s1"] {
+        let r = out.join(id);
+        for f in [
+            "recipe.toml",
+            "status.json",
+            "curve.csv",
+            "result.json",
+            "checkpoint.safetensors",
+            "arrays/mi_matrix.npy",
+            "arrays/hidden_h0.npy",
+            "arrays/factors.npy",
+            "arrays/weight_l0.npy",
+        ] {
+            assert!(r.join(f).exists(), "{id}/{f} missing");
+        }
+        let st: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(r.join("status.json")).unwrap()).unwrap();
+        assert_eq!(st["state"], "done");
+        let res: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(r.join("result.json")).unwrap()).unwrap();
+        assert_eq!(res["n_params"], 6 * 32 + 32 + 32 * 6 + 6);
+        assert_eq!(res["metric_id"], "mir.whittington2023");
+        let m = res["last"]["mir"][0].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&m));
+    }
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("blowup-s0/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["state"], "failed");
+    assert!(
+        st["loss_terms"]["total"].is_null()
+            || !st["loss_terms"]["total"].as_f64().unwrap().is_finite()
+    );
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 7);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("blowup-s1,blowup,1,failed")),
+        "{summary}"
+    );
+    for f in [
+        "figures/mir_curve.png",
+        "figures/mir_curve.svg",
+        "figures/mi_all.png",
+        "figures/mi_none.svg",
+        "report.html",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    // report regenerates from the directories alone
+    let o = run_ok(&["report", out.to_str().unwrap()]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("| all | 2 |") && s.contains("| none | 2 |"),
+        "{s}"
+    );
+}
+
+fn without_wall(v: &str) -> serde_json::Value {
+    let mut j: serde_json::Value = serde_json::from_str(v).unwrap();
+    j.as_object_mut().unwrap().remove("wall_s");
+    j
+}
+
+#[test]
+fn kill_9_then_resume_gives_the_same_result() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 40_000, "");
+    let ps = p.to_str().unwrap();
+    let a = d.path().join("a");
+    let b = d.path().join("b");
+    let common = [
+        "--seeds",
+        "1",
+        "--set",
+        "train.eval_every=200",
+        "--jobs",
+        "1",
+        "--quiet",
+    ];
+    // uninterrupted
+    let mut args = vec!["run", ps, "--out", a.to_str().unwrap()];
+    args.extend(common);
+    run_ok(&args);
+    // interrupted by SIGKILL once the first run has checkpointed
+    let mut args = vec!["run", ps, "--out", b.to_str().unwrap()];
+    args.extend(common);
+    let mut child = bin().args(&args).spawn().unwrap();
+    let ck = b.join("all-s0/checkpoint.safetensors");
+    let t0 = Instant::now();
+    while !ck.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let st = std::fs::read_to_string(b.join("all-s0/status.json")).unwrap();
+    assert!(
+        st.contains("running"),
+        "the run must have been interrupted mid-way: {st}"
+    );
+    assert!(!b.join("all-s0/result.json").exists());
+    // same command again: resumes
+    run_ok(&args);
+    for id in ["all-s0", "none-s0"] {
+        let ra = std::fs::read_to_string(a.join(id).join("result.json")).unwrap();
+        let rb = std::fs::read_to_string(b.join(id).join("result.json")).unwrap();
+        assert_eq!(
+            without_wall(&ra),
+            without_wall(&rb),
+            "{id}: result.json differs after resume"
+        );
+        let ca = std::fs::read_to_string(a.join(id).join("curve.csv")).unwrap();
+        let cb = std::fs::read_to_string(b.join(id).join("curve.csv")).unwrap();
+        assert_eq!(ca, cb, "{id}: curve.csv differs after resume");
+        assert_eq!(
+            std::fs::read(a.join(id).join("arrays/weight_l1.npy")).unwrap(),
+            std::fs::read(b.join(id).join("arrays/weight_l1.npy")).unwrap()
+        );
+    }
+    // a finished study re-run is a no-op with the same results
+    run_ok(&args);
+    let rb2 = std::fs::read_to_string(b.join("all-s0/result.json")).unwrap();
+    let ra = std::fs::read_to_string(a.join("all-s0/result.json")).unwrap();
+    assert_eq!(without_wall(&ra), without_wall(&rb2));
+    // a changed configuration in the same directory is refused
+    let mut args2 = vec![
+        "run",
+        ps,
+        "--out",
+        b.to_str().unwrap(),
+        "--set",
+        "train.lr=1e-3",
+    ];
+    args2.extend(common);
+    let o = bin().args(&args2).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("different configuration"));
+}
+
+/// The dense trainer against the PyTorch reference (`shared/bench/bench_torch.py --mode check`,
+/// torch 2.15.0, measured on this machine) on the identical weights and data that
+/// `shared/bench/gen_data.py` writes: loss at steps 0, 1, 10, 50, 100, 199.
+#[test]
+fn losses_match_pytorch_reference() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_data.py");
+    assert!(
+        shared.exists(),
+        "{} not found: the peer benchmark scripts are expected beside the repository",
+        shared.display()
+    );
+    let d = tempfile::tempdir().unwrap();
+    let st = Command::new("python3")
+        .arg(&shared)
+        .env("BENCH_DATA", d.path())
+        .status()
+        .expect("python3");
+    assert!(st.success());
+    let torch: [(&str, [f64; 6]); 2] = [
+        (
+            "B1",
+            [
+                58.479957580566406,
+                58.95930480957031,
+                54.565887451171875,
+                44.27167510986328,
+                31.438705444335938,
+                13.068992614746094,
+            ],
+        ),
+        (
+            "B2",
+            [
+                111.78242492675781,
+                102.29364013671875,
+                58.82230758666992,
+                46.21825408935547,
+                34.10721969604492,
+                15.394149780273438,
+            ],
+        ),
+    ];
+    for (b, want) in torch {
+        let o = run_ok(&[
+            "bench",
+            b,
+            "--mode",
+            "check",
+            "--data",
+            d.path().to_str().unwrap(),
+        ]);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let got: Vec<f64> = j["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .collect();
+        for (g, w) in got.iter().zip(want) {
+            assert!(((g - w) / w).abs() < 2e-6, "{b}: loss {g} vs PyTorch {w}");
+        }
+    }
+}
