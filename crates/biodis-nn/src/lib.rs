@@ -16,6 +16,7 @@ pub mod constraints;
 pub mod mlp;
 pub mod optim;
 pub mod scalar;
+mod simd;
 
 pub use constraints::{Constraints, Layers, Nonneg, Normalisation};
 pub use mlp::{Activation, Head, LossTerms, Mlp, MlpSpec, Reduction};

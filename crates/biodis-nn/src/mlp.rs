@@ -201,6 +201,23 @@ impl<T: Scalar> Mlp<T> {
     /// Forward pass on `x` (`b × in`, row-major). Afterwards [`Self::hidden`] and
     /// [`Self::output`] hold the activations of this batch.
     pub fn forward(&mut self, x: &[T], b: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+            unsafe { self.forward_avx2(x, b) };
+            return;
+        }
+        self.forward_impl(x, b)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_avx2(&mut self, x: &[T], b: usize) {
+        self.forward_impl(x, b)
+    }
+
+    #[inline(always)]
+    fn forward_impl(&mut self, x: &[T], b: usize) {
         self.ensure_batch(b);
         let n_layers = self.spec.n_layers();
         for l in 0..n_layers {
@@ -262,7 +279,29 @@ impl<T: Scalar> Mlp<T> {
 
     /// Loss terms of the current parameters on `(x, y)` and their gradient in `self.grads`.
     pub fn loss_and_grad(&mut self, x: &[T], y: &[T], b: usize, c: &Constraints) -> LossTerms {
-        self.forward(x, b);
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+            return unsafe { self.loss_and_grad_avx2(x, y, b, c) };
+        }
+        self.loss_and_grad_impl(x, y, b, c)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn loss_and_grad_avx2(
+        &mut self,
+        x: &[T],
+        y: &[T],
+        b: usize,
+        c: &Constraints,
+    ) -> LossTerms {
+        self.loss_and_grad_impl(x, y, b, c)
+    }
+
+    #[inline(always)]
+    fn loss_and_grad_impl(&mut self, x: &[T], y: &[T], b: usize, c: &Constraints) -> LossTerms {
+        self.forward_impl(x, b);
         let n_layers = self.spec.n_layers();
         let n_hidden = self.spec.n_hidden();
         let mut t = LossTerms::default();
@@ -281,8 +320,24 @@ impl<T: Scalar> Mlp<T> {
                         Reduction::SumOutputs => bf,
                     };
                     let scale = T::from_f64(2.0 / denom);
-                    let mut s = 0f64;
-                    for ((di, &o), &yi) in d.iter_mut().zip(out.iter()).zip(y.iter()) {
+                    let mut acc = [T::ZERO; LANES];
+                    let mut dc = d.chunks_exact_mut(LANES);
+                    let mut oc = out.chunks_exact(LANES);
+                    let mut yc = y.chunks_exact(LANES);
+                    for ((dl, ol), yl) in (&mut dc).zip(&mut oc).zip(&mut yc) {
+                        for j in 0..LANES {
+                            let e = ol[j] - yl[j];
+                            acc[j] += e * e;
+                            dl[j] = scale * e;
+                        }
+                    }
+                    let mut s = lane_sum(&acc);
+                    for ((di, &o), &yi) in dc
+                        .into_remainder()
+                        .iter_mut()
+                        .zip(oc.remainder())
+                        .zip(yc.remainder())
+                    {
                         let e = o - yi;
                         s += (e * e).to_f64();
                         *di = scale * e;
@@ -348,20 +403,22 @@ impl<T: Scalar> Mlp<T> {
                 let (w, g) = (&self.params[wo..bo], &mut self.grads[wo..bo]);
                 let two_bw = T::from_f64(2.0 * bw / norm);
                 let b1 = T::from_f64(bw1 / norm);
-                let (mut s2, mut s1) = (0f64, 0f64);
-                for (gi, &wi) in g.iter_mut().zip(w.iter()) {
+                let (mut a2, mut a1) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+                let mut gc = g.chunks_exact_mut(LANES);
+                let mut wc = w.chunks_exact(LANES);
+                for (gl, wl) in (&mut gc).zip(&mut wc) {
+                    for j in 0..LANES {
+                        let wi = wl[j];
+                        a2[j] += wi * wi;
+                        a1[j] += wi.abs();
+                        gl[j] += two_bw * wi + b1 * sign(wi);
+                    }
+                }
+                let (mut s2, mut s1) = (lane_sum(&a2), lane_sum(&a1));
+                for (gi, &wi) in gc.into_remainder().iter_mut().zip(wc.remainder()) {
                     s2 += (wi * wi).to_f64();
                     s1 += wi.abs().to_f64();
-                    *gi += two_bw * wi;
-                    if bw1 > 0.0 {
-                        *gi += if wi > T::ZERO {
-                            b1
-                        } else if wi < T::ZERO {
-                            -b1
-                        } else {
-                            T::ZERO
-                        };
-                    }
+                    *gi += two_bw * wi + b1 * sign(wi);
                 }
                 t.weight += bw * s2 / norm;
                 t.weight_l1 += bw1 * s1 / norm;
@@ -406,36 +463,11 @@ impl<T: Scalar> Mlp<T> {
                 T::from_f64(bn / norm),
             );
             let relu = self.acts[h] == Activation::Relu;
-            let (mut sa, mut ss, mut sn) = (0f64, 0f64, 0f64);
             let pre = &self.pre[h];
             let post = &self.post[h];
             let dpost = &self.dpost[..b * width];
             let dpre = &mut self.dpre[..b * width];
-            for i in 0..b * width {
-                let a = post[i];
-                let p = pre[i];
-                let mut g = dpost[i];
-                if ba > 0.0 {
-                    sa += (a * a).to_f64();
-                    g += two_ba * a;
-                }
-                if bs > 0.0 {
-                    ss += a.abs().to_f64();
-                    g += if a > T::ZERO {
-                        bs_t
-                    } else if a < T::ZERO {
-                        -bs_t
-                    } else {
-                        T::ZERO
-                    };
-                }
-                let mut d = if relu && p <= T::ZERO { T::ZERO } else { g };
-                if bn > 0.0 && p < T::ZERO {
-                    sn -= p.to_f64();
-                    d -= bn_t;
-                }
-                dpre[i] = d;
-            }
+            let (sa, ss, sn) = hidden_pass(pre, post, dpost, dpre, relu, two_ba, bs_t, bn_t);
             t.activity += ba * sa / norm;
             t.sparsity += bs * ss / norm;
             t.nonneg += bn * sn / norm;
@@ -444,4 +476,78 @@ impl<T: Scalar> Mlp<T> {
         t.total = t.prediction + t.nonneg + t.activity + t.weight + t.sparsity + t.weight_l1;
         t
     }
+}
+
+/// Independent accumulators per reduction: lets the compiler vectorise the elementwise passes
+/// (a single running sum is a serial dependency chain). Partial sums are combined in `f64`.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn lane_sum<T: Scalar>(acc: &[T; LANES]) -> f64 {
+    acc.iter().map(|v| v.to_f64()).sum()
+}
+
+#[inline(always)]
+fn sign<T: Scalar>(v: T) -> T {
+    if v > T::ZERO {
+        T::ONE
+    } else if v < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+/// The hidden-layer pass of the backward sweep, fused: adds the activity (`2β a`) and
+/// sparsity (`β sign a`) gradients to `dpost`, applies the ReLU mask, adds the hinge gradient
+/// (`−β` where `pre < 0`), writes `dpre`, and returns the unscaled sums `(Σa², Σ|a|, Σmax(−pre,0))`.
+/// Branch-free so that it vectorises; coefficients are already divided by the normaliser.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn hidden_pass<T: Scalar>(
+    pre: &[T],
+    post: &[T],
+    dpost: &[T],
+    dpre: &mut [T],
+    relu: bool,
+    two_ba: T,
+    bs: T,
+    bn: T,
+) -> (f64, f64, f64) {
+    let (mut aa, mut as_, mut an) = ([T::ZERO; LANES], [T::ZERO; LANES], [T::ZERO; LANES]);
+    let mut pc = pre.chunks_exact(LANES);
+    let mut ac = post.chunks_exact(LANES);
+    let mut gc = dpost.chunks_exact(LANES);
+    let mut dc = dpre.chunks_exact_mut(LANES);
+    let one = |p: T, a: T, g: T| -> (T, T, T, T) {
+        let g = g + two_ba * a + bs * sign(a);
+        let neg = if p < T::ZERO { -p } else { T::ZERO };
+        let pass = if relu && p <= T::ZERO { T::ZERO } else { g };
+        let d = pass - if p < T::ZERO { bn } else { T::ZERO };
+        (d, a * a, a.abs(), neg)
+    };
+    for (((pl, al), gl), dl) in (&mut pc).zip(&mut ac).zip(&mut gc).zip(&mut dc) {
+        for j in 0..LANES {
+            let (d, a2, a1, n) = one(pl[j], al[j], gl[j]);
+            dl[j] = d;
+            aa[j] += a2;
+            as_[j] += a1;
+            an[j] += n;
+        }
+    }
+    let (mut sa, mut ss, mut sn) = (lane_sum(&aa), lane_sum(&as_), lane_sum(&an));
+    for (((p, a), g), d) in pc
+        .remainder()
+        .iter()
+        .zip(ac.remainder())
+        .zip(gc.remainder())
+        .zip(dc.into_remainder())
+    {
+        let (dd, a2, a1, n) = one(*p, *a, *g);
+        *d = dd;
+        sa += a2.to_f64();
+        ss += a1.to_f64();
+        sn += n.to_f64();
+    }
+    (sa, ss, sn)
 }

@@ -58,6 +58,23 @@ impl<T: Scalar> Adam<T> {
 
     /// One update of `params` with gradient `grads` and learning rate `lr`.
     pub fn step(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+            unsafe { self.step_avx2(params, grads, lr) };
+            return;
+        }
+        self.step_impl(params, grads, lr)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn step_avx2(&mut self, params: &mut [T], grads: &[T], lr: f64) {
+        self.step_impl(params, grads, lr)
+    }
+
+    #[inline(always)]
+    fn step_impl(&mut self, params: &mut [T], grads: &[T], lr: f64) {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t as i32);
         let bc2 = 1.0 - self.beta2.powi(self.t as i32);
