@@ -50,42 +50,86 @@ fn relabel(a: &[u32]) -> Vec<u32> {
 /// Matches `sklearn.metrics.mutual_info_score(a, b)`. Returns 0 when either variable takes
 /// a single value. The caller guarantees equal lengths (checked with a debug assertion).
 pub fn mutual_info_score(a: &[u32], b: &[u32]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    let (t, rows, cols) = contingency(a, b);
-    if rows <= 1 || cols <= 1 {
-        return 0.0;
-    }
-    let mut pi = vec![0u64; rows];
-    let mut pj = vec![0u64; cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            let n = t[r * cols + c];
-            pi[r] += n;
-            pj[c] += n;
+    let mut scratch = MiScratch::default();
+    scratch.mutual_info(a, b)
+}
+
+/// Reusable buffers for many MI computations (e.g. a neurons × factors matrix): no allocation
+/// per pair when labels are small integers (as the discretisers produce).
+#[derive(Debug, Default, Clone)]
+pub struct MiScratch {
+    table: Vec<u64>,
+    pi: Vec<u64>,
+    pj: Vec<u64>,
+}
+
+impl MiScratch {
+    /// Same value as [`mutual_info_score`].
+    pub fn mutual_info(&mut self, a: &[u32], b: &[u32]) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
+        let ra = a.iter().copied().max().unwrap_or(0) as usize + 1;
+        let rb = b.iter().copied().max().unwrap_or(0) as usize + 1;
+        if ra * rb > 1 << 16 {
+            // large label values: compress to dense labels first (order-preserving)
+            let (t, rows, cols) = contingency(a, b);
+            self.table = t;
+            return self.mi_of_table(rows, cols);
         }
+        self.table.clear();
+        self.table.resize(ra * rb, 0);
+        for (&x, &y) in a.iter().zip(b.iter()) {
+            self.table[x as usize * rb + y as usize] += 1;
+        }
+        self.mi_of_table(ra, rb)
     }
-    let total: u64 = pi.iter().sum();
-    let total_f = total as f64;
-    let log_total = total_f.ln();
-    let log_sum = (pi.iter().sum::<u64>() as f64).ln() + (pj.iter().sum::<u64>() as f64).ln();
-    let mut mi = 0.0f64;
-    for r in 0..rows {
-        for c in 0..cols {
-            let n = t[r * cols + c];
-            if n == 0 {
+
+    /// MI from `self.table` (`rows × cols` counts). Empty rows/columns contribute nothing, so
+    /// this equals sklearn's computation on the compressed table, term by term and in the same
+    /// (row-major) order.
+    fn mi_of_table(&mut self, rows: usize, cols: usize) -> f64 {
+        let t = &self.table;
+        self.pi.clear();
+        self.pi.resize(rows, 0);
+        self.pj.clear();
+        self.pj.resize(cols, 0);
+        for r in 0..rows {
+            for c in 0..cols {
+                let n = t[r * cols + c];
+                self.pi[r] += n;
+                self.pj[c] += n;
+            }
+        }
+        let nonempty_rows = self.pi.iter().filter(|&&v| v > 0).count();
+        let nonempty_cols = self.pj.iter().filter(|&&v| v > 0).count();
+        if nonempty_rows <= 1 || nonempty_cols <= 1 {
+            return 0.0;
+        }
+        let total: u64 = self.pi.iter().sum();
+        let total_f = total as f64;
+        let log_total = total_f.ln();
+        let log_sum = (total as f64).ln() + (self.pj.iter().sum::<u64>() as f64).ln();
+        let mut mi = 0.0f64;
+        for r in 0..rows {
+            if self.pi[r] == 0 {
                 continue;
             }
-            let nf = n as f64;
-            let p = nf / total_f;
-            let outer = (pi[r] as i64 * pj[c] as i64) as f64;
-            let log_outer = -outer.ln() + log_sum;
-            let term = p * (nf.ln() - log_total) + p * log_outer;
-            if term.abs() >= f64::EPSILON {
-                mi += term;
+            for c in 0..cols {
+                let n = t[r * cols + c];
+                if n == 0 {
+                    continue;
+                }
+                let nf = n as f64;
+                let p = nf / total_f;
+                let outer = (self.pi[r] as i64 * self.pj[c] as i64) as f64;
+                let log_outer = -outer.ln() + log_sum;
+                let term = p * (nf.ln() - log_total) + p * log_outer;
+                if term.abs() >= f64::EPSILON {
+                    mi += term;
+                }
             }
         }
+        mi.max(0.0)
     }
-    mi.max(0.0)
 }
 
 /// Plug-in entropy of a discrete label vector, in nats (`mutual_info_score(a, a)`).
@@ -123,6 +167,16 @@ mod tests {
             + 0.25 * (0.25f64 / (0.5 * 0.75)).ln()
             + 0.5 * (0.5f64 / (0.5 * 0.75)).ln();
         assert!((mutual_info_score(&a, &b) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn large_labels_take_the_compressing_path_with_the_same_value() {
+        let a: Vec<u32> = (0..500).map(|i| (i % 7) as u32).collect();
+        let b: Vec<u32> = (0..500).map(|i| ((i * 13) % 11) as u32).collect();
+        let big: Vec<u32> = b.iter().map(|&x| x * 100_000).collect();
+        let small = mutual_info_score(&a, &b);
+        assert!(small > 0.0);
+        assert_eq!(small, mutual_info_score(&a, &big));
     }
 
     #[test]

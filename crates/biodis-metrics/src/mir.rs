@@ -19,7 +19,7 @@
 //! kept neuron is spread uniformly over the factors. The metric id is `mir.whittington2023`.
 
 use crate::discretize::histogram_discretize;
-use crate::info::{entropy, mutual_info_score};
+use crate::info::{entropy, MiScratch};
 use crate::{check_finite, MetricError};
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,8 @@ pub fn mir(
             msg: "no neurons (0 columns)".into(),
         });
     }
-    if opts.bins < 2 || !(opts.activity_threshold > 0.0) || !(opts.mi_threshold > 0.0) {
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if opts.bins < 2 || !positive(opts.activity_threshold) || !positive(opts.mi_threshold) {
         return Err(MetricError::Invalid {
             what: "MIR options".into(),
             msg: "bins must be >= 2 and both thresholds > 0".into(),
@@ -175,11 +176,15 @@ pub fn mir(
     }
     // 3. normalised MI
     let mut mi = Array2::<f64>::zeros((n_n, n_f));
+    let mut scratch = MiScratch::default();
+    let mut col = vec![0f64; n_s];
     for &j in &active {
-        let col: Vec<f64> = activations.column(j).iter().copied().collect();
+        for (c, v) in col.iter_mut().zip(activations.column(j)) {
+            *c = *v;
+        }
         let code = histogram_discretize(&col, opts.bins);
         for (f, fl) in fac.iter().enumerate() {
-            mi[[j, f]] = mutual_info_score(fl, &code) / h[f];
+            mi[[j, f]] = scratch.mutual_info(fl, &code) / h[f];
         }
     }
     // 4. MI cleaning
@@ -221,10 +226,54 @@ pub fn mir(
     })
 }
 
+/// Weight-based MIR (`mir_weights.whittington2023`, `calc_mir` in `djcrw/em-wm-slots`): for a
+/// weight matrix `w` (rows × columns, e.g. readout weights with one column per neuron), drop
+/// columns in which no |w| exceeds max|w|/20, clip negative weights to 0, take each column's
+/// max/sum over rows (a zero sum counts as 1), and normalise the mean with `1/n_rows` as MIR.
+pub fn mir_weights(w: ArrayView2<f64>) -> Result<f64, MetricError> {
+    check_finite("weights", w)?;
+    let (r, c) = w.dim();
+    if r < 2 || c == 0 {
+        return Err(MetricError::Invalid {
+            what: "weights".into(),
+            msg: format!("need at least 2 rows and 1 column, got {r}×{c}"),
+        });
+    }
+    let amax = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let cols: Vec<usize> = (0..c)
+        .filter(|&j| w.column(j).iter().any(|v| v.abs() > amax / 20.0))
+        .collect();
+    if cols.is_empty() {
+        return Err(MetricError::Invalid {
+            what: "weights".into(),
+            msg: "all weights are zero".into(),
+        });
+    }
+    let mean = cols
+        .iter()
+        .map(|&j| {
+            let col: Vec<f64> = w.column(j).iter().map(|v| v.max(0.0)).collect();
+            let s: f64 = col.iter().sum();
+            let s = if s == 0.0 { 1.0 } else { s };
+            col.iter().cloned().fold(0.0, f64::max) / s
+        })
+        .sum::<f64>()
+        / cols.len() as f64;
+    let inv = 1.0 / r as f64;
+    Ok((mean - inv) / (1.0 - inv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn weight_mir() {
+        let w = Array2::from_shape_vec((2, 3), vec![1.0, 0.0, 0.5, 0.0, 2.0, 0.5]).unwrap();
+        // columns: [1,0] -> 1, [0,2] -> 1, [0.5,0.5] -> 0.5; mean 5/6; (5/6 - 1/2)/(1/2) = 2/3
+        assert!((mir_weights(w.view()).unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    }
 
     /// Deterministic pseudo-uniform numbers in [0, 1) (a small LCG; tests only).
     fn lcg(n: usize, seed: u64) -> Vec<f64> {
@@ -269,7 +318,7 @@ mod tests {
         for (h, want) in r
             .factor_entropy
             .iter()
-            .zip([2.302585, 2.079442, 1.386294, 2.708050])
+            .zip([10f64.ln(), 8f64.ln(), 4f64.ln(), 15f64.ln()])
         {
             assert!((h - want).abs() < 1e-6);
         }

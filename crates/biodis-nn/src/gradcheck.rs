@@ -5,6 +5,7 @@ use crate::mlp::{Activation, Head, Mlp, MlpSpec, Reduction};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+#[allow(clippy::needless_range_loop)]
 fn check(spec: MlpSpec, c: &Constraints, label: &str) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let b = 9;

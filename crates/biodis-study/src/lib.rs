@@ -10,6 +10,8 @@ pub mod rundir;
 pub mod train;
 
 pub use engine::{mean_se, run_study, summary_table, EngineOptions, Outcome};
-pub use recipe::{expand, locate, parse_override, RecipeError, RecipeSource, RunConfig, EMBEDDED};
+pub use recipe::{
+    expand, expand_variants, locate, parse_override, RecipeError, RecipeSource, RunConfig, EMBEDDED,
+};
 pub use rundir::{RunDir, State, Status};
 pub use train::{read_curve, CurveRow, RunResult};

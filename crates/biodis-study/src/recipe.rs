@@ -327,6 +327,18 @@ pub fn expand(
     seeds: Option<u64>,
     steps: Option<u64>,
 ) -> Result<Vec<RunConfig>, RecipeError> {
+    expand_variants(src, overrides, seeds, steps, &[])
+}
+
+/// [`expand`], keeping only the variants named in `only` (all when empty). An unknown name is
+/// an error that lists the recipe's variants.
+pub fn expand_variants(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+) -> Result<Vec<RunConfig>, RecipeError> {
     let recipe = parse(src)?;
     let mut base: toml::Table =
         src.text
@@ -370,8 +382,27 @@ pub fn expand(
             });
         }
     }
+    for o in only {
+        if !variants.iter().any(|v| &v.name == o) {
+            return Err(RecipeError::Key {
+                source_name: src.name.clone(),
+                key: "--variants".into(),
+                msg: format!(
+                    "no variant '{o}'; the recipe has: {}",
+                    variants
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
     let mut out = Vec::new();
-    for v in &variants {
+    for v in variants
+        .iter()
+        .filter(|v| only.is_empty() || only.contains(&v.name))
+    {
         let mut t = base.clone();
         for (k, val) in flatten(&v.set, "") {
             set_path(&mut t, &k, val).map_err(|msg| RecipeError::Key {

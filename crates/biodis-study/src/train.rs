@@ -132,7 +132,7 @@ pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
     let header = lines.next().ok_or("empty curve.csv")?;
     let cols: Vec<&str> = header.split(',').collect();
     let n_fixed = CURVE_HEADER_FIXED.split(',').count();
-    if cols.len() < n_fixed + 2 || (cols.len() - n_fixed) % 2 != 0 {
+    if cols.len() < n_fixed + 2 || !(cols.len() - n_fixed).is_multiple_of(2) {
         return Err(format!("unexpected curve.csv header: {header}"));
     }
     let n_hidden = (cols.len() - n_fixed) / 2;
@@ -457,7 +457,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
             progress(pending_progress);
             pending_progress = 0;
         }
-        if step % eval_every == 0 || step == total {
+        if step.is_multiple_of(eval_every) || step == total {
             let (row, e) = do_eval(&mut net, step, &acc, acc_n, lr);
             curve.push(row);
             acc = LossTerms::default();

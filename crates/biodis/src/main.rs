@@ -38,6 +38,9 @@ enum Cmd {
         /// after the variant's own settings).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Only these variants (comma-separated names; default: all of the recipe's).
+        #[arg(long, value_delimiter = ',')]
+        variants: Vec<String>,
         /// Study directory (default: runs/<study name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -66,6 +69,12 @@ enum Cmd {
 }
 
 fn main() {
+    // Behave like a Unix filter when piped into `head`: exit quietly on a closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(2);
@@ -98,6 +107,7 @@ fn real_main() -> Result<()> {
             seeds,
             steps,
             set,
+            variants,
             out,
             jobs,
             dry_run,
@@ -108,7 +118,7 @@ fn real_main() -> Result<()> {
                 .iter()
                 .map(|s| biodis_study::parse_override(s))
                 .collect::<Result<Vec<_>, _>>()?;
-            let runs = biodis_study::expand(&src, &overrides, seeds, steps)?;
+            let runs = biodis_study::expand_variants(&src, &overrides, seeds, steps, &variants)?;
             let study = runs
                 .first()
                 .map(|r| r.study.name.clone())
