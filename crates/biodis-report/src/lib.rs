@@ -12,6 +12,8 @@
 
 mod plot;
 
+pub use plot::matrix_heatmap;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

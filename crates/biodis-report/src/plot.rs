@@ -223,15 +223,33 @@ fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &RunRecord,
 ) -> Result<(), ReportError> {
-    // neurons kept by MIR, sorted by preferred factor then by strength
-    let n_f = r.mi_matrix.first().map(|x| x.len()).unwrap_or(0);
-    let mut neurons: Vec<usize> = if r.mi_kept.is_empty() {
+    let mir = r.final_mir.last().copied().unwrap_or(f64::NAN);
+    let kept: Vec<usize> = if r.mi_kept.is_empty() {
         (0..r.mi_matrix.len()).collect()
     } else {
         r.mi_kept.clone()
     };
+    let title = format!(
+        "{} — MI(neuron; factor)/H(factor), {} kept neurons, MIR {:.3}",
+        r.run_id,
+        kept.len(),
+        mir
+    );
+    draw_matrix(root, &title, &r.mi_matrix, &kept)
+}
+
+/// Heatmap of `matrix` (neurons × factors) restricted to `kept` neurons, sorted by preferred
+/// factor then by strength, with a colour bar.
+fn draw_matrix<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    matrix: &[Vec<f64>],
+    kept: &[usize],
+) -> Result<(), ReportError> {
+    let n_f = matrix.first().map(|x| x.len()).unwrap_or(0);
+    let mut neurons: Vec<usize> = kept.to_vec();
     let pref = |n: usize| -> (usize, f64) {
-        let row = &r.mi_matrix[n];
+        let row = &matrix[n];
         let (mut bi, mut bv) = (0, f64::NEG_INFINITY);
         for (i, &v) in row.iter().enumerate() {
             if v > bv {
@@ -248,21 +266,12 @@ fn draw_heatmap<DB: DrawingBackend>(
     });
     let vmax = neurons
         .iter()
-        .flat_map(|&n| r.mi_matrix[n].iter().copied())
+        .flat_map(|&n| matrix[n].iter().copied())
         .fold(0.0, f64::max)
         .max(1e-12);
     let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 90);
-    let mir = r.final_mir.last().copied().unwrap_or(f64::NAN);
     let mut chart = ChartBuilder::on(&main)
-        .caption(
-            format!(
-                "{} — MI(neuron; factor)/H(factor), {} kept neurons, MIR {:.3}",
-                r.run_id,
-                neurons.len(),
-                mir
-            ),
-            ("sans-serif", 18),
-        )
+        .caption(title, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(36)
         .y_label_area_size(60)
@@ -290,7 +299,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         .map_err(perr)?;
     chart
         .draw_series(neurons.iter().enumerate().flat_map(|(x, &n)| {
-            r.mi_matrix[n].iter().enumerate().map(move |(f, &v)| {
+            matrix[n].iter().enumerate().map(move |(f, &v)| {
                 Rectangle::new(
                     [(x as f64, f as f64 - 0.5), (x as f64 + 1.0, f as f64 + 0.5)],
                     viridis(v / vmax).filled(),
@@ -333,4 +342,35 @@ pub fn mi_heatmap(r: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, ReportError
     both!(dir, format!("mi_{}", r.variant), (w, 360), |root| {
         draw_heatmap(&root, r)
     })
+}
+
+/// Writes a heatmap of `matrix` (neurons × factors, rows `kept` only) to `path` (`.png` or
+/// `.svg`, chosen by the extension).
+pub fn matrix_heatmap(
+    path: &Path,
+    title: &str,
+    matrix: &[Vec<f64>],
+    kept: &[usize],
+) -> Result<(), ReportError> {
+    register_font();
+    let n = kept.len().max(1);
+    let size = ((160 + 6 * n as u32).clamp(700, 1400), 360);
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("png") => {
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            root.fill(&WHITE).map_err(perr)?;
+            draw_matrix(&root, title, matrix, kept)?;
+            root.present().map_err(perr)
+        }
+        Some("svg") => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            root.fill(&WHITE).map_err(perr)?;
+            draw_matrix(&root, title, matrix, kept)?;
+            root.present().map_err(perr)
+        }
+        _ => Err(ReportError::File {
+            path: path.display().to_string(),
+            msg: "expected a .png or .svg file name".into(),
+        }),
+    }
 }

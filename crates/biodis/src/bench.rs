@@ -13,7 +13,8 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3) or B3 (deep autoencoder, Fig 4).
+    /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3), B3 (deep autoencoder, Fig 4), or
+    /// `metrics` (MIR + MIG and DCI timings).
     bench: String,
     /// `time` or `check`.
     #[arg(long, default_value = "time")]
@@ -22,8 +23,81 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 7)]
     reps: usize,
     /// Directory written by shared/bench/gen_data.py (default: $BENCH_DATA or /tmp/biodis-bench-data).
+    /// For `metrics`: where to write the benchmark arrays (z.npy, f.npy) for bench/dci_sklearn.py.
     #[arg(long)]
     data: Option<PathBuf>,
+}
+
+/// `biodis bench metrics`: MIR + MIG on 10 000 samples × 10 latents × 6 factors, and DCI on the
+/// same (scikit-learn side: `bench/dci_sklearn.py` on the arrays written to `--data`).
+fn metrics_bench(a: &BenchArgs) -> Result<()> {
+    use biodis_metrics::special::SplitMix64;
+    let (n, d) = (10_000usize, 10usize);
+    let sizes = [2usize, 3, 4, 5, 6, 4];
+    let k = sizes.len();
+    let mut rng = SplitMix64(7);
+    let f = ndarray::Array2::from_shape_fn((n, k), |(_, j)| rng.below(sizes[j]) as f64);
+    let mix: Vec<f64> = (0..d * k).map(|_| rng.normal()).collect();
+    let z = ndarray::Array2::from_shape_fn((n, d), |(s, i)| {
+        let mut v = 0.0;
+        for j in 0..k {
+            // latent i follows factor i % k strongly, the others weakly
+            let w = if i % k == j {
+                1.0
+            } else {
+                0.15 * mix[i * k + j]
+            };
+            v += w * f[[s, j]] / sizes[j] as f64;
+        }
+        v
+    });
+    let z = &z + &ndarray::Array2::from_shape_fn((n, d), |_| 0.05 * rng.normal());
+    if let Some(dir) = &a.data {
+        std::fs::create_dir_all(dir)?;
+        let mut b = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&z, &mut b)?;
+        std::fs::write(dir.join("z.npy"), &b)?;
+        let mut b = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&f, &mut b)?;
+        std::fs::write(dir.join("f.npy"), &b)?;
+    }
+    let reps = a.reps.max(1);
+    let mut t = Vec::new();
+    let mut last = (0.0, 0.0);
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        let m = biodis_metrics::mir(z.view(), f.view(), &Default::default())?;
+        let g = biodis_metrics::discrete::mig(
+            z.view(),
+            f.view(),
+            biodis_metrics::FactorKind::Discrete,
+            20,
+        )?;
+        t.push(t0.elapsed().as_secs_f64() * 1e3);
+        last = (m.mir, g.value);
+    }
+    t.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{}",
+        serde_json::json!({"fw": "biodis", "bench": "mir+mig", "samples": n, "latents": d, "factors": k,
+        "median_ms": t[t.len() / 2], "min_ms": t[0], "mir": last.0, "mig": last.1})
+    );
+    let n_train = 2 * n / 3;
+    let t0 = Instant::now();
+    let (s, _) = biodis_metrics::dci::dci(
+        z.view(),
+        f.view(),
+        biodis_metrics::FactorKind::Discrete,
+        20,
+        n_train,
+        Default::default(),
+    )?;
+    println!(
+        "{}",
+        serde_json::json!({"fw": "biodis", "bench": "dci", "samples": n, "n_train": n_train, "seconds": t0.elapsed().as_secs_f64(),
+        "disentanglement": s.parts["disentanglement"], "completeness": s.parts["completeness"], "informativeness_test": s.parts["informativeness_test"]})
+    );
+    Ok(())
 }
 
 /// Reads `name.bin` (raw little-endian f32) with the shape from `manifest.json`.
@@ -125,6 +199,9 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
+    if a.bench == "metrics" {
+        return metrics_bench(&a);
+    }
     let dir = a
         .data
         .or_else(|| std::env::var_os("BENCH_DATA").map(PathBuf::from))

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod bench;
+mod score;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -61,6 +62,9 @@ enum Cmd {
     },
     /// Speed benchmarks against the PyTorch/JAX peers (shared/bench), on their data and weights.
     Bench(bench::BenchArgs),
+    /// Score latents against ground-truth factors with MIR, MIG, DCI, SAP, … (arrays from any
+    /// framework: .npy, .npz, .csv).
+    Score(score::ScoreArgs),
     /// Print an embedded recipe (to copy and edit).
     Show {
         /// Recipe name.
@@ -188,5 +192,6 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Score(args) => score::run(args),
     }
 }

@@ -343,3 +343,236 @@ fn losses_match_pytorch_reference() {
         }
     }
 }
+
+fn write_npy(path: &Path, a: &ndarray::Array2<f64>) {
+    let mut buf = Vec::new();
+    ndarray_npy::WriteNpyExt::write_npy(a, &mut buf).unwrap();
+    std::fs::write(path, buf).unwrap();
+}
+
+/// Full factorial grid of 3 discrete factors (sizes 6, 5, 4), repeated: exactly independent.
+fn grid_factors() -> ndarray::Array2<f64> {
+    let sizes = [6usize, 5, 4];
+    ndarray::Array2::from_shape_fn((360, 3), |(s, j)| {
+        let s = s % 120;
+        let stride: usize = sizes[j + 1..].iter().product();
+        ((s / stride) % sizes[j]) as f64
+    })
+}
+
+#[test]
+fn score_reads_npy_npz_csv_and_reports_json() {
+    let d = tempfile::tempdir().unwrap();
+    let f = grid_factors();
+    let z =
+        ndarray::Array2::from_shape_fn(
+            (360, 4),
+            |(s, j)| if j < 3 { 2.0 * f[[s, j]] - 1.0 } else { 0.0 },
+        );
+    let (zp, fp) = (d.path().join("z.npy"), d.path().join("f.npy"));
+    write_npy(&zp, &z);
+    write_npy(&fp, &f);
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir,mig,modularity,dci",
+        "--json",
+        "--heatmap",
+        d.path().join("h.svg").to_str().unwrap(),
+        "--mi-out",
+        d.path().join("mi.npy").to_str().unwrap(),
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let get = |id: &str| {
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((get("mig.dlib") - 1.0).abs() < 1e-9);
+    assert!((get("mir.whittington2023") - 1.0).abs() < 1e-9);
+    assert!(
+        (get("modularity.dlib") - 0.75).abs() < 1e-9,
+        "3 perfect latents + 1 dead: 3/4"
+    );
+    assert!(get("dci.dlib") > 0.9);
+    assert!(d.path().join("h.svg").exists() && d.path().join("mi.npy").exists());
+    // csv with a header, and an npz with a key
+    let csv: String = std::iter::once("a,b,c,d".to_string())
+        .chain(z.outer_iter().map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        }))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(d.path().join("z.csv"), csv).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        d.path().join("z.csv").to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mig",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("mig.dlib"));
+    {
+        let file = std::fs::File::create(d.path().join("z.npz")).unwrap();
+        let mut w = ndarray_npy::NpzWriter::new(file);
+        w.add_array("mu", &z).unwrap();
+        w.add_array("logvar", &z).unwrap();
+        w.finish().unwrap();
+    }
+    let npz = d.path().join("z.npz");
+    let e = run_err(&[
+        "score",
+        "--latents",
+        npz.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("several arrays") && e.contains("mu") && e.contains("logvar"),
+        "{e}"
+    );
+    let e = run_err(&[
+        "score",
+        "--latents",
+        npz.to_str().unwrap(),
+        "--latents-key",
+        "sigma",
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(e.contains("no array named 'sigma'"), "{e}");
+    run_ok(&[
+        "score",
+        "--latents",
+        npz.to_str().unwrap(),
+        "--latents-key",
+        "mu",
+        "--factors",
+        fp.to_str().unwrap(),
+        "--metrics",
+        "mir",
+    ]);
+}
+
+#[test]
+fn score_bad_input_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let f = grid_factors();
+    let fp = d.path().join("f.npy");
+    write_npy(&fp, &f);
+    // mismatched samples
+    let short = ndarray::Array2::<f64>::zeros((10, 2));
+    let sp = d.path().join("short.npy");
+    write_npy(&sp, &short);
+    let e = run_err(&[
+        "score",
+        "--latents",
+        sp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("sample counts differ") && e.contains("short.npy"),
+        "{e}"
+    );
+    // NaN
+    let mut z = ndarray::Array2::from_shape_fn((360, 3), |(s, j)| f[[s, j]]);
+    z[[7, 2]] = f64::NAN;
+    let np = d.path().join("nan.npy");
+    write_npy(&np, &z);
+    let e = run_err(&[
+        "score",
+        "--latents",
+        np.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("nan.npy") && e.contains("sample 7, column 2"),
+        "{e}"
+    );
+    // non-numeric csv
+    std::fs::write(d.path().join("bad.csv"), "1,2\n3,x\n").unwrap();
+    let e = run_err(&[
+        "score",
+        "--latents",
+        d.path().join("bad.csv").to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("bad.csv") && e.contains("line 2, column 2") && e.contains("'x'"),
+        "{e}"
+    );
+    // fewer than 2 samples
+    write_npy(
+        &d.path().join("one.npy"),
+        &ndarray::Array2::<f64>::zeros((1, 2)),
+    );
+    let e = run_err(&[
+        "score",
+        "--latents",
+        d.path().join("one.npy").to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(e.contains("at least 2"), "{e}");
+    // unknown metric, wrong extension
+    let zp = d.path().join("z.npy");
+    write_npy(&zp, &f);
+    let e = run_err(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--metrics",
+        "mog",
+    ]);
+    assert!(e.contains("unknown metric 'mog'"), "{e}");
+    std::fs::write(d.path().join("z.parquet"), "x").unwrap();
+    let e = run_err(&[
+        "score",
+        "--latents",
+        d.path().join("z.parquet").to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(e.contains("unsupported extension"), "{e}");
+    // a constant factor is excluded with a warning, the rest is scored
+    let mut fc = f.clone();
+    fc.column_mut(1).fill(3.0);
+    let fcp = d.path().join("fc.npy");
+    write_npy(&fcp, &fc);
+    let o = bin()
+        .args([
+            "score",
+            "--latents",
+            zp.to_str().unwrap(),
+            "--factors",
+            fcp.to_str().unwrap(),
+            "--discrete-factors",
+            "--metrics",
+            "mig,mir",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("factor column 1 is constant; excluded"));
+}

@@ -1,0 +1,380 @@
+//! `biodis score`: score a representation from any framework with MIR and the field's metrics.
+//!
+//! Inputs are samples × dims matrices in `.npy` (any float or integer dtype; 1-D arrays are one
+//! column), `.npz` (`--latents-key`/`--factors-key` choose the array; required when the archive
+//! holds several) or `.csv` (numbers, comma-separated, optional header line).
+//! Constant factor columns cannot be scored by metrics that divide by factor entropy: they are
+//! excluded with a warning naming the column (a factor with a single value carries no
+//! information to disentangle).
+
+use anyhow::{bail, Context, Result};
+use biodis_metrics::{FactorKind, Score};
+use ndarray::{Array2, Axis};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// Latents (samples × latent dims): .npy, .npz or .csv.
+    #[arg(long)]
+    latents: PathBuf,
+    /// Ground-truth factors (samples × factors): .npy, .npz or .csv.
+    #[arg(long)]
+    factors: PathBuf,
+    /// Array name inside a latents .npz.
+    #[arg(long)]
+    latents_key: Option<String>,
+    /// Array name inside a factors .npz.
+    #[arg(long)]
+    factors_key: Option<String>,
+    /// Comma-separated metrics: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc,
+    /// mpmi, or `all`.
+    #[arg(
+        long,
+        default_value = "mir,mig,dci,sap,modularity,irs,infom",
+        value_delimiter = ','
+    )]
+    metrics: Vec<String>,
+    /// Factors are class labels (distinct values = classes, as disentanglement_lib); otherwise
+    /// they are continuous and binned.
+    #[arg(long)]
+    discrete_factors: bool,
+    /// Bins for discretising codes (and continuous factors).
+    #[arg(long, default_value_t = 20)]
+    bins: usize,
+    /// Fraction of samples (the first ones) used to train the classifiers of DCI, SAP and
+    /// explicitness; the rest test them.
+    #[arg(long, default_value_t = 2.0 / 3.0)]
+    train_fraction: f64,
+    /// Bootstrap resamples for 95% confidence intervals (0 = none).
+    #[arg(long, default_value_t = 0)]
+    bootstrap: usize,
+    /// Seed for bootstrap and InfoM's jitter.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Write MIR's normalised MI matrix (latents × factors) to this .npy file.
+    #[arg(long)]
+    mi_out: Option<PathBuf>,
+    /// Write a heatmap of MIR's MI matrix (.png or .svg).
+    #[arg(long)]
+    heatmap: Option<PathBuf>,
+}
+
+/// Reads a samples × dims matrix from .npy / .npz / .csv, naming the file in every error.
+pub fn load_matrix(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let shown = path.display().to_string();
+    let m = match ext.as_str() {
+        "npy" => {
+            let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
+            npy_any(&bytes).with_context(|| format!("{shown}: not a readable .npy array"))?
+        }
+        "npz" => {
+            let f = std::fs::File::open(path).with_context(|| format!("{shown}: cannot read"))?;
+            let mut z = ndarray_npy::NpzReader::new(f)
+                .with_context(|| format!("{shown}: not a .npz archive"))?;
+            let names = z
+                .names()
+                .with_context(|| format!("{shown}: cannot list arrays"))?;
+            let clean: Vec<String> = names
+                .iter()
+                .map(|n| n.trim_end_matches(".npy").to_string())
+                .collect();
+            let pick = match key {
+                Some(k) => names
+                    .iter()
+                    .zip(&clean)
+                    .find(|(_, c)| c.as_str() == k)
+                    .map(|(n, _)| n.clone())
+                    .ok_or_else(|| anyhow::anyhow!("{shown}: no array named '{k}'; it holds: {}", clean.join(", ")))?,
+                None if names.len() == 1 => names[0].clone(),
+                None => bail!("{shown}: holds several arrays ({}); choose one with --latents-key / --factors-key", clean.join(", ")),
+            };
+            npz_any(&mut z, &pick).with_context(|| format!("{shown}: array '{pick}'"))?
+        }
+        "csv" | "txt" => csv(path)?,
+        other => bail!("{shown}: unsupported extension '.{other}' (expected .npy, .npz or .csv)"),
+    };
+    for ((r, c), v) in m.indexed_iter() {
+        if !v.is_finite() {
+            bail!("{shown}: non-finite value ({v}) at sample {r}, column {c}");
+        }
+    }
+    if m.nrows() < 2 {
+        bail!("{shown}: {} samples; at least 2 are needed", m.nrows());
+    }
+    Ok(m)
+}
+
+fn to2(a: ndarray::ArrayD<f64>) -> Result<Array2<f64>> {
+    match a.ndim() {
+        1 => {
+            let n = a.len();
+            Ok(a.into_shape_with_order((n, 1))?)
+        }
+        2 => Ok(a.into_dimensionality()?),
+        d => bail!("expected a 1-D or 2-D array (samples × dims), got {d} dimensions"),
+    }
+}
+
+fn npy_any(bytes: &[u8]) -> Result<Array2<f64>> {
+    use ndarray::ArrayD;
+    use ndarray_npy::ReadNpyExt;
+    if let Ok(a) = ArrayD::<f64>::read_npy(bytes) {
+        return to2(a);
+    }
+    if let Ok(a) = ArrayD::<f32>::read_npy(bytes) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    if let Ok(a) = ArrayD::<i64>::read_npy(bytes) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    if let Ok(a) = ArrayD::<i32>::read_npy(bytes) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    if let Ok(a) = ArrayD::<u8>::read_npy(bytes) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    match ArrayD::<bool>::read_npy(bytes) {
+        Ok(a) => to2(a.mapv(|v| v as u8 as f64)),
+        Err(e) => {
+            bail!("unsupported dtype or layout (expected float64/32, int64/32, uint8 or bool): {e}")
+        }
+    }
+}
+
+fn npz_any<R: std::io::Read + std::io::Seek>(
+    z: &mut ndarray_npy::NpzReader<R>,
+    name: &str,
+) -> Result<Array2<f64>> {
+    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(name) {
+        return to2(a);
+    }
+    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(name) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<i64>, ndarray::IxDyn>(name) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<i32>, ndarray::IxDyn>(name) {
+        return to2(a.mapv(|v| v as f64));
+    }
+    bail!("unsupported dtype (expected float64, float32, int64 or int32)")
+}
+
+fn csv(path: &Path) -> Result<Array2<f64>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut width = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').map(|c| c.trim()).collect();
+        let parsed: Result<Vec<f64>, usize> = cells
+            .iter()
+            .enumerate()
+            .map(|(j, c)| c.parse::<f64>().map_err(|_| j))
+            .collect();
+        match parsed {
+            Ok(v) => {
+                if let Some(w) = width {
+                    if v.len() != w {
+                        bail!("{shown}: line {}: {} columns, expected {w}", i + 1, v.len());
+                    }
+                }
+                width = Some(v.len());
+                rows.push(v);
+            }
+            Err(_) if rows.is_empty() && i == 0 => continue, // header
+            Err(j) => bail!(
+                "{shown}: line {}, column {}: '{}' is not a number",
+                i + 1,
+                j + 1,
+                cells[j]
+            ),
+        }
+    }
+    let w = width.ok_or_else(|| anyhow::anyhow!("{shown}: no numeric rows"))?;
+    Ok(Array2::from_shape_vec(
+        (rows.len(), w),
+        rows.into_iter().flatten().collect(),
+    )?)
+}
+
+pub fn run(a: ScoreArgs) -> Result<()> {
+    let z = load_matrix(&a.latents, a.latents_key.as_deref())?;
+    let f0 = load_matrix(&a.factors, a.factors_key.as_deref())?;
+    if z.nrows() != f0.nrows() {
+        bail!(
+            "sample counts differ: {} has {} samples, {} has {}",
+            a.latents.display(),
+            z.nrows(),
+            a.factors.display(),
+            f0.nrows()
+        );
+    }
+    // drop constant factors with a warning
+    let keep: Vec<usize> = (0..f0.ncols())
+        .filter(|&k| {
+            let c = f0.column(k);
+            let constant = c.iter().all(|v| *v == c[0]);
+            if constant {
+                eprintln!(
+                    "warning: {}: factor column {k} is constant; excluded (it has zero entropy)",
+                    a.factors.display()
+                );
+            }
+            !constant
+        })
+        .collect();
+    if keep.is_empty() {
+        bail!(
+            "{}: every factor column is constant; nothing to score",
+            a.factors.display()
+        );
+    }
+    let f = f0.select(Axis(1), &keep);
+    let kind = if a.discrete_factors {
+        FactorKind::Discrete
+    } else {
+        FactorKind::Continuous
+    };
+    let n = z.nrows();
+    if !(a.train_fraction > 0.0 && a.train_fraction < 1.0) {
+        bail!(
+            "--train-fraction {}: expected a value in (0, 1)",
+            a.train_fraction
+        );
+    }
+    let n_train = ((n as f64) * a.train_fraction).round() as usize;
+    let mut names: Vec<String> = a
+        .metrics
+        .iter()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .collect();
+    if names.iter().any(|m| m == "all") {
+        names = [
+            "mir",
+            "mig",
+            "dci",
+            "sap",
+            "modularity",
+            "explicitness",
+            "irs",
+            "infom",
+            "tc",
+            "mpmi",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    }
+    let bins = a.bins;
+    let mir_opts = biodis_metrics::MirOptions {
+        bins,
+        ..Default::default()
+    };
+    let compute = |name: &str,
+                   zz: ndarray::ArrayView2<f64>,
+                   ff: ndarray::ArrayView2<f64>|
+     -> Result<Score> {
+        let nt = ((zz.nrows() as f64) * a.train_fraction).round() as usize;
+        Ok(match name {
+            "mir" => {
+                let r = biodis_metrics::mir(zz, ff, &mir_opts)?;
+                Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
+            }
+            "mig" => biodis_metrics::discrete::mig(zz, ff, kind, bins)?,
+            "dci" => biodis_metrics::dci::dci(zz, ff, kind, bins, nt, Default::default())?.0,
+            "sap" => biodis_metrics::sap::sap(zz, ff, !a.discrete_factors, nt)?,
+            "modularity" => biodis_metrics::discrete::modularity(zz, ff, kind, bins)?,
+            "explicitness" => biodis_metrics::explicitness::explicitness(zz, ff, kind, bins, nt)?,
+            "irs" => biodis_metrics::irs::irs(zz, ff, bins, 0.99)?,
+            "infom" => biodis_metrics::infom::infom(zz, ff, kind, bins, a.seed)?.0,
+            "tc" => biodis_metrics::discrete::gaussian_total_correlation(zz)?,
+            "mpmi" => biodis_metrics::discrete::mean_pairwise_mi(zz, bins)?,
+            other => bail!("unknown metric '{other}'; available: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc, mpmi, all"),
+        })
+    };
+    let mut scores = Vec::new();
+    for name in &names {
+        let mut s = compute(name, z.view(), f.view()).with_context(|| format!("metric {name}"))?;
+        if a.bootstrap > 0 {
+            s.ci = biodis_metrics::bootstrap(
+                z.view(),
+                f.view(),
+                a.bootstrap,
+                0.05,
+                a.seed,
+                |zz, ff| compute(name, zz, ff).ok().map(|s| s.value),
+            );
+            s = s.param("bootstrap", a.bootstrap);
+        }
+        scores.push(s);
+    }
+    if a.mi_out.is_some() || a.heatmap.is_some() {
+        let r = biodis_metrics::mir(z.view(), f.view(), &mir_opts).context("MI matrix (MIR)")?;
+        if let Some(p) = &a.mi_out {
+            let mut buf = Vec::new();
+            ndarray_npy::WriteNpyExt::write_npy(&r.mi, &mut buf)?;
+            std::fs::write(p, buf).with_context(|| format!("{}: cannot write", p.display()))?;
+        }
+        if let Some(p) = &a.heatmap {
+            let m: Vec<Vec<f64>> = r.mi.outer_iter().map(|row| row.to_vec()).collect();
+            let title = format!(
+                "MI(latent; factor)/H(factor) — {} kept latents, MIR {:.3}",
+                r.kept.len(),
+                r.mir
+            );
+            biodis_report::matrix_heatmap(p, &title, &m, &r.kept)?;
+        }
+    }
+    if a.json {
+        let out = serde_json::json!({
+            "latents": a.latents.display().to_string(),
+            "factors": a.factors.display().to_string(),
+            "samples": n,
+            "latent_dims": z.ncols(),
+            "factors_used": keep,
+            "factor_kind": if a.discrete_factors { "discrete" } else { "continuous" },
+            "n_train": n_train,
+            "scores": scores,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} samples, {} latents, {} factors ({})",
+            n,
+            z.ncols(),
+            f.ncols(),
+            if a.discrete_factors {
+                "discrete"
+            } else {
+                "continuous, binned"
+            }
+        );
+        println!("{:<32} {:>9}  {}", "metric", "value", "details");
+        for s in &scores {
+            let mut det: Vec<String> = s
+                .parts
+                .iter()
+                .filter(|(k, _)| !k.starts_with("gap_"))
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect();
+            if let Some((lo, hi)) = s.ci {
+                det.insert(0, format!("95% CI [{lo:.4}, {hi:.4}]"));
+            }
+            println!("{:<32} {:>9.4}  {}", s.id, s.value, det.join(" "));
+        }
+    }
+    Ok(())
+}
