@@ -362,7 +362,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 "continuous, binned"
             }
         );
-        println!("{:<32} {:>9}  {}", "metric", "value", "details");
+        println!("{:<32} {:>9}  details", "metric", "value");
         for s in &scores {
             let mut det: Vec<String> = s
                 .parts
