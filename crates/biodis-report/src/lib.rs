@@ -12,7 +12,7 @@
 
 mod plot;
 
-pub use plot::matrix_heatmap;
+pub use plot::{fig1, matrix_heatmap, Fig1Panel};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -374,3 +374,57 @@ pub fn matrix_heatmap(
         }),
     }
 }
+
+fn draw_fig1<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panels: &[Fig1Panel],
+) -> Result<(), ReportError> {
+    let (top, rest) = root.split_vertically(40);
+    top.draw(&Text::new(
+        "Fig 1 — nonnegativity + activity energy favour axis-aligned (disentangled) codes",
+        (20, 12),
+        ("sans-serif", 20),
+    ))
+    .map_err(perr)?;
+    let areas = rest.split_evenly((1, panels.len().max(1)));
+    for (i, (area, (title, pts, energy))) in areas.iter().zip(panels).enumerate() {
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{title} — E‖z‖² = {energy:.3}"), ("sans-serif", 13))
+            .margin(14)
+            .x_label_area_size(30)
+            .y_label_area_size(36)
+            .build_cartesian_2d(-1.6..3.0, -1.6..3.0)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_desc("neuron 1")
+            .y_desc("neuron 2")
+            .light_line_style(RGBColor(238, 238, 238))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(perr)?;
+        // the nonnegative quadrant
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, 0.0), (3.0, 3.0)],
+                RGBColor(0, 158, 115).mix(0.08).filled(),
+            )))
+            .map_err(perr)?;
+        let c = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 1, c.mix(0.5).filled())),
+            )
+            .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// Fig 1 (the proof intuition of Theorem 1): `fig1.{png,svg}` in `dir`.
+pub fn fig1(dir: &Path, panels: &[Fig1Panel]) -> Result<Vec<PathBuf>, ReportError> {
+    both!(dir, "fig1", (1500, 560), |root| draw_fig1(&root, panels))
+}
+
+/// One Fig 1 panel: title, points `(neuron 1, neuron 2)`, energy `E‖z‖²`.
+pub type Fig1Panel = (String, Vec<(f64, f64)>, f64);

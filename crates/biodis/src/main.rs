@@ -65,6 +65,25 @@ enum Cmd {
     /// Score latents against ground-truth factors with MIR, MIG, DCI, SAP, … (arrays from any
     /// framework: .npy, .npz, .csv).
     Score(score::ScoreArgs),
+    /// Check the paper's theorems numerically (Thm 1, Lemma A.3.2, Thm 2, A.3.4, A.3.5, A.7) and
+    /// draw Fig 1.
+    Theory {
+        /// One check by name, or `all`.
+        #[arg(long, default_value = "all")]
+        check: String,
+        /// Where the JSON table and the Fig 1 figure go.
+        #[arg(long, default_value = "runs/theory")]
+        out: PathBuf,
+        /// Smaller samples and fewer restarts (seconds instead of tens of seconds).
+        #[arg(long)]
+        quick: bool,
+        /// Seed of every random draw.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print an embedded recipe (to copy and edit).
     Show {
         /// Recipe name.
@@ -193,5 +212,48 @@ fn real_main() -> Result<()> {
         }
         Cmd::Bench(args) => bench::run(args),
         Cmd::Score(args) => score::run(args),
+        Cmd::Theory {
+            check,
+            out,
+            quick,
+            seed,
+            json,
+        } => theory(&check, &out, quick, seed, json),
     }
+}
+
+fn theory(check: &str, out: &std::path::Path, quick: bool, seed: u64, json: bool) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let res = biodis_theory::run(check, biodis_theory::Config { quick, seed })
+        .map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let j = serde_json::to_string_pretty(&res)?;
+    std::fs::write(out.join("theory.json"), &j)
+        .with_context(|| format!("{}: cannot write", out.display()))?;
+    let panels = biodis_theory::checks::fig1_data(3000, seed);
+    let files = biodis_report::fig1(out, &panels)?;
+    if json {
+        println!("{j}");
+    } else {
+        for c in &res {
+            println!("{} {}", if c.pass { "PASS" } else { "FAIL" }, c.name);
+            println!("     statement: {}", c.statement);
+            println!("     expected:  {}", c.expected);
+            println!("     measured:  {}", c.measured);
+        }
+        let passed = res.iter().filter(|c| c.pass).count();
+        println!(
+            "\n{passed} of {} checks passed in {:.1} s",
+            res.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        println!("wrote {}", out.join("theory.json").display());
+        for f in files {
+            println!("wrote {}", f.display());
+        }
+    }
+    if res.iter().any(|c| !c.pass) {
+        bail!("{} check(s) failed", res.iter().filter(|c| !c.pass).count());
+    }
+    Ok(())
 }
