@@ -654,10 +654,13 @@ fn a7(cfg: Config) -> Check {
     }
 }
 
+/// One Fig 1 panel: title, points `(neuron 1, neuron 2)`, energy `E‖z‖²`.
+pub type Fig1Panel = (String, Vec<(f64, f64)>, f64);
+
 /// Data for Fig 1 (the proof intuition): points of two uniform factors on [−1, 1] as
 /// (A) an entangled rotation, (B) the same shifted to be nonnegative, (C) axis-aligned and
 /// shifted; with each representation's energy `E‖z‖²` (closed form of Thm 1).
-pub fn fig1_data(n_points: usize, seed: u64) -> Vec<(String, Vec<(f64, f64)>, f64)> {
+pub fn fig1_data(n_points: usize, seed: u64) -> Vec<Fig1Panel> {
     let mut rng = Rng(seed);
     let a = 1.0;
     let var = a * a / 3.0;

@@ -7,8 +7,11 @@
 //! Notation (paper): task factors `e ∈ R^k`, independent, mean 0, variance σ², range [−a, a];
 //! a representation `z = F e + b` (`M` in Thm 1); read-out `x = W z + b_x` of data `x = D e`.
 
+// Index loops mirror the matrix formulas of the appendix and are kept for readability.
+#![allow(clippy::needless_range_loop)]
+
 pub mod checks;
 pub mod linalg;
 pub mod objective;
 
-pub use checks::{run, Check, Config, CHECK_NAMES};
+pub use checks::{run, Check, Config, Fig1Panel, CHECK_NAMES};
