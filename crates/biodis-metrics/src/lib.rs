@@ -28,6 +28,8 @@
 
 // Index loops mirror the reference formulas (sums over i, k) and are kept for readability.
 #![allow(clippy::needless_range_loop)]
+// `!(x > 0.0)` is deliberate: it is also true for NaN, which must take the guarded branch.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
 pub mod dci;
 pub mod discrete;
@@ -43,6 +45,7 @@ pub mod mir;
 pub mod protocol;
 pub mod sap;
 pub mod score;
+pub mod spatial;
 pub mod special;
 pub mod svm;
 

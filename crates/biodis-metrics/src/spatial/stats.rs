@@ -1,0 +1,277 @@
+//! Ratemap statistics and cross-map analyses (`shared/reference/neuro-gridcells-anchors.md`
+//! §2.4–2.8).
+
+/// Pearson correlation over bins valid (finite) in both maps; `NaN` if fewer than 3 such bins
+/// or either is constant there.
+pub fn map_correlation(a: &[f64], b: &[f64]) -> f64 {
+    let pairs: Vec<(f64, f64)> = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| (*x, *y))
+        .collect();
+    if pairs.len() < 3 {
+        return f64::NAN;
+    }
+    let n = pairs.len() as f64;
+    let (ma, mb) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in &pairs {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma).powi(2);
+        sbb += (y - mb).powi(2);
+    }
+    if saa <= 1e-300 || sbb <= 1e-300 {
+        return f64::NAN;
+    }
+    sab / (saa * sbb).sqrt()
+}
+
+/// Cross-environment stability of one cell: the mean of [`map_correlation`] over all pairs of
+/// its maps in different environments (NaN pairs skipped; NaN if none is defined).
+pub fn stability(maps: &[&[f64]]) -> f64 {
+    let mut v = Vec::new();
+    for i in 0..maps.len() {
+        for j in i + 1..maps.len() {
+            let r = map_correlation(maps[i], maps[j]);
+            if r.is_finite() {
+                v.push(r);
+            }
+        }
+    }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Population-vector correlation per bin: Pearson over cells between two stacks
+/// (`a[cell][bin]`, `b[cell][bin]`); NaN where undefined.
+pub fn population_vector_correlation(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<f64> {
+    let bins = a.first().map(|m| m.len()).unwrap_or(0);
+    (0..bins)
+        .map(|k| {
+            let x: Vec<f64> = a.iter().map(|m| m[k]).collect();
+            let y: Vec<f64> = b.iter().map(|m| m[k]).collect();
+            map_correlation(&x, &y)
+        })
+        .collect()
+}
+
+/// Skaggs statistics with occupancy probabilities `p` (uniform when `None`): information rate
+/// `Σ p λ log₂(λ/λ̄)` (bits per unit time; terms with λ ≤ 0 contribute 0, i.e. pynapple's
+/// convention, documented), content = rate/λ̄ (bits per spike), sparsity `(Σpλ)²/Σpλ²`,
+/// selectivity `max λ / λ̄`. Requires nonnegative maps: `Err` names the first negative bin.
+pub fn skaggs(map: &[f64], p: Option<&[f64]>) -> Result<(f64, f64, f64, f64), String> {
+    let idx: Vec<usize> = (0..map.len()).filter(|&i| map[i].is_finite()).collect();
+    if idx.is_empty() {
+        return Err("map has no valid bin".into());
+    }
+    if let Some(&i) = idx.iter().find(|&&i| map[i] < 0.0) {
+        return Err(format!(
+            "bin {i} is negative ({}); Skaggs information needs rates ≥ 0",
+            map[i]
+        ));
+    }
+    let w: Vec<f64> = match p {
+        Some(p) => idx.iter().map(|&i| p[i]).collect(),
+        None => vec![1.0; idx.len()],
+    };
+    let wt: f64 = w.iter().sum();
+    let lam: Vec<f64> = idx.iter().map(|&i| map[i]).collect();
+    let mean: f64 = lam.iter().zip(&w).map(|(l, w)| l * w).sum::<f64>() / wt;
+    if mean <= 0.0 {
+        return Ok((0.0, f64::NAN, f64::NAN, f64::NAN));
+    }
+    let info: f64 = lam
+        .iter()
+        .zip(&w)
+        .filter(|(l, _)| **l > 0.0)
+        .map(|(l, w)| w / wt * l * (l / mean).log2())
+        .sum();
+    let m2: f64 = lam.iter().zip(&w).map(|(l, w)| w / wt * l * l).sum();
+    let mx = lam.iter().cloned().fold(0.0, f64::max);
+    Ok((info, info / mean, mean * mean / m2, mx / mean))
+}
+
+/// Solstad et al. (2008) border score `(C_M − D_M)/(C_M + D_M)` on an `n × n` map: fields are
+/// 4-connected regions with rate > 0.3·peak and at least `min_bins` bins; `C_M` the largest
+/// fraction of one wall's bins covered by one field; `D_M` the rate-weighted mean distance of
+/// field bins to the nearest wall (Chebyshev-to-wall in bins), normalised by half the side.
+/// NaN when the map has no field.
+pub fn border_score(map: &[f64], n: usize, min_bins: usize) -> f64 {
+    let peak = map
+        .iter()
+        .cloned()
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !(peak > 0.0) {
+        return f64::NAN;
+    }
+    let thr = 0.3 * peak;
+    let mut label = vec![0usize; n * n];
+    let mut fields: Vec<Vec<usize>> = Vec::new();
+    for start in 0..n * n {
+        if label[start] != 0 || !(map[start] > thr) {
+            continue;
+        }
+        let id = fields.len() + 1;
+        let mut stack = vec![start];
+        label[start] = id;
+        let mut f = Vec::new();
+        while let Some(p) = stack.pop() {
+            f.push(p);
+            let (r, c) = (p / n, p % n);
+            for (rr, cc) in [
+                (r.wrapping_sub(1), c),
+                (r + 1, c),
+                (r, c.wrapping_sub(1)),
+                (r, c + 1),
+            ] {
+                if rr < n && cc < n {
+                    let q = rr * n + cc;
+                    if label[q] == 0 && map[q] > thr {
+                        label[q] = id;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        fields.push(f);
+    }
+    let fields: Vec<Vec<usize>> = fields.into_iter().filter(|f| f.len() >= min_bins).collect();
+    if fields.is_empty() {
+        return f64::NAN;
+    }
+    let walls: [Box<dyn Fn(usize, usize) -> bool>; 4] = [
+        Box::new(|r, _| r == 0),
+        Box::new(move |_, c| c == n - 1),
+        Box::new(move |r, _| r == n - 1),
+        Box::new(|_, c| c == 0),
+    ];
+    let mut cm: f64 = 0.0;
+    for f in &fields {
+        for w in &walls {
+            let cov = f.iter().filter(|&&p| w(p / n, p % n)).count() as f64 / n as f64;
+            cm = cm.max(cov);
+        }
+    }
+    let (mut num, mut den) = (0.0, 0.0);
+    for f in &fields {
+        for &p in f {
+            let (r, c) = (p / n, p % n);
+            let d = r.min(c).min(n - 1 - r).min(n - 1 - c) as f64;
+            num += map[p] * d;
+            den += map[p];
+        }
+    }
+    let dm = num / den / (n as f64 / 2.0);
+    (cm - dm) / (cm + dm)
+}
+
+/// Object-centred map of one cell: mean of `map[x_obj + Δ]` over objects (and over the maps
+/// given, e.g. worlds), for `Δ` in a `(2k+1)²` window; out-of-bounds positions are skipped;
+/// NaN where no object contributed. `objects[w]` are the (column, row) objects of map `w`.
+pub fn object_centred_map(
+    maps: &[&[f64]],
+    objects: &[Vec<(usize, usize)>],
+    n: usize,
+    k: usize,
+) -> Vec<f64> {
+    let w = 2 * k + 1;
+    let mut s = vec![0.0; w * w];
+    let mut c = vec![0usize; w * w];
+    for (m, objs) in maps.iter().zip(objects) {
+        for &(ox, oy) in objs {
+            for dy in -(k as isize)..=(k as isize) {
+                for dx in -(k as isize)..=(k as isize) {
+                    let (x, y) = (ox as isize + dx, oy as isize + dy);
+                    if x < 0 || y < 0 || x >= n as isize || y >= n as isize {
+                        continue;
+                    }
+                    let v = m[(y as usize) * n + x as usize];
+                    if v.is_finite() {
+                        let i = ((dy + k as isize) as usize) * w + (dx + k as isize) as usize;
+                        s[i] += v;
+                        c[i] += 1;
+                    }
+                }
+            }
+        }
+    }
+    s.iter()
+        .zip(&c)
+        .map(|(a, &b)| if b > 0 { a / b as f64 } else { f64::NAN })
+        .collect()
+}
+
+/// Object-centred consistency: Pearson correlation between the object-centred maps computed on
+/// the first and second halves of the worlds (high for object-vector cells).
+pub fn object_centred_consistency(
+    maps: &[&[f64]],
+    objects: &[Vec<(usize, usize)>],
+    n: usize,
+    k: usize,
+) -> f64 {
+    let h = maps.len() / 2;
+    if h == 0 {
+        return f64::NAN;
+    }
+    let a = object_centred_map(&maps[..h], &objects[..h], n, k);
+    let b = object_centred_map(&maps[h..], &objects[h..], n, k);
+    map_correlation(&a, &b)
+}
+
+/// Patch correlation around objects (phase-locking, Fig 7): mean pairwise Pearson correlation
+/// of the `(2k+1)²` patches of a map centred on different objects, skipping patches clipped by
+/// the border. NaN with fewer than two unclipped patches.
+pub fn patch_correlation(map: &[f64], objects: &[(usize, usize)], n: usize, k: usize) -> f64 {
+    let patches: Vec<Vec<f64>> = objects
+        .iter()
+        .filter(|&&(x, y)| x >= k && y >= k && x + k < n && y + k < n)
+        .map(|&(x, y)| {
+            let mut p = Vec::new();
+            for yy in y - k..=y + k {
+                for xx in x - k..=x + k {
+                    p.push(map[yy * n + xx]);
+                }
+            }
+            p
+        })
+        .collect();
+    let mut v = Vec::new();
+    for i in 0..patches.len() {
+        for j in i + 1..patches.len() {
+            let r = map_correlation(&patches[i], &patches[j]);
+            if r.is_finite() {
+                v.push(r);
+            }
+        }
+    }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Readout-weight module separation (Fig 6J): with `u_i = Σ_j |W_a[j][i]|` and
+/// `v_i = Σ_k |W_b[k][i]|` (columns = cells), `1 − cos(u, v)`. Near 1 when each cell projects
+/// to one readout family.
+pub fn module_cosine_distance(w_a: &[Vec<f64>], w_b: &[Vec<f64>]) -> f64 {
+    let cells = w_a.first().map(|r| r.len()).unwrap_or(0);
+    let colsum = |w: &[Vec<f64>], i: usize| w.iter().map(|r| r[i].abs()).sum::<f64>();
+    let u: Vec<f64> = (0..cells).map(|i| colsum(w_a, i)).collect();
+    let v: Vec<f64> = (0..cells).map(|i| colsum(w_b, i)).collect();
+    let dot: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
+    let nu = u.iter().map(|a| a * a).sum::<f64>().sqrt();
+    let nv = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if nu == 0.0 || nv == 0.0 {
+        return f64::NAN;
+    }
+    1.0 - dot / (nu * nv)
+}
