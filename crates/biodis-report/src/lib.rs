@@ -12,7 +12,7 @@
 
 mod plot;
 
-pub use plot::{fig1, matrix_heatmap, Fig1Panel};
+pub use plot::{fig1, histogram, map_grid, matrix_heatmap, Fig1Panel, MapPanel};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

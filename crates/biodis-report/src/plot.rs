@@ -428,3 +428,172 @@ pub fn fig1(dir: &Path, panels: &[Fig1Panel]) -> Result<Vec<PathBuf>, ReportErro
 
 /// One Fig 1 panel: title, points `(neuron 1, neuron 2)`, energy `E‖z‖²`.
 pub type Fig1Panel = (String, Vec<(f64, f64)>, f64);
+
+/// One small map panel for [`map_grid`]: title, `side × side` values (NaN drawn grey), and an
+/// optional circle radius (pixels) drawn around the centre (the best grid-score ring).
+pub struct MapPanel {
+    pub title: String,
+    pub values: Vec<f64>,
+    pub side: usize,
+    pub ring: Option<f64>,
+}
+
+fn draw_map_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[MapPanel],
+    cols: usize,
+) -> Result<(), ReportError> {
+    let (top, rest) = root.split_vertically(36);
+    top.draw(&Text::new(title.to_string(), (14, 10), ("sans-serif", 18)))
+        .map_err(perr)?;
+    let rows = panels.len().div_ceil(cols.max(1));
+    let areas = rest.split_evenly((rows.max(1), cols.max(1)));
+    for (area, p) in areas.iter().zip(panels) {
+        let n = p.side as f64;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&p.title, ("sans-serif", 11))
+            .margin(3)
+            .build_cartesian_2d(0.0..n, 0.0..n)
+            .map_err(perr)?;
+        let (lo, hi) = p
+            .values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        chart
+            .draw_series(p.values.iter().enumerate().map(|(i, &v)| {
+                let (r, c) = ((i / p.side) as f64, (i % p.side) as f64);
+                let col = if v.is_finite() {
+                    viridis((v - lo) / span)
+                } else {
+                    RGBColor(200, 200, 200)
+                };
+                // row 0 at the top
+                Rectangle::new([(c, n - r - 1.0), (c + 1.0, n - r)], col.filled())
+            }))
+            .map_err(perr)?;
+        if let Some(rad) = p.ring {
+            let h = n / 2.0;
+            let pts: Vec<(f64, f64)> = (0..=72)
+                .map(|k| {
+                    let a = k as f64 * std::f64::consts::PI / 36.0;
+                    (h + rad * a.cos(), h + rad * a.sin())
+                })
+                .collect();
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    pts,
+                    WHITE.stroke_width(2),
+                )))
+                .map_err(perr)?;
+        }
+    }
+    Ok(())
+}
+
+/// A grid of small map panels (ratemaps or autocorrelograms): `<stem>.{png,svg}` in `dir`.
+pub fn map_grid(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    panels: &[MapPanel],
+    cols: usize,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let rows = panels.len().div_ceil(cols.max(1)).max(1) as u32;
+    let size = (150 * cols.max(1) as u32, 36 + 160 * rows);
+    both!(dir, stem, size, |root| draw_map_grid(
+        &root, title, panels, cols
+    ))
+}
+
+fn draw_hist<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    xlabel: &str,
+    values: &[f64],
+    marks: &[(f64, String)],
+) -> Result<(), ReportError> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let (lo, hi) = v
+        .iter()
+        .chain(marks.iter().map(|m| &m.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else {
+        (-1.0, 1.0)
+    };
+    let bins = 30;
+    let w = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for x in &v {
+        counts[(((x - lo) / w) as usize).min(bins - 1)] += 1;
+    }
+    let ymax = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(lo..hi, 0.0..ymax * 1.1)
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc(xlabel)
+        .y_desc("cells")
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(perr)?;
+    chart
+        .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+            let x0 = lo + i as f64 * w;
+            Rectangle::new(
+                [(x0, 0.0), (x0 + w * 0.95, c as f64)],
+                PALETTE[0].mix(0.8).filled(),
+            )
+        }))
+        .map_err(perr)?;
+    for (k, (x, label)) in marks.iter().enumerate() {
+        let c = PALETTE[(k + 1) % PALETTE.len()];
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, 0.0), (*x, ymax * 1.05)],
+                c.stroke_width(2),
+            )))
+            .map_err(perr)?
+            .label(label.clone())
+            .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 18, b)], c.stroke_width(3)));
+    }
+    if !marks.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .label_font(("sans-serif", 13))
+            .draw()
+            .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// Histogram with vertical marks (e.g. a null's 99th percentile): `<stem>.{png,svg}`.
+pub fn histogram(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    xlabel: &str,
+    values: &[f64],
+    marks: &[(f64, String)],
+) -> Result<Vec<PathBuf>, ReportError> {
+    both!(dir, stem, (800, 480), |root| draw_hist(
+        &root, title, xlabel, values, marks
+    ))
+}

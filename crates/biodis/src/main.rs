@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 mod bench;
 mod score;
+mod spatial;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -65,6 +66,9 @@ enum Cmd {
     /// Score latents against ground-truth factors with MIR, MIG, DCI, SAP, … (arrays from any
     /// framework: .npy, .npz, .csv).
     Score(score::ScoreArgs),
+    /// Spatial-cell analyses of ratemaps: grid scores (DeepMind, annulus, opexebo), nulls,
+    /// spacing, Skaggs information, border score; a table and figures.
+    Spatial(spatial::SpatialArgs),
     /// Check the paper's theorems numerically (Thm 1, Lemma A.3.2, Thm 2, A.3.4, A.3.5, A.7) and
     /// draw Fig 1.
     Theory {
@@ -212,6 +216,7 @@ fn real_main() -> Result<()> {
         }
         Cmd::Bench(args) => bench::run(args),
         Cmd::Score(args) => score::run(args),
+        Cmd::Spatial(args) => spatial::run(args),
         Cmd::Theory {
             check,
             out,

@@ -64,6 +64,21 @@ pub struct ScoreArgs {
 
 /// Reads a samples × dims matrix from .npy / .npz / .csv, naming the file in every error.
 pub fn load_matrix(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
+    let m = load_matrix_allow_nan(path, key)?;
+    let shown = path.display();
+    if m.nrows() < 2 {
+        bail!("{shown}: {} samples; at least 2 are needed", m.nrows());
+    }
+    for ((r, c), v) in m.indexed_iter() {
+        if !v.is_finite() {
+            bail!("{shown}: non-finite value ({v}) at sample {r}, column {c}");
+        }
+    }
+    Ok(m)
+}
+
+/// [`load_matrix`] without the finiteness check (ratemaps use NaN for unvisited bins).
+pub fn load_matrix_allow_nan(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -101,14 +116,6 @@ pub fn load_matrix(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
         "csv" | "txt" => csv(path)?,
         other => bail!("{shown}: unsupported extension '.{other}' (expected .npy, .npz or .csv)"),
     };
-    for ((r, c), v) in m.indexed_iter() {
-        if !v.is_finite() {
-            bail!("{shown}: non-finite value ({v}) at sample {r}, column {c}");
-        }
-    }
-    if m.nrows() < 2 {
-        bail!("{shown}: {} samples; at least 2 are needed", m.nrows());
-    }
     Ok(m)
 }
 

@@ -21,7 +21,7 @@
 //!   opexebo 0.7.2's reference values to ±0.001 on the reference maps (tests), 0.4 and above
 //!   lose the narrow central field of period-4 grids.
 
-use super::rotate::{rotate_bilinear, rotate_cubic_coeffs, spline_coefficients};
+use super::rotate::{rotate_bilinear, spline_coefficients};
 use super::sac::sac;
 use serde::Serialize;
 
@@ -59,6 +59,18 @@ pub struct DeepMindScorer {
     rings: Vec<((f64, f64), Vec<usize>)>,
     /// Pixels inside any ring (the only ones rotated).
     union: Vec<usize>,
+    /// Position of each SAC pixel in `union` (`usize::MAX` outside).
+    slot: Vec<usize>,
+    /// Precomputed cubic-spline taps per angle: for each union pixel 16 (coefficient index,
+    /// weight) pairs (weight 0 where the sample falls outside the SAC). The sample positions
+    /// depend only on the SAC size and the angle, so every map reuses them.
+    taps: Vec<Vec<(u32, f64)>>,
+    /// When all rings share one inner radius (DeepMind's), the number of union pixels (sorted
+    /// by distance from the centre) inside each ring: ring sums are then prefix sums.
+    nested: Option<Vec<usize>>,
+    /// For union slot `j`, the earlier slot holding its point mirror (rotations of a
+    /// point-symmetric SAC are point-symmetric, so half the gathers suffice).
+    mirror_of: Vec<Option<usize>>,
 }
 
 impl DeepMindScorer {
@@ -95,11 +107,160 @@ impl DeepMindScorer {
         let mut union: Vec<usize> = rings.iter().flat_map(|r| r.1.iter().copied()).collect();
         union.sort_unstable();
         union.dedup();
+        // order the union by distance (ties by index) so nested rings are prefixes
+        union.sort_by(|&p, &q| dist(p).total_cmp(&dist(q)).then(p.cmp(&q)));
+        let same_inner = rings.windows(2).all(|w| w[0].0 .0 == w[1].0 .0);
+        let nested = if same_inner {
+            let counts: Vec<usize> = rings.iter().map(|r| r.1.len()).collect();
+            // verify each ring is exactly the first `count` union pixels
+            let ok = rings.iter().all(|r| {
+                let mut a: Vec<usize> = union[..r.1.len()].to_vec();
+                a.sort_unstable();
+                let mut b = r.1.clone();
+                b.sort_unstable();
+                a == b
+            });
+            if ok {
+                Some(counts)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        let mut slot = vec![usize::MAX; m * m];
+        for (k, &p) in union.iter().enumerate() {
+            slot[p] = k;
+        }
+        let taps = ANGLES
+            .iter()
+            .map(|&a| super::rotate::cubic_taps(m, a, &union))
+            .collect();
+        let mirror_of = union
+            .iter()
+            .enumerate()
+            .map(|(j, &p)| {
+                let q = m * m - 1 - p;
+                let k = slot[q];
+                if k != usize::MAX && k < j {
+                    Some(k)
+                } else {
+                    None
+                }
+            })
+            .collect();
         DeepMindScorer {
             n,
             form,
             rings,
             union,
+            slot,
+            taps,
+            nested,
+            mirror_of,
+        }
+    }
+
+    /// `c_α` for the 7 angles (30, 45, 60, 90, 120, 135, 150) on every ring.
+    pub fn ring_correlations(&self, s: &[f64]) -> Vec<[f64; 7]> {
+        let m = 2 * self.n - 1;
+        let coef = spline_coefficients(s, m);
+        let u = self.union.len();
+        let mut rot = vec![0.0; 7 * u];
+        for (k, taps) in self.taps.iter().enumerate() {
+            for (j, t) in taps.chunks_exact(16).enumerate() {
+                rot[k * u + j] = match self.mirror_of[j] {
+                    Some(src) => rot[k * u + src],
+                    None => t.iter().map(|&(i, w)| w * coef[i as usize]).sum(),
+                };
+            }
+        }
+        if let Some(counts) = &self.nested {
+            // prefix sums over the distance-sorted union
+            let sv: Vec<f64> = self.union.iter().map(|&p| s[p]).collect();
+            let mut out = Vec::with_capacity(counts.len());
+            let (mut ss, mut sss) = (0.0, 0.0);
+            let mut sr = [0.0f64; 7];
+            let mut ssr = [0.0f64; 7];
+            let mut at = 0;
+            for &cnt in counts {
+                while at < cnt {
+                    let v = sv[at];
+                    ss += v;
+                    sss += v * v;
+                    for k in 0..7 {
+                        let r = rot[k * u + at];
+                        sr[k] += r;
+                        ssr[k] += v * r;
+                    }
+                    at += 1;
+                }
+                let area = cnt as f64;
+                let mut c = [f64::NAN; 7];
+                if cnt > 0 {
+                    let mean = ss / area;
+                    let var = (sss - 2.0 * mean * ss + area * mean * mean) / area + 1e-5;
+                    for k in 0..7 {
+                        let cross = ssr[k] - mean * sr[k] - mean * ss + area * mean * mean;
+                        c[k] = cross / area / var;
+                    }
+                }
+                out.push(c);
+            }
+            return out;
+        }
+        self.rings
+            .iter()
+            .map(|(_, mask)| {
+                let area = mask.len() as f64;
+                let mut c = [f64::NAN; 7];
+                if area == 0.0 {
+                    return c;
+                }
+                let mean = mask.iter().map(|&p| s[p]).sum::<f64>() / area;
+                let var = mask.iter().map(|&p| (s[p] - mean).powi(2)).sum::<f64>() / area + 1e-5;
+                for (k, ck) in c.iter_mut().enumerate() {
+                    let r = &rot[k * u..(k + 1) * u];
+                    *ck = mask
+                        .iter()
+                        .map(|&p| (s[p] - mean) * (r[self.slot[p]] - mean))
+                        .sum::<f64>()
+                        / area
+                        / var;
+                }
+                c
+            })
+            .collect()
+    }
+
+    /// Mean-form and min–max-form results from one set of ring correlations.
+    pub fn score_sac_both(&self, s: &[f64]) -> (GridScore, GridScore) {
+        let cs = self.ring_correlations(s);
+        (self.pick(&cs, Form::Mean), self.pick(&cs, Form::MinMax))
+    }
+
+    fn pick(&self, cs: &[[f64; 7]], form: Form) -> GridScore {
+        let mut best60 = (f64::NEG_INFINITY, 0usize);
+        let mut best90 = f64::NEG_INFINITY;
+        for (ri, c) in cs.iter().enumerate() {
+            // ANGLES: 30, 45, 60, 90, 120, 135, 150
+            let g60 = match form {
+                Form::Mean => (c[2] + c[4]) / 2.0 - (c[0] + c[3] + c[6]) / 3.0,
+                Form::MinMax => c[2].min(c[4]) - c[0].max(c[3]).max(c[6]),
+            };
+            let g90 = c[3] - (c[1] + c[5]) / 2.0;
+            if g60 > best60.0 {
+                best60 = (g60, ri);
+            }
+            if g90 > best90 {
+                best90 = g90;
+            }
+        }
+        GridScore {
+            score_60: best60.0,
+            score_90: best90,
+            best_ring: self.rings[best60.1].0,
+            best_ring_index: best60.1,
         }
     }
 
@@ -109,50 +270,10 @@ impl DeepMindScorer {
         self.score_sac(&s)
     }
 
-    /// Scores a `(2n−1)²` SAC.
+    /// Scores a `(2n−1)²` SAC with this scorer's form.
     pub fn score_sac(&self, s: &[f64]) -> GridScore {
-        let m = 2 * self.n - 1;
-        let coef = spline_coefficients(s, m);
-        let rot: Vec<Vec<f64>> = ANGLES
-            .iter()
-            .map(|&a| rotate_cubic_coeffs(&coef, m, a))
-            .collect();
-        let mut best60 = (f64::NEG_INFINITY, 0usize);
-        let mut best90 = f64::NEG_INFINITY;
-        for (ri, (_, mask)) in self.rings.iter().enumerate() {
-            let area = mask.len() as f64;
-            if area == 0.0 {
-                continue;
-            }
-            let mean = mask.iter().map(|&p| s[p]).sum::<f64>() / area;
-            let var = mask.iter().map(|&p| (s[p] - mean).powi(2)).sum::<f64>() / area + 1e-5;
-            let mut c = [0.0; 7];
-            for (k, r) in rot.iter().enumerate() {
-                c[k] = mask
-                    .iter()
-                    .map(|&p| (s[p] - mean) * (r[p] - mean))
-                    .sum::<f64>()
-                    / area
-                    / var;
-            }
-            // ANGLES: 30, 45, 60, 90, 120, 135, 150
-            let g60 = match self.form {
-                Form::Mean => (c[2] + c[4]) / 2.0 - (c[0] + c[3] + c[6]) / 3.0,
-                Form::MinMax => c[2].min(c[4]) - c[0].max(c[3]).max(c[6]),
-            };
-            let g90 = c[3] - (c[1] + c[5]) / 2.0;
-            if g60 > best60.0 {
-                best60 = (g60, ri);
-            }
-            best90 = best90.max(g90);
-        }
-        let _ = &self.union;
-        GridScore {
-            score_60: best60.0,
-            score_90: best90,
-            best_ring: self.rings[best60.1].0,
-            best_ring_index: best60.1,
-        }
+        let cs = self.ring_correlations(s);
+        self.pick(&cs, self.form)
     }
 }
 

@@ -18,3 +18,125 @@ pub mod stats;
 
 pub use gridscore::{grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore};
 pub use sac::sac;
+
+use crate::special::percentile;
+use serde::Serialize;
+
+/// Options of [`analyse_cell`].
+#[derive(Debug, Clone, Copy)]
+pub struct CellOptions {
+    /// Shuffles for the per-cell null (0 = none).
+    pub null: usize,
+    pub null_kind: null::Null,
+    pub seed: u64,
+}
+
+/// Every per-cell score of one `n × n` map. Scores are NaN (with `reason`) for empty or
+/// constant maps.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellReport {
+    pub grid_score_deepmind_mean: f64,
+    pub grid_score_deepmind_minmax: f64,
+    pub grid_score_90: f64,
+    pub best_ring_outer: f64,
+    pub grid_score_annulus: f64,
+    pub grid_score_opexebo: f64,
+    pub spacing: f64,
+    pub orientation: f64,
+    /// 95th / 99th percentile of the cell's null (DeepMind min–max form).
+    pub null_p95: f64,
+    pub null_p99: f64,
+    pub info_rate: f64,
+    pub info_content: f64,
+    pub sparsity: f64,
+    pub selectivity: f64,
+    pub border_score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Scorers shared across cells of one size.
+#[derive(Debug, Clone)]
+pub struct Scorers {
+    pub n: usize,
+    pub mean: DeepMindScorer,
+    pub minmax: DeepMindScorer,
+    pub annulus: DeepMindScorer,
+}
+
+impl Scorers {
+    pub fn new(n: usize) -> Self {
+        Scorers {
+            n,
+            mean: DeepMindScorer::deepmind(n, Form::Mean),
+            minmax: DeepMindScorer::deepmind(n, Form::MinMax),
+            annulus: DeepMindScorer::annulus(n, 0.2, 0.5, Form::MinMax),
+        }
+    }
+}
+
+/// All analyses of one map (see [`CellReport`]).
+pub fn analyse_cell(map: &[f64], sc: &Scorers, opts: CellOptions) -> CellReport {
+    let n = sc.n;
+    let nan = f64::NAN;
+    let mut r = CellReport {
+        grid_score_deepmind_mean: nan,
+        grid_score_deepmind_minmax: nan,
+        grid_score_90: nan,
+        best_ring_outer: nan,
+        grid_score_annulus: nan,
+        grid_score_opexebo: nan,
+        spacing: nan,
+        orientation: nan,
+        null_p95: nan,
+        null_p99: nan,
+        info_rate: nan,
+        info_content: nan,
+        sparsity: nan,
+        selectivity: nan,
+        border_score: nan,
+        reason: None,
+    };
+    let valid: Vec<f64> = map.iter().copied().filter(|v| v.is_finite()).collect();
+    if valid.len() < 3 {
+        r.reason = Some("empty map (fewer than 3 visited bins)".into());
+        return r;
+    }
+    let mn = valid.iter().cloned().fold(f64::INFINITY, f64::min);
+    let mx = valid.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    if mx - mn <= 1e-12 * mx.abs().max(1e-300) {
+        r.reason = Some("constant map (no spatial variance)".into());
+        return r;
+    }
+    let s = sac(map, n, 1);
+    let a = sc.mean.score_sac(&s);
+    let b = sc.minmax.score_sac(&s);
+    r.grid_score_deepmind_mean = a.score_60;
+    r.grid_score_deepmind_minmax = b.score_60;
+    r.grid_score_90 = a.score_90;
+    r.best_ring_outer = b.best_ring.1;
+    r.grid_score_annulus = sc.annulus.score_sac(&s).score_60;
+    match grid_score_opexebo(map, n) {
+        Ok(v) => r.grid_score_opexebo = v,
+        Err(e) => r.reason = Some(format!("opexebo score: {e}")),
+    }
+    if let Some((sp, or)) = spacing_orientation(&s, n) {
+        r.spacing = sp;
+        r.orientation = or;
+    }
+    if opts.null > 0 {
+        let v = null::null_scores(map, n, &sc.minmax, opts.null_kind, opts.null, opts.seed);
+        r.null_p95 = percentile(&v, 95.0);
+        r.null_p99 = percentile(&v, 99.0);
+    }
+    if mn >= 0.0 {
+        if let Ok((ir, ic, sp, se)) = stats::skaggs(map, None) {
+            r.info_rate = ir;
+            r.info_content = ic;
+            r.sparsity = sp;
+            r.selectivity = se;
+        }
+        r.border_score = stats::border_score(map, n, 3);
+    }
+    r
+}

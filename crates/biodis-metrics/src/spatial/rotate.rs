@@ -151,6 +151,33 @@ pub fn rotate_cubic_coeffs(coef: &[f64], n: usize, angle: f64) -> Image {
     out
 }
 
+/// The 16 (coefficient index, weight) taps of each listed output pixel of a cubic rotation of
+/// an `n × n` image by `angle` — the same numbers [`rotate_cubic_coeffs`] uses, precomputed so
+/// many images of one size can be rotated with a gather and 16 multiply-adds per pixel.
+/// Pixels that sample outside the image get 16 zero-weight taps.
+pub fn cubic_taps(n: usize, angle: f64, pixels: &[usize]) -> Vec<(u32, f64)> {
+    let src = source(n, angle);
+    let ni = n as isize;
+    let mut out = Vec::with_capacity(pixels.len() * 16);
+    for &p in pixels {
+        match src(p / n, p % n) {
+            Some((ir, ic)) => {
+                let (fr, fc) = (ir.floor(), ic.floor());
+                let (wr, wc) = (bspline_weights(ir - fr), bspline_weights(ic - fc));
+                let (br, bc) = (fr as isize - 1, fc as isize - 1);
+                for (a, wa) in wr.iter().enumerate() {
+                    let row = mirror(br + a as isize, ni) * n;
+                    for (b, wb) in wc.iter().enumerate() {
+                        out.push(((row + mirror(bc + b as isize, ni)) as u32, wa * wb));
+                    }
+                }
+            }
+            None => out.extend(std::iter::repeat_n((0u32, 0.0), 16)),
+        }
+    }
+    out
+}
+
 /// Cubic rotation of an image (prefilter + [`rotate_cubic_coeffs`]).
 pub fn rotate_cubic(img: &[f64], n: usize, angle: f64) -> Image {
     rotate_cubic_coeffs(&spline_coefficients(img, n), n, angle)

@@ -275,3 +275,82 @@ pub fn module_cosine_distance(w_a: &[Vec<f64>], w_b: &[Vec<f64>]) -> f64 {
     }
     1.0 - dot / (nu * nv)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spatial::maps::{border_map, hex_map, object_vector_map, place_map};
+
+    #[test]
+    fn stability_of_same_and_shifted_maps() {
+        let a = hex_map(16, 6.0, 0.0, (0.0, 0.0));
+        let b = hex_map(16, 6.0, 0.0, (3.0, 0.0));
+        assert!((stability(&[&a, &a, &a]) - 1.0).abs() < 1e-12);
+        assert!(stability(&[&a, &b]) < 0.0);
+        // constant maps are excluded (NaN), not scored as 0 or 1
+        let c = vec![1.0; 256];
+        assert!(stability(&[&c, &c]).is_nan());
+        // PV correlation of a stack with itself is 1 where defined
+        let stack = vec![a.clone(), b.clone(), place_map(16, 4.0, 4.0, 2.0)];
+        assert!(population_vector_correlation(&stack, &stack)
+            .iter()
+            .all(|v| (v - 1.0).abs() < 1e-12));
+    }
+
+    #[test]
+    fn skaggs_known_values() {
+        // one bin active out of four, uniform occupancy: info = log2(4) = 2 bits/spike
+        let (rate, content, sparsity, sel) = skaggs(&[4.0, 0.0, 0.0, 0.0], None).unwrap();
+        assert!((content - 2.0).abs() < 1e-12 && (rate - 2.0).abs() < 1e-12);
+        assert!((sparsity - 0.25).abs() < 1e-12 && (sel - 4.0).abs() < 1e-12);
+        let (r, c, s, _) = skaggs(&[1.0; 4], None).unwrap();
+        assert!(r.abs() < 1e-12 && c.abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
+        assert!(skaggs(&[1.0, -0.5], None).unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn border_cells_score_high_place_cells_low() {
+        let b = border_score(&border_map(16, 3, 1.5), 16, 3);
+        let p = border_score(&place_map(16, 8.0, 8.0, 1.5), 16, 3);
+        assert!(b > 0.5 && p < 0.0, "border {b}, place {p}");
+        assert!(border_score(&vec![0.0; 256], 16, 3).is_nan());
+    }
+
+    #[test]
+    fn object_vector_cells_are_consistent_in_object_frame() {
+        let n = 16;
+        let worlds: Vec<Vec<(usize, usize)>> =
+            vec![vec![(4, 4)], vec![(10, 9)], vec![(6, 11)], vec![(11, 4)]];
+        let maps: Vec<Vec<f64>> = worlds
+            .iter()
+            .map(|o| {
+                object_vector_map(
+                    n,
+                    &o.iter()
+                        .map(|&(x, y)| (x as f64, y as f64))
+                        .collect::<Vec<_>>(),
+                    (2.0, 0.0),
+                    1.0,
+                )
+            })
+            .collect();
+        let refs: Vec<&[f64]> = maps.iter().map(|m| m.as_slice()).collect();
+        assert!(object_centred_consistency(&refs, &worlds, n, 3) > 0.9);
+        assert!(stability(&refs) < 0.3, "OVC fields move with objects");
+        // a grid cell is stable across worlds but not locked to objects
+        let g = hex_map(n, 6.0, 0.0, (0.0, 0.0));
+        assert!(stability(&[&g, &g]) > 0.99);
+        // phase-locking: identical patches around objects -> 1
+        let two = object_vector_map(n, &[(4.0, 4.0), (11.0, 10.0)], (0.0, 0.0), 1.0);
+        assert!((patch_correlation(&two, &[(4, 4), (11, 10)], n, 3) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn module_separation() {
+        // cells 0,1 read out by A only, cells 2,3 by B only -> distance 1
+        let a = vec![vec![1.0, -2.0, 0.0, 0.0]];
+        let b = vec![vec![0.0, 0.0, 3.0, 1.0]];
+        assert!((module_cosine_distance(&a, &b) - 1.0).abs() < 1e-12);
+        assert!(module_cosine_distance(&a, &a).abs() < 1e-12);
+    }
+}
