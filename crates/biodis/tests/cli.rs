@@ -629,3 +629,138 @@ fn theory_quick_passes_and_writes_outputs() {
     ]);
     assert!(e.contains("unknown check 'thm3'"), "{e}");
 }
+
+fn write_npy3(path: &Path, a: &ndarray::Array3<f64>) {
+    let mut buf = Vec::new();
+    ndarray_npy::WriteNpyExt::write_npy(a, &mut buf).unwrap();
+    std::fs::write(path, buf).unwrap();
+}
+
+#[test]
+fn spatial_scores_maps_and_names_bad_input() {
+    let d = tempfile::tempdir().unwrap();
+    let n = 16;
+    // cell 0: hexagonal grid, cell 1: place field, cell 2: constant, cell 3: half unvisited
+    let k = 4.0 * std::f64::consts::PI / (3f64.sqrt() * 6.0);
+    let hex = |y: usize, x: usize| -> f64 {
+        (0..3)
+            .map(|j| {
+                let a = j as f64 * std::f64::consts::PI / 3.0;
+                (k * (a.cos() * x as f64 + a.sin() * y as f64)).cos()
+            })
+            .sum::<f64>()
+            .max(0.0)
+    };
+    let maps = ndarray::Array3::from_shape_fn((4, n, n), |(c, y, x)| match c {
+        0 => hex(y, x),
+        1 => (-(((x as f64 - 8.0).powi(2) + (y as f64 - 8.0).powi(2)) / 4.5)).exp(),
+        2 => 0.7,
+        _ => {
+            if y < 8 {
+                f64::NAN
+            } else {
+                hex(y, x)
+            }
+        }
+    });
+    let mp = d.path().join("maps.npy");
+    write_npy3(&mp, &maps);
+    let out = d.path().join("sp");
+    let o = run_ok(&[
+        "spatial",
+        "--maps",
+        mp.to_str().unwrap(),
+        "--null",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cells = j["cells_report"].as_array().unwrap();
+    assert!(cells[0]["grid_score_deepmind_minmax"].as_f64().unwrap() > 1.2);
+    assert!(
+        cells[0]["grid_score_deepmind_minmax"].as_f64().unwrap()
+            > cells[0]["null_p99"].as_f64().unwrap()
+    );
+    assert!(
+        cells[1]["grid_score_deepmind_minmax"]
+            .as_f64()
+            .unwrap()
+            .abs()
+            < 0.3
+    );
+    assert!(
+        cells[2]["grid_score_deepmind_minmax"].is_null(),
+        "constant map -> NaN (null in JSON)"
+    );
+    assert!(cells[2]["reason"].as_str().unwrap().contains("constant"));
+    assert!(cells[3]["grid_score_deepmind_minmax"]
+        .as_f64()
+        .unwrap()
+        .is_finite());
+    for f in [
+        "cells.csv",
+        "cells.json",
+        "ratemaps.png",
+        "sacs.svg",
+        "grid_scores.png",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // 2-D maps with a layout that does not match
+    let flat = ndarray::Array2::<f64>::from_shape_fn((3, 250), |(c, b)| (c * b) as f64);
+    let fp = d.path().join("flat.npy");
+    write_npy(&fp, &flat);
+    let e = run_err(&[
+        "spatial",
+        "--maps",
+        fp.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("250 bins") && e.contains("--layout"), "{e}");
+    let e = run_err(&[
+        "spatial",
+        "--maps",
+        fp.to_str().unwrap(),
+        "--layout",
+        "16x16",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("--layout 16x16 needs 256"), "{e}");
+    let rect = ndarray::Array3::<f64>::zeros((2, 8, 6));
+    let rp = d.path().join("rect.npy");
+    write_npy3(&rp, &rect);
+    let e = run_err(&[
+        "spatial",
+        "--maps",
+        rp.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("square"), "{e}");
+    let e = run_err(&[
+        "spatial",
+        "--maps",
+        mp.to_str().unwrap(),
+        "--null-kind",
+        "gauss",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("--null-kind gauss"), "{e}");
+    let mut inf = maps.clone();
+    inf[[1, 2, 3]] = f64::INFINITY;
+    let ip = d.path().join("inf.npy");
+    write_npy3(&ip, &inf);
+    let e = run_err(&[
+        "spatial",
+        "--maps",
+        ip.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("infinite value in map 1"), "{e}");
+}
