@@ -140,6 +140,86 @@ pub struct Recipe {
     pub metrics: MirOptions,
     #[serde(default, rename = "variant")]
     pub variants: Vec<Variant>,
+    /// Sweep axes (optional).
+    #[serde(default)]
+    pub sweep: Sweep,
+}
+
+/// `[sweep]`: axes over recipe keys, as disentanglement_lib's `sweep`/`zipit` and Hydra
+/// multirun. `grid` keys form a Cartesian product; `zip` keys (lists of equal length) advance
+/// together; the two combine as a product. Keys are dotted paths, values are lists:
+///
+/// ```toml
+/// [sweep.grid]
+/// "constraints.beta_activity" = [1e-4, 1e-3, 1e-2]
+/// [sweep.zip]
+/// "train.lr" = [1e-3, 3e-3]
+/// "train.batch" = [128, 1024]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    #[serde(default)]
+    pub grid: toml::Table,
+    #[serde(default)]
+    pub zip: toml::Table,
+}
+
+/// One sweep point: `(dotted key, value)` overrides.
+pub type SweepPoint = Vec<(String, toml::Value)>;
+
+impl Sweep {
+    /// All points in a stable order (zip outer, grid inner; keys in sorted order); one empty point when
+    /// there is no sweep. Errors name the offending key.
+    pub fn points(&self) -> Result<Vec<SweepPoint>, String> {
+        let list = |k: &str, v: &toml::Value| -> Result<Vec<toml::Value>, String> {
+            match v {
+                toml::Value::Array(a) if !a.is_empty() => Ok(a.clone()),
+                _ => Err(format!("sweep key `{k}` must be a non-empty list of values")),
+            }
+        };
+        let zip: Vec<(String, Vec<toml::Value>)> =
+            flatten(&self.zip, "").into_iter().map(|(k, v)| list(&k, &v).map(|l| (k, l))).collect::<Result<_, _>>()?;
+        let grid: Vec<(String, Vec<toml::Value>)> =
+            flatten(&self.grid, "").into_iter().map(|(k, v)| list(&k, &v).map(|l| (k, l))).collect::<Result<_, _>>()?;
+        let zlen = zip.first().map(|z| z.1.len()).unwrap_or(1);
+        if let Some((k, l)) = zip.iter().find(|z| z.1.len() != zlen) {
+            return Err(format!("sweep.zip lists must have equal lengths: `{k}` has {} values, expected {zlen}", l.len()));
+        }
+        let mut points: Vec<SweepPoint> =
+            (0..zlen).map(|i| zip.iter().map(|(k, l)| (k.clone(), l[i].clone())).collect()).collect();
+        for (k, l) in &grid {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    l.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push((k.clone(), v.clone()));
+                        q
+                    })
+                })
+                .collect();
+        }
+        Ok(points)
+    }
+}
+
+/// A short, filesystem-safe label of a sweep point: `beta_activity=0.001_lr=0.003`.
+pub fn point_label(p: &SweepPoint) -> String {
+    p.iter()
+        .map(|(k, v)| {
+            let key = k.rsplit('.').next().unwrap_or(k);
+            let val = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("{key}={val}")
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "=._-+".contains(c) { c } else { '-' })
+        .collect()
 }
 
 /// The fully resolved configuration of one run (written to the run's `recipe.toml`).
@@ -161,12 +241,19 @@ pub struct RunConfig {
 pub struct RunIdent {
     pub variant: String,
     pub seed: u64,
+    /// Sweep point label (empty without a sweep).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub point: String,
 }
 
 impl RunConfig {
     /// Stable, human-readable run id: `<variant>-s<seed>`.
     pub fn run_id(&self) -> String {
-        format!("{}-s{}", self.run.variant, self.run.seed)
+        if self.run.point.is_empty() {
+            format!("{}-s{}", self.run.variant, self.run.seed)
+        } else {
+            format!("{}-{}-s{}", self.run.variant, self.run.point, self.run.seed)
+        }
     }
 
     /// Checks values that types cannot: zero steps, batch > dataset, negative β, ….
@@ -348,6 +435,8 @@ pub fn expand_variants(
                 msg: e.to_string(),
             })?;
     base.remove("variant");
+    base.remove("sweep");
+    let points = recipe.sweep.points().map_err(|msg| RecipeError::Key { source_name: src.name.clone(), key: "sweep".into(), msg })?;
     let variants = if recipe.variants.is_empty() {
         vec![Variant {
             name: "default".into(),
@@ -399,67 +488,56 @@ pub fn expand_variants(
         }
     }
     let mut out = Vec::new();
-    for v in variants
-        .iter()
-        .filter(|v| only.is_empty() || only.contains(&v.name))
-    {
-        let mut t = base.clone();
-        for (k, val) in flatten(&v.set, "") {
-            set_path(&mut t, &k, val).map_err(|msg| RecipeError::Key {
-                source_name: src.name.clone(),
-                key: format!("variant '{}' set.{k}", v.name),
-                msg,
-            })?;
-        }
-        for (k, val) in overrides {
-            set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override {
-                arg: k.clone(),
-                msg,
-            })?;
-        }
-        if let Some(s) = seeds {
-            set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64)).map_err(|msg| {
-                RecipeError::Override {
-                    arg: "--seeds".into(),
+    for v in variants.iter().filter(|v| only.is_empty() || only.contains(&v.name)) {
+        for point in &points {
+            let mut t = base.clone();
+            for (k, val) in flatten(&v.set, "") {
+                set_path(&mut t, &k, val).map_err(|msg| RecipeError::Key {
+                    source_name: src.name.clone(),
+                    key: format!("variant '{}' set.{k}", v.name),
                     msg,
-                }
-            })?;
-        }
-        if let Some(s) = steps {
-            set_path(&mut t, "train.steps", toml::Value::Integer(s as i64)).map_err(|msg| {
-                RecipeError::Override {
-                    arg: "--steps".into(),
+                })?;
+            }
+            for (k, val) in point {
+                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Key {
+                    source_name: src.name.clone(),
+                    key: format!("sweep {k}"),
                     msg,
-                }
-            })?;
-        }
-        let label = if overrides.is_empty() {
-            format!("{} (variant '{}')", src.name, v.name)
-        } else {
-            format!("{} (variant '{}', with --set overrides)", src.name, v.name)
-        };
-        // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
-        // with their path), then the per-run config.
-        let r: Recipe = from_table(t.clone(), &label)?;
-        let n_seeds = r.study.seeds;
-        for s in 0..n_seeds.max(1) {
-            let cfg = RunConfig {
-                study: r.study.clone(),
-                run: RunIdent {
-                    variant: v.name.clone(),
-                    seed: r.study.first_seed + s,
-                },
-                data: r.data.clone(),
-                model: r.model.clone(),
-                constraints: r.constraints.clone(),
-                train: r.train.clone(),
-                metrics: r.metrics,
+                })?;
+            }
+            for (k, val) in overrides {
+                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override { arg: k.clone(), msg })?;
+            }
+            if let Some(s) = seeds {
+                set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64))
+                    .map_err(|msg| RecipeError::Override { arg: "--seeds".into(), msg })?;
+            }
+            if let Some(s) = steps {
+                set_path(&mut t, "train.steps", toml::Value::Integer(s as i64))
+                    .map_err(|msg| RecipeError::Override { arg: "--steps".into(), msg })?;
+            }
+            let pl = point_label(point);
+            let label = match (overrides.is_empty(), pl.is_empty()) {
+                (true, true) => format!("{} (variant '{}')", src.name, v.name),
+                (true, false) => format!("{} (variant '{}', sweep {pl})", src.name, v.name),
+                _ => format!("{} (variant '{}' {pl}, with --set overrides)", src.name, v.name),
             };
-            cfg.validate().map_err(|msg| RecipeError::Parse {
-                source_name: label.clone(),
-                msg,
-            })?;
-            out.push(cfg);
+            // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
+            // with their path), then the per-run config.
+            let r: Recipe = from_table(t.clone(), &label)?;
+            for s in 0..r.study.seeds.max(1) {
+                let cfg = RunConfig {
+                    study: r.study.clone(),
+                    run: RunIdent { variant: v.name.clone(), seed: r.study.first_seed + s, point: pl.clone() },
+                    data: r.data.clone(),
+                    model: r.model.clone(),
+                    constraints: r.constraints.clone(),
+                    train: r.train.clone(),
+                    metrics: r.metrics,
+                };
+                cfg.validate().map_err(|msg| RecipeError::Parse { source_name: label.clone(), msg })?;
+                out.push(cfg);
+            }
         }
     }
     Ok(out)
@@ -545,6 +623,23 @@ set = { "constraints.beta_activity" = 0.0 }
         assert!(runs
             .iter()
             .all(|r| r.train.lr == 3e-3 && r.train.steps == 7));
+    }
+
+    #[test]
+    fn sweeps_expand_grid_and_zip() {
+        let text = format!("{MINI}\n[sweep.grid]\n\"constraints.beta_activity\" = [1e-4, 1e-2]\n[sweep.zip]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [16, 64]\n");
+        let runs = expand(&src(&text), &[], Some(1), None).unwrap();
+        assert_eq!(runs.len(), 2 * 2 * 2);
+        assert_eq!(runs[0].run_id(), "all-batch=16_lr=0.001_beta_activity=0.0001-s0");
+        assert_eq!((runs[0].train.lr, runs[0].train.batch, runs[0].constraints.beta_activity), (1e-3, 16, 1e-4));
+        assert_eq!((runs[3].train.lr, runs[3].train.batch, runs[3].constraints.beta_activity), (3e-3, 64, 1e-2));
+        let ids: std::collections::HashSet<String> = runs.iter().map(|r| r.run_id()).collect();
+        assert_eq!(ids.len(), runs.len(), "stable, unique ids");
+        let bad = format!("{MINI}\n[sweep.zip]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [16]\n");
+        let e = expand(&src(&bad), &[], None, None).unwrap_err().to_string();
+        assert!(e.contains("equal lengths") && e.contains("train.batch"), "{e}");
+        let bad = format!("{MINI}\n[sweep.grid]\n\"train.lr\" = 3\n");
+        assert!(expand(&src(&bad), &[], None, None).unwrap_err().to_string().contains("non-empty list"));
     }
 
     #[test]
