@@ -48,13 +48,36 @@ pub enum Reduction {
 /// The loss terms of one evaluation, each already multiplied by its β.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LossTerms {
+    #[serde(with = "nan_as_null")]
     pub total: f64,
+    #[serde(with = "nan_as_null")]
     pub prediction: f64,
+    #[serde(with = "nan_as_null")]
     pub nonneg: f64,
+    #[serde(with = "nan_as_null")]
     pub activity: f64,
+    #[serde(with = "nan_as_null")]
     pub weight: f64,
+    #[serde(with = "nan_as_null")]
     pub sparsity: f64,
+    #[serde(with = "nan_as_null")]
     pub weight_l1: f64,
+}
+
+/// JSON has no NaN/Inf: non-finite loss terms (the failure report of a diverged run) are written
+/// as `null` and read back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
 }
 
 impl LossTerms {

@@ -4,6 +4,10 @@
 //! A failed run (non-finite loss, I/O error) is recorded in its `status.json` and in the
 //! summary; the other runs continue. Re-running the same command skips finished runs and
 //! resumes interrupted ones from their checkpoints.
+//!
+//! Every study directory holds `runs.json` (run index → run id): the contract that lets
+//! `biodis run-one STUDY --index I` (a Slurm array task), `biodis status` and `biodis resume`
+//! find a run from its directory alone.
 
 use crate::recipe::RunConfig;
 use crate::rundir::{atomic_write, RunDir};
@@ -31,13 +35,123 @@ pub struct EngineOptions {
     pub progress: bool,
 }
 
+/// One entry of `runs.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunEntry {
+    pub index: usize,
+    pub run_id: String,
+}
+
+/// Creates every run directory with its resolved `recipe.toml` and a `queued` status (runs
+/// already present with the same configuration keep their state; a different configuration is
+/// an error), and writes `runs.json`.
+pub fn prepare_study(study_dir: &Path, runs: &[RunConfig]) -> Result<(), String> {
+    std::fs::create_dir_all(study_dir).map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    let mut entries = Vec::new();
+    for (i, cfg) in runs.iter().enumerate() {
+        let rd = RunDir::new(study_dir.join(cfg.run_id()));
+        std::fs::create_dir_all(&rd.root).map_err(|e| format!("{}: {e}", rd.root.display()))?;
+        let text = toml::to_string_pretty(cfg).map_err(|e| e.to_string())?;
+        match std::fs::read_to_string(rd.recipe()) {
+            Ok(existing) if existing != text => {
+                return Err(format!(
+                    "{} holds a run with a different configuration; use another --out directory or remove it",
+                    rd.root.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => atomic_write(&rd.recipe(), text.as_bytes()).map_err(|e| format!("{}: {e}", rd.recipe().display()))?,
+        }
+        if rd.read_status().is_none() {
+            rd.write_status(&crate::rundir::Status::new(crate::rundir::State::Queued, 0))
+                .map_err(|e| format!("{}: {e}", rd.status().display()))?;
+        }
+        entries.push(RunEntry {
+            index: i,
+            run_id: cfg.run_id(),
+        });
+    }
+    let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
+    atomic_write(&study_dir.join("runs.json"), &j)
+        .map_err(|e| format!("{}: {e}", study_dir.display()))
+}
+
+/// Reads a study back from its directory: every run's configuration, in index order.
+pub fn load_study(study_dir: &Path) -> Result<Vec<RunConfig>, String> {
+    let rp = study_dir.join("runs.json");
+    let text = std::fs::read_to_string(&rp).map_err(|e| {
+        format!(
+            "{}: {e} (not a study directory made by `biodis run`?)",
+            rp.display()
+        )
+    })?;
+    let entries: Vec<RunEntry> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", rp.display()))?;
+    entries
+        .iter()
+        .map(|e| {
+            let p = study_dir.join(&e.run_id).join("recipe.toml");
+            let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
+            toml::from_str::<RunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
+        })
+        .collect()
+}
+
+/// Runs run `index` of the study in `study_dir` in this process (a Slurm array task).
+pub fn run_one(study_dir: &Path, index: usize) -> Result<RunResult, String> {
+    let runs = load_study(study_dir)?;
+    let cfg = runs.get(index).ok_or_else(|| {
+        format!(
+            "{}: no run with index {index} (the study has {})",
+            study_dir.display(),
+            runs.len()
+        )
+    })?;
+    let rd = RunDir::new(study_dir.join(cfg.run_id()));
+    crate::slurm::record_task(&rd.root, study_dir);
+    run(&rd, cfg, &|_| {}).map_err(|e| e.to_string())
+}
+
+/// Outcomes read from the run directories (for engines whose workers are other processes).
+pub fn outcomes_from_dirs(study_dir: &Path, runs: &[RunConfig]) -> Vec<Outcome> {
+    runs.iter()
+        .map(|cfg| {
+            let dir = study_dir.join(cfg.run_id());
+            let rd = RunDir::new(dir.clone());
+            let result = match rd.read_status() {
+                Some(st) if st.state == crate::rundir::State::Done => {
+                    std::fs::read_to_string(rd.result())
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| {
+                            serde_json::from_str::<RunResult>(&t).map_err(|e| e.to_string())
+                        })
+                }
+                Some(st) if st.state == crate::rundir::State::Failed => {
+                    Err(st.error.unwrap_or_else(|| "failed".into()))
+                }
+                Some(st) => Err(
+                    format!("did not finish ({:?} at step {})", st.state, st.step).to_lowercase(),
+                ),
+                None => Err("no status.json".into()),
+            };
+            Outcome {
+                run_id: cfg.run_id(),
+                variant: cfg.run.variant.clone(),
+                seed: cfg.run.seed,
+                dir,
+                result,
+            }
+        })
+        .collect()
+}
+
 /// Runs all `runs` into `study_dir/<run-id>/` and writes `study_dir/summary.csv`.
 pub fn run_study(
     study_dir: &Path,
     runs: &[RunConfig],
     opts: &EngineOptions,
 ) -> Result<Vec<Outcome>, String> {
-    std::fs::create_dir_all(study_dir).map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    prepare_study(study_dir, runs)?;
     let total_steps: u64 = runs.iter().map(|r| r.train.steps).sum();
     let mp = MultiProgress::with_draw_target(if opts.progress {
         ProgressDrawTarget::stderr()
@@ -97,7 +211,7 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Strin
     for l in 0..n_h {
         s.push_str(&format!(",mir_h{l},active_h{l}"));
     }
-    s.push_str(",r2,loss,neg_frac,wall_s,error\n");
+    s.push_str(",r2,loss,neg_frac,error\n");
     for o in outcomes {
         match &o.result {
             Ok(r) => {
@@ -111,9 +225,11 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Strin
                     let a = r.last.active.get(l).copied().unwrap_or(0);
                     s.push_str(&format!(",{m},{a}"));
                 }
+                // (no wall time here: summary.csv depends only on the numbers, so the same study
+                // gives the same file on any engine)
                 s.push_str(&format!(
-                    ",{},{},{},{:.3},\n",
-                    r.last.r2, r.last.loss.total, r.last.neg_frac, r.wall_s
+                    ",{},{},{},\n",
+                    r.last.r2, r.last.loss.total, r.last.neg_frac
                 ));
             }
             Err(e) => {

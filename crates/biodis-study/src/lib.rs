@@ -7,9 +7,13 @@ pub mod engine;
 pub mod nan;
 pub mod recipe;
 pub mod rundir;
+pub mod slurm;
 pub mod train;
 
-pub use engine::{mean_se, run_study, summary_table, EngineOptions, Outcome};
+pub use engine::{
+    load_study, mean_se, outcomes_from_dirs, prepare_study, run_one, run_study, summary_table,
+    write_summary, EngineOptions, Outcome, RunEntry,
+};
 pub use recipe::{
     expand, expand_variants, locate, parse_override, RecipeError, RecipeSource, RunConfig, EMBEDDED,
 };

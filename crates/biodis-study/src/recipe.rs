@@ -175,19 +175,29 @@ impl Sweep {
         let list = |k: &str, v: &toml::Value| -> Result<Vec<toml::Value>, String> {
             match v {
                 toml::Value::Array(a) if !a.is_empty() => Ok(a.clone()),
-                _ => Err(format!("sweep key `{k}` must be a non-empty list of values")),
+                _ => Err(format!(
+                    "sweep key `{k}` must be a non-empty list of values"
+                )),
             }
         };
-        let zip: Vec<(String, Vec<toml::Value>)> =
-            flatten(&self.zip, "").into_iter().map(|(k, v)| list(&k, &v).map(|l| (k, l))).collect::<Result<_, _>>()?;
-        let grid: Vec<(String, Vec<toml::Value>)> =
-            flatten(&self.grid, "").into_iter().map(|(k, v)| list(&k, &v).map(|l| (k, l))).collect::<Result<_, _>>()?;
+        let zip: Vec<(String, Vec<toml::Value>)> = flatten(&self.zip, "")
+            .into_iter()
+            .map(|(k, v)| list(&k, &v).map(|l| (k, l)))
+            .collect::<Result<_, _>>()?;
+        let grid: Vec<(String, Vec<toml::Value>)> = flatten(&self.grid, "")
+            .into_iter()
+            .map(|(k, v)| list(&k, &v).map(|l| (k, l)))
+            .collect::<Result<_, _>>()?;
         let zlen = zip.first().map(|z| z.1.len()).unwrap_or(1);
         if let Some((k, l)) = zip.iter().find(|z| z.1.len() != zlen) {
-            return Err(format!("sweep.zip lists must have equal lengths: `{k}` has {} values, expected {zlen}", l.len()));
+            return Err(format!(
+                "sweep.zip lists must have equal lengths: `{k}` has {} values, expected {zlen}",
+                l.len()
+            ));
         }
-        let mut points: Vec<SweepPoint> =
-            (0..zlen).map(|i| zip.iter().map(|(k, l)| (k.clone(), l[i].clone())).collect()).collect();
+        let mut points: Vec<SweepPoint> = (0..zlen)
+            .map(|i| zip.iter().map(|(k, l)| (k.clone(), l[i].clone())).collect())
+            .collect();
         for (k, l) in &grid {
             points = points
                 .into_iter()
@@ -218,7 +228,13 @@ pub fn point_label(p: &SweepPoint) -> String {
         .collect::<Vec<_>>()
         .join("_")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "=._-+".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=._-+".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -436,7 +452,11 @@ pub fn expand_variants(
             })?;
     base.remove("variant");
     base.remove("sweep");
-    let points = recipe.sweep.points().map_err(|msg| RecipeError::Key { source_name: src.name.clone(), key: "sweep".into(), msg })?;
+    let points = recipe.sweep.points().map_err(|msg| RecipeError::Key {
+        source_name: src.name.clone(),
+        key: "sweep".into(),
+        msg,
+    })?;
     let variants = if recipe.variants.is_empty() {
         vec![Variant {
             name: "default".into(),
@@ -488,7 +508,10 @@ pub fn expand_variants(
         }
     }
     let mut out = Vec::new();
-    for v in variants.iter().filter(|v| only.is_empty() || only.contains(&v.name)) {
+    for v in variants
+        .iter()
+        .filter(|v| only.is_empty() || only.contains(&v.name))
+    {
         for point in &points {
             let mut t = base.clone();
             for (k, val) in flatten(&v.set, "") {
@@ -506,21 +529,35 @@ pub fn expand_variants(
                 })?;
             }
             for (k, val) in overrides {
-                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override { arg: k.clone(), msg })?;
+                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override {
+                    arg: k.clone(),
+                    msg,
+                })?;
             }
             if let Some(s) = seeds {
-                set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64))
-                    .map_err(|msg| RecipeError::Override { arg: "--seeds".into(), msg })?;
+                set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64)).map_err(|msg| {
+                    RecipeError::Override {
+                        arg: "--seeds".into(),
+                        msg,
+                    }
+                })?;
             }
             if let Some(s) = steps {
-                set_path(&mut t, "train.steps", toml::Value::Integer(s as i64))
-                    .map_err(|msg| RecipeError::Override { arg: "--steps".into(), msg })?;
+                set_path(&mut t, "train.steps", toml::Value::Integer(s as i64)).map_err(|msg| {
+                    RecipeError::Override {
+                        arg: "--steps".into(),
+                        msg,
+                    }
+                })?;
             }
             let pl = point_label(point);
             let label = match (overrides.is_empty(), pl.is_empty()) {
                 (true, true) => format!("{} (variant '{}')", src.name, v.name),
                 (true, false) => format!("{} (variant '{}', sweep {pl})", src.name, v.name),
-                _ => format!("{} (variant '{}' {pl}, with --set overrides)", src.name, v.name),
+                _ => format!(
+                    "{} (variant '{}' {pl}, with --set overrides)",
+                    src.name, v.name
+                ),
             };
             // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
             // with their path), then the per-run config.
@@ -528,14 +565,21 @@ pub fn expand_variants(
             for s in 0..r.study.seeds.max(1) {
                 let cfg = RunConfig {
                     study: r.study.clone(),
-                    run: RunIdent { variant: v.name.clone(), seed: r.study.first_seed + s, point: pl.clone() },
+                    run: RunIdent {
+                        variant: v.name.clone(),
+                        seed: r.study.first_seed + s,
+                        point: pl.clone(),
+                    },
                     data: r.data.clone(),
                     model: r.model.clone(),
                     constraints: r.constraints.clone(),
                     train: r.train.clone(),
                     metrics: r.metrics,
                 };
-                cfg.validate().map_err(|msg| RecipeError::Parse { source_name: label.clone(), msg })?;
+                cfg.validate().map_err(|msg| RecipeError::Parse {
+                    source_name: label.clone(),
+                    msg,
+                })?;
                 out.push(cfg);
             }
         }
@@ -630,16 +674,37 @@ set = { "constraints.beta_activity" = 0.0 }
         let text = format!("{MINI}\n[sweep.grid]\n\"constraints.beta_activity\" = [1e-4, 1e-2]\n[sweep.zip]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [16, 64]\n");
         let runs = expand(&src(&text), &[], Some(1), None).unwrap();
         assert_eq!(runs.len(), 2 * 2 * 2);
-        assert_eq!(runs[0].run_id(), "all-batch=16_lr=0.001_beta_activity=0.0001-s0");
-        assert_eq!((runs[0].train.lr, runs[0].train.batch, runs[0].constraints.beta_activity), (1e-3, 16, 1e-4));
-        assert_eq!((runs[3].train.lr, runs[3].train.batch, runs[3].constraints.beta_activity), (3e-3, 64, 1e-2));
+        assert_eq!(
+            runs[0].run_id(),
+            "all-batch=16_lr=0.001_beta_activity=0.0001-s0"
+        );
+        assert_eq!(
+            (
+                runs[0].train.lr,
+                runs[0].train.batch,
+                runs[0].constraints.beta_activity
+            ),
+            (1e-3, 16, 1e-4)
+        );
+        assert_eq!(
+            (
+                runs[3].train.lr,
+                runs[3].train.batch,
+                runs[3].constraints.beta_activity
+            ),
+            (3e-3, 64, 1e-2)
+        );
         let ids: std::collections::HashSet<String> = runs.iter().map(|r| r.run_id()).collect();
         assert_eq!(ids.len(), runs.len(), "stable, unique ids");
-        let bad = format!("{MINI}\n[sweep.zip]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [16]\n");
+        let bad =
+            format!("{MINI}\n[sweep.zip]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [16]\n");
         let e = expand(&src(&bad), &[], None, None).unwrap_err().to_string();
         assert!(e.contains("equal lengths") && e.contains("train."), "{e}");
         let bad = format!("{MINI}\n[sweep.grid]\n\"train.lr\" = 3\n");
-        assert!(expand(&src(&bad), &[], None, None).unwrap_err().to_string().contains("non-empty list"));
+        assert!(expand(&src(&bad), &[], None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("non-empty list"));
     }
 
     #[test]

@@ -31,6 +31,23 @@ pub struct Status {
     /// Loss terms at the failure, when a loss became non-finite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_terms: Option<biodis_nn::LossTerms>,
+    /// Process id of the worker while `running` (filled in by [`RunDir::write_status`]), so
+    /// `biodis status` can tell a live run from an interrupted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+impl Status {
+    /// A status with only a state and step.
+    pub fn new(state: State, step: u64) -> Self {
+        Status {
+            state,
+            step,
+            error: None,
+            loss_terms: None,
+            pid: None,
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
@@ -85,9 +102,20 @@ impl RunDir {
         serde_json::from_str(&t).ok()
     }
 
-    /// Writes `status.json` atomically.
+    /// Writes `status.json` atomically (recording this process's id while running).
     pub fn write_status(&self, s: &Status) -> std::io::Result<()> {
-        let j = serde_json::to_vec_pretty(s).map_err(std::io::Error::other)?;
+        let mut s = s.clone();
+        s.pid = if s.state == State::Running {
+            Some(std::process::id())
+        } else {
+            None
+        };
+        let j = serde_json::to_vec_pretty(&s).map_err(std::io::Error::other)?;
         atomic_write(&self.status(), &j)
     }
+}
+
+/// True if a process with this id exists on this machine (Linux `/proc`).
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -309,6 +309,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
         step: 0,
         error: None,
         loss_terms: None,
+        pid: None,
     })
     .map_err(io)?;
 
@@ -438,6 +439,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
                 step,
                 error: Some(err.to_string()),
                 loss_terms: Some(t),
+                pid: None,
             });
             return Err(err);
         }
@@ -483,6 +485,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
                 step,
                 error: None,
                 loss_terms: None,
+                pid: None,
             })
             .map_err(io)?;
             last_eval = Some(e);
@@ -552,6 +555,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
         step: total,
         error: None,
         loss_terms: None,
+        pid: None,
     })
     .map_err(io)?;
     Ok(result)

@@ -55,6 +55,37 @@ enum Cmd {
         /// Hide progress bars.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// With --engine slurm: submit and return without waiting.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Run one run of a prepared study (what each Slurm array task executes).
+    RunOne {
+        /// The study directory.
+        study: PathBuf,
+        /// Run index (see the study's runs.json).
+        #[arg(long)]
+        index: usize,
+    },
+    /// Show each run's state; failures with their error and the end of their log.
+    Status {
+        /// The study directory.
+        dir: PathBuf,
+    },
+    /// Re-run only the failed or unfinished runs of a study (resuming from checkpoints).
+    Resume {
+        /// The study directory.
+        dir: PathBuf,
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[arg(long)]
+        detach: bool,
     },
     /// Make the figures, summary table and report.html of a study directory.
     Report {
@@ -139,6 +170,8 @@ fn real_main() -> Result<()> {
             jobs,
             dry_run,
             quiet,
+            engine,
+            detach,
         } => {
             let src = biodis_study::locate(&recipe)?;
             let overrides = set
@@ -178,32 +211,41 @@ fn real_main() -> Result<()> {
                 }
                 return Ok(());
             }
-            let t0 = std::time::Instant::now();
-            let outcomes = biodis_study::run_study(
-                &dir,
-                &runs,
-                &biodis_study::EngineOptions {
-                    jobs,
-                    progress: !quiet,
-                },
-            )
-            .map_err(anyhow::Error::msg)?;
-            let wall = t0.elapsed().as_secs_f64();
-            println!("{}", biodis_study::summary_table(&outcomes));
-            println!("wall time {wall:.1} s");
-            let rep = biodis_report::report_study(&dir)
-                .with_context(|| format!("report for {}", dir.display()))?;
-            for f in &rep.files {
-                println!("wrote {}", f.display());
-            }
-            let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-            if failed > 0 {
-                bail!(
-                    "{failed} of {} runs failed (see above and their status.json)",
-                    outcomes.len()
-                );
-            }
+            execute(&dir, &runs, jobs, quiet, &engine, detach)
+        }
+        Cmd::RunOne { study, index } => {
+            biodis_study::run_one(&study, index).map_err(anyhow::Error::msg)?;
             Ok(())
+        }
+        Cmd::Status { dir } => status(&dir),
+        Cmd::Resume {
+            dir,
+            jobs,
+            quiet,
+            engine,
+            detach,
+        } => {
+            let all = biodis_study::load_study(&dir).map_err(anyhow::Error::msg)?;
+            let todo: Vec<biodis_study::RunConfig> = all
+                .iter()
+                .filter(|c| {
+                    let rd = biodis_study::RunDir::new(dir.join(c.run_id()));
+                    !matches!(rd.read_status(), Some(st) if st.state == biodis_study::State::Done)
+                })
+                .cloned()
+                .collect();
+            eprintln!(
+                "{}: {} of {} runs to resume",
+                dir.display(),
+                todo.len(),
+                all.len()
+            );
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            execute_subset(&dir, &all, &todo, jobs, quiet, &engine, detach)
         }
         Cmd::Report { dir } => {
             let rep = biodis_report::report_study(&dir)
@@ -260,5 +302,188 @@ fn theory(check: &str, out: &std::path::Path, quick: bool, seed: u64, json: bool
     if res.iter().any(|c| !c.pass) {
         bail!("{} check(s) failed", res.iter().filter(|c| !c.pass).count());
     }
+    Ok(())
+}
+
+/// Where runs execute.
+#[derive(clap::Args, Debug, Clone)]
+struct EngineArgs {
+    /// `local` (a worker pool on this machine) or `slurm` (sbatch job arrays).
+    #[arg(long, default_value = "local")]
+    engine: String,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm time limit per run (e.g. 0:30:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Slurm memory per run (e.g. 2G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm CPUs per run.
+    #[arg(long)]
+    cpus_per_task: Option<usize>,
+    /// Slurm array throttle: at most this many runs at once.
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// The cluster's MaxArraySize (arrays are split to fit).
+    #[arg(long, default_value_t = 1001)]
+    max_array_size: usize,
+    /// Extra sbatch argument (repeatable), e.g. --sbatch-arg=--qos=short.
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    sbatch_arg: Vec<String>,
+}
+
+fn execute(
+    dir: &std::path::Path,
+    runs: &[biodis_study::RunConfig],
+    jobs: usize,
+    quiet: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<()> {
+    execute_subset(dir, runs, runs, jobs, quiet, engine, detach)
+}
+
+/// Runs `todo` (a subset of the study's `all` runs) on the chosen engine, then writes the
+/// summary and report for the whole study.
+fn execute_subset(
+    dir: &std::path::Path,
+    all: &[biodis_study::RunConfig],
+    todo: &[biodis_study::RunConfig],
+    jobs: usize,
+    quiet: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    match engine.engine.as_str() {
+        "local" => {
+            if detach {
+                bail!("--detach needs --engine slurm");
+            }
+            biodis_study::prepare_study(dir, all).map_err(anyhow::Error::msg)?;
+            biodis_study::run_study(
+                dir,
+                todo,
+                &biodis_study::EngineOptions {
+                    jobs,
+                    progress: !quiet,
+                },
+            )
+            .map_err(anyhow::Error::msg)?;
+        }
+        "slurm" => {
+            biodis_study::prepare_study(dir, all).map_err(anyhow::Error::msg)?;
+            let ids: Vec<String> = todo.iter().map(|c| c.run_id()).collect();
+            let indices: Vec<usize> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| ids.contains(&c.run_id()))
+                .map(|(i, _)| i)
+                .collect();
+            let exe = std::env::current_exe().context("locating the biodis binary")?;
+            let opts = biodis_study::slurm::SlurmOptions {
+                partition: engine.partition.clone(),
+                time: engine.time.clone(),
+                mem: engine.mem.clone(),
+                cpus_per_task: engine.cpus_per_task,
+                max_parallel: engine.max_parallel,
+                extra: engine.sbatch_arg.clone(),
+                max_array_size: engine.max_array_size,
+            };
+            let subs = biodis_study::slurm::submit(dir, &indices, &exe, &opts)
+                .map_err(anyhow::Error::msg)?;
+            let job_ids: Vec<String> = subs.iter().map(|s| s.job_id.clone()).collect();
+            eprintln!(
+                "submitted {} runs as Slurm job(s) {}",
+                indices.len(),
+                job_ids.join(", ")
+            );
+            if detach {
+                println!("{}", job_ids.join(","));
+                return Ok(());
+            }
+            let total = indices.len();
+            let last = std::cell::Cell::new(usize::MAX);
+            biodis_study::slurm::wait(&job_ids, &|active| {
+                let done = all
+                    .iter()
+                    .filter(|c| ids.contains(&c.run_id()))
+                    .filter(|c| {
+                        matches!(biodis_study::RunDir::new(dir.join(c.run_id())).read_status(), Some(st) if st.state == biodis_study::State::Done || st.state == biodis_study::State::Failed)
+                    })
+                    .count();
+                if !quiet && done != last.get() {
+                    eprintln!("[{:>6.1} s] {done}/{total} runs finished, {active} Slurm tasks active", t0.elapsed().as_secs_f64());
+                    last.set(done);
+                }
+            })
+            .map_err(anyhow::Error::msg)?;
+        }
+        other => bail!("--engine {other}: expected local or slurm"),
+    }
+    let outcomes = biodis_study::outcomes_from_dirs(dir, all);
+    biodis_study::write_summary(dir, &outcomes).map_err(anyhow::Error::msg)?;
+    println!("{}", biodis_study::summary_table(&outcomes));
+    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
+    let rep = biodis_report::report_study(dir)
+        .with_context(|| format!("report for {}", dir.display()))?;
+    for f in &rep.files {
+        println!("wrote {}", f.display());
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} runs failed or did not finish (see `biodis status {}`)",
+            outcomes.len(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn status(dir: &std::path::Path) -> Result<()> {
+    let runs = biodis_study::load_study(dir).map_err(anyhow::Error::msg)?;
+    let mut counts = std::collections::BTreeMap::new();
+    println!("{:<40} {:<12} {:>10}  detail", "run", "state", "step");
+    for c in &runs {
+        let rd = biodis_study::RunDir::new(dir.join(c.run_id()));
+        let (state, step, detail) = match rd.read_status() {
+            None => ("missing".to_string(), 0, String::new()),
+            Some(st) => {
+                let mut state = format!("{:?}", st.state).to_lowercase();
+                if st.state == biodis_study::State::Running {
+                    if let Some(pid) = st.pid {
+                        if !biodis_study::rundir::pid_alive(pid) {
+                            state = "interrupted".into();
+                        }
+                    }
+                }
+                (state, st.step, st.error.unwrap_or_default())
+            }
+        };
+        *counts.entry(state.clone()).or_insert(0usize) += 1;
+        println!("{:<40} {:<12} {:>10}  {}", c.run_id(), state, step, detail);
+        if state == "failed" || state == "interrupted" {
+            if let Some(log) = biodis_study::slurm::task_log(&rd.root) {
+                if let Ok(t) = std::fs::read_to_string(&log) {
+                    let lines: Vec<&str> = t.lines().collect();
+                    for l in &lines[lines.len().saturating_sub(5)..] {
+                        println!("    | {l}");
+                    }
+                    println!("    (log: {})", log.display());
+                }
+            }
+        }
+    }
+    println!(
+        "\n{}",
+        counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }

@@ -277,7 +277,8 @@ fn kill_9_then_resume_gives_the_same_result() {
     ];
     args2.extend(common);
     let o = bin().args(&args2).output().unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains("different configuration"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
 }
 
 /// The dense trainer against the PyTorch reference (`shared/bench/bench_torch.py --mode check`,
