@@ -319,15 +319,27 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
     Ok(Report { table, files })
 }
 
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A self-contained page: every figure inline as SVG, the tables, each variant's resolved
+/// recipe, failures, and the software version. No external file is needed to view it.
 fn html_report(study: &StudyData, table: &str, files: &[PathBuf], dir: &Path) -> String {
     let mut h = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — {0}</title>\
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}table{{border-collapse:collapse}}\
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%;border:1px solid #eee;margin:6px 0}}</style>\
-</head><body><h1>Study {0}</h1><p>{1} finished runs, {2} not finished. Metric: <code>mir.whittington2023</code>.</p>",
-        study.name,
+<style>body{{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;color:#222;padding:0 1em}}\
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}\
+th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}\
+figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f7f7f7;padding:.8em;overflow-x:auto}}\
+.meta{{color:#666}}</style></head><body><h1>Study <code>{0}</code></h1>\
+<p class=\"meta\">{1} finished runs, {2} not finished · metric <code>mir.whittington2023</code> · biodis {3}</p>",
+        esc(&study.name),
         study.runs.len(),
-        study.failed.len()
+        study.failed.len(),
+        env!("CARGO_PKG_VERSION")
     );
     h.push_str("<h2>Final MIR</h2><table>");
     for (i, line) in table.lines().enumerate() {
@@ -342,24 +354,61 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:10
         let tag = if i == 0 { "th" } else { "td" };
         h.push_str("<tr>");
         for c in cells {
-            h.push_str(&format!("<{tag}>{c}</{tag}>"));
+            h.push_str(&format!("<{tag}>{}</{tag}>", esc(c)));
         }
         h.push_str("</tr>");
     }
     h.push_str("</table><h2>Figures</h2>");
     for f in files
         .iter()
-        .filter(|f| f.extension().map(|e| e == "png").unwrap_or(false))
+        .filter(|f| f.extension().map(|e| e == "svg").unwrap_or(false))
     {
-        let rel = f.strip_prefix(dir).unwrap_or(f);
-        h.push_str(&format!("<div><img src=\"{}\"></div>", rel.display()));
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        match std::fs::read_to_string(f) {
+            Ok(svg) => {
+                let body = svg.find("<svg").map(|k| &svg[k..]).unwrap_or(&svg);
+                h.push_str(&format!(
+                    "<figure>{body}<figcaption>{}</figcaption></figure>",
+                    esc(&name)
+                ));
+            }
+            Err(_) => h.push_str(&format!("<p>(figure {} could not be read)</p>", esc(&name))),
+        }
     }
     if !study.failed.is_empty() {
         h.push_str("<h2>Runs not finished</h2><ul>");
         for (id, e) in &study.failed {
-            h.push_str(&format!("<li><b>{id}</b>: {}</li>", e.replace('<', "&lt;")));
+            h.push_str(&format!("<li><b>{}</b>: {}</li>", esc(id), esc(e)));
         }
         h.push_str("</ul>");
+    }
+    h.push_str("<h2>Resolved recipes</h2>");
+    for v in &study.variants {
+        let first = study
+            .runs
+            .iter()
+            .find(|r| &r.variant == v)
+            .map(|r| r.run_id.clone())
+            .or_else(|| {
+                std::fs::read_dir(dir)
+                    .ok()?
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .find(|n| n.starts_with(&format!("{v}-")))
+            });
+        if let Some(id) = first {
+            if let Ok(t) = std::fs::read_to_string(dir.join(&id).join("recipe.toml")) {
+                h.push_str(&format!(
+                    "<details><summary>{} (run {})</summary><pre>{}</pre></details>",
+                    esc(v),
+                    esc(&id),
+                    esc(&t)
+                ));
+            }
+        }
     }
     h.push_str("</body></html>\n");
     h
