@@ -9,6 +9,11 @@
 //! | `supervised_cubic` | `(O e)³` element-wise | `W e` |
 //! | `unsupervised_linear` | `y` | `W e`, `W ∈ R^{out × k}`, `N(0,1)` (paper: out = 50) |
 //! | `unsupervised_mlp` | `y` | `W₂ relu(W₁ e)`, hidden 28 (paper), all weights `N(0,1)`, no biases |
+//! | `categories` | `y` | one of `n_factors` fixed random `U(0,1)^out` vectors, uniformly (App. A.7); factors = one-hot category |
+//!
+//! `target_scale = "minmax"` rescales every input/target dimension to [0, 1] with its minimum
+//! and maximum over the dataset (the autoencoders' sigmoid cross-entropy needs targets in
+//! [0, 1]; the paper does not say how it rescaled, this is the natural choice).
 //!
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
 //! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
@@ -26,12 +31,16 @@ pub enum Task {
     SupervisedCubic,
     UnsupervisedLinear,
     UnsupervisedMlp,
+    Categories,
 }
 
 impl Task {
     /// True for the autoencoder tasks (input = target).
     pub fn is_unsupervised(self) -> bool {
-        matches!(self, Task::UnsupervisedLinear | Task::UnsupervisedMlp)
+        matches!(
+            self,
+            Task::UnsupervisedLinear | Task::UnsupervisedMlp | Task::Categories
+        )
     }
 }
 
@@ -53,6 +62,19 @@ pub struct DataSpec {
     /// Hidden width of the generating MLP of `unsupervised_mlp` (paper: 28).
     #[serde(default = "default_mlp_hidden")]
     pub mlp_hidden: usize,
+    /// Rescaling of inputs/targets.
+    #[serde(default)]
+    pub target_scale: TargetScale,
+}
+
+/// Rescaling of the generated inputs and targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetScale {
+    #[default]
+    None,
+    /// Per dimension to [0, 1] by the dataset's min and max.
+    Minmax,
 }
 
 fn default_factors() -> usize {
@@ -151,7 +173,20 @@ impl DataSpec {
         let w_un = gaussian(self.out_dim * k, &mut rng);
         let w1 = gaussian(self.mlp_hidden * k, &mut rng);
         let w2 = gaussian(self.out_dim * self.mlp_hidden, &mut rng);
-        let factors: Vec<f32> = (0..n * k).map(|_| rng.gen::<f64>() as f32).collect();
+        let protos: Vec<f64> = if self.task == Task::Categories {
+            (0..k * self.out_dim).map(|_| rng.gen::<f64>()).collect()
+        } else {
+            Vec::new()
+        };
+        let factors: Vec<f32> = if self.task == Task::Categories {
+            let mut f = vec![0f32; n * k];
+            for s in 0..n {
+                f[s * k + rng.gen_range(0..k)] = 1.0;
+            }
+            f
+        } else {
+            (0..n * k).map(|_| rng.gen::<f64>() as f32).collect()
+        };
         let mut x = vec![0f32; n * x_dim];
         let mut y = vec![0f32; n * y_dim];
         let mut hid = vec![0f64; self.mlp_hidden];
@@ -179,6 +214,12 @@ impl DataSpec {
                         y[s * y_dim + i] = yi as f32;
                     }
                 }
+                Task::Categories => {
+                    let c = e.iter().position(|&v| v == 1.0).unwrap_or(0);
+                    for i in 0..self.out_dim {
+                        y[s * y_dim + i] = protos[c * self.out_dim + i] as f32;
+                    }
+                }
                 Task::UnsupervisedMlp => {
                     for (h, hv) in hid.iter_mut().enumerate() {
                         let v: f64 = (0..k).map(|j| w1[h * k + j] * e[j] as f64).sum();
@@ -193,6 +234,12 @@ impl DataSpec {
                 }
             }
         }
+        if self.target_scale == TargetScale::Minmax {
+            minmax(&mut y, y_dim);
+            if !self.task.is_unsupervised() {
+                minmax(&mut x, x_dim);
+            }
+        }
         if self.task.is_unsupervised() {
             x.copy_from_slice(&y);
         }
@@ -205,6 +252,25 @@ impl DataSpec {
             x,
             y,
         })
+    }
+}
+
+/// Rescales every column of a row-major `? × d` array to [0, 1] (constant columns become 0).
+fn minmax(a: &mut [f32], d: usize) {
+    for j in 0..d {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for row in a.chunks_exact(d) {
+            lo = lo.min(row[j]);
+            hi = hi.max(row[j]);
+        }
+        let span = hi - lo;
+        for row in a.chunks_exact_mut(d) {
+            row[j] = if span > 0.0 {
+                (row[j] - lo) / span
+            } else {
+                0.0
+            };
+        }
     }
 }
 
@@ -266,6 +332,7 @@ mod tests {
             n_samples: 1000,
             out_dim: 50,
             mlp_hidden: 28,
+            target_scale: TargetScale::None,
         }
     }
 
@@ -304,6 +371,39 @@ mod tests {
             assert!((l.x[i].powi(3) - c.x[i]).abs() < 1e-5);
         }
         assert_eq!(l.y, c.y);
+    }
+
+    #[test]
+    fn categories_and_minmax() {
+        let mut s = spec(Task::Categories);
+        s.target_scale = TargetScale::Minmax;
+        let d = s.generate(2).unwrap();
+        // every sample is one of 6 prototypes, its factor row is one-hot
+        for smp in 0..50 {
+            let f = &d.factors[smp * 6..smp * 6 + 6];
+            assert_eq!(f.iter().filter(|&&v| v == 1.0).count(), 1);
+            assert_eq!(f.iter().sum::<f32>(), 1.0);
+        }
+        let mut protos: Vec<Vec<u32>> = (0..d.n)
+            .map(|i| {
+                d.y[i * 50..i * 50 + 50]
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            })
+            .collect();
+        protos.sort();
+        protos.dedup();
+        assert_eq!(protos.len(), 6);
+        assert!(d.y.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        let mut u = spec(Task::UnsupervisedLinear);
+        u.target_scale = TargetScale::Minmax;
+        let d = u.generate(1).unwrap();
+        for j in 0..50 {
+            let col: Vec<f32> = (0..d.n).map(|i| d.y[i * 50 + j]).collect();
+            assert_eq!(col.iter().cloned().fold(f32::INFINITY, f32::min), 0.0);
+            assert_eq!(col.iter().cloned().fold(f32::NEG_INFINITY, f32::max), 1.0);
+        }
     }
 
     #[test]

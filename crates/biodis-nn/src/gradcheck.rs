@@ -52,6 +52,7 @@ fn spec(acts: Vec<Activation>, head: Head, reduction: Reduction) -> MlpSpec {
         activations: acts,
         head,
         reduction,
+        split: None,
     }
 }
 
@@ -196,6 +197,7 @@ fn terms_have_the_documented_values() {
         activations: vec![Activation::Identity],
         head: Head::Mse,
         reduction: Reduction::Mean,
+        split: None,
     };
     // W0 = [1, -2], b0 = [0, 0], W1 = [3, 4]^T, b1 = [0]
     let params = vec![1.0, -2.0, 0.0, 0.0, 3.0, 4.0, 0.0];
@@ -226,15 +228,42 @@ fn terms_have_the_documented_values() {
 
 #[test]
 fn parameter_counts_table1() {
-    let p = |dims: Vec<usize>| {
+    let p = |dims: Vec<usize>, split: Option<(usize, usize)>| {
         MlpSpec {
             activations: vec![Activation::Relu; dims.len() - 2],
             dims,
             head: Head::Mse,
             reduction: Reduction::Mean,
+            split,
         }
         .n_params()
     };
-    assert_eq!(p(vec![6, 188, 6]), 2450);
-    assert_eq!(p(vec![6, 188, 186, 184, 182, 180, 6]), 138_574);
+    assert_eq!(p(vec![6, 188, 6], None), 2450);
+    assert_eq!(p(vec![6, 188, 186, 184, 182, 180, 6], None), 138_574);
+    // autoencoders: the encoder head outputs 2 × latent (20) units, the first 10 feed the decoder
+    assert_eq!(p(vec![50, 20, 50], Some((0, 10))), 1570);
+    assert_eq!(
+        p(
+            vec![50, 500, 300, 100, 20, 100, 300, 500, 50],
+            Some((3, 10))
+        ),
+        414_870
+    );
+}
+
+#[test]
+fn split_layer_gradients() {
+    // encoder head of 6 units, decoder reads the first 3; constraints on every hidden layer
+    let mut c = all_terms(Nonneg::Hinge, Normalisation::Sum);
+    c.beta_weight_l1 = 0.0;
+    for head in [Head::Mse, Head::SigmoidCe] {
+        let s = MlpSpec {
+            dims: vec![5, 7, 6, 4],
+            activations: vec![Activation::Relu, Activation::Identity],
+            head,
+            reduction: Reduction::Mean,
+            split: Some((1, 3)),
+        };
+        check(s, &c, "split");
+    }
 }

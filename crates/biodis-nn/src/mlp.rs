@@ -106,6 +106,10 @@ pub struct MlpSpec {
     pub activations: Vec<Activation>,
     pub head: Head,
     pub reduction: Reduction,
+    /// `Some((k, p))`: hidden layer `k` has `dims[k+1]` units but only its first `p` feed layer
+    /// `k+1` — the autoencoders' encoder head, which (as Table 1's parameter counts show) outputs
+    /// 2 × latent units of which `latent` reach the decoder, the VAE-style layout.
+    pub split: Option<(usize, usize)>,
 }
 
 impl MlpSpec {
@@ -119,17 +123,27 @@ impl MlpSpec {
     }
     /// Total number of parameters (weights + biases).
     pub fn n_params(&self) -> usize {
-        self.dims.windows(2).map(|w| w[0] * w[1] + w[1]).sum()
+        (0..self.n_layers())
+            .map(|l| self.in_width(l) * self.dims[l + 1] + self.dims[l + 1])
+            .sum()
+    }
+    /// Fan-in of layer `l` (`dims[l]`, or the passed units after a split).
+    pub fn in_width(&self, l: usize) -> usize {
+        match self.split {
+            Some((k, p)) if l == k + 1 => p,
+            _ => self.dims[l],
+        }
     }
 }
 
 /// Offsets of layer `l`'s weight and bias in the flat parameter vector.
-fn offsets(dims: &[usize]) -> Vec<(usize, usize)> {
-    let mut o = Vec::with_capacity(dims.len() - 1);
+fn offsets(spec: &MlpSpec) -> Vec<(usize, usize)> {
+    let mut o = Vec::with_capacity(spec.n_layers());
     let mut at = 0;
-    for w in dims.windows(2) {
-        o.push((at, at + w[0] * w[1]));
-        at += w[0] * w[1] + w[1];
+    for l in 0..spec.n_layers() {
+        let (din, dout) = (spec.in_width(l), spec.dims[l + 1]);
+        o.push((at, at + din * dout));
+        at += din * dout + dout;
     }
     o
 }
@@ -156,11 +170,11 @@ impl<T: Scalar> Mlp<T> {
     pub fn new<R: Rng>(spec: MlpSpec, constraints: &Constraints, rng: &mut R) -> Self {
         let np = spec.n_params();
         let mut params = vec![T::ZERO; np];
-        let off = offsets(&spec.dims);
-        for (l, w) in spec.dims.windows(2).enumerate() {
-            let lim = 1.0 / (w[0] as f64).sqrt();
+        let off = offsets(&spec);
+        for l in 0..spec.n_layers() {
+            let lim = 1.0 / (spec.in_width(l) as f64).sqrt();
             let (wo, bo) = off[l];
-            for p in &mut params[wo..bo + w[1]] {
+            for p in &mut params[wo..bo + spec.dims[l + 1]] {
                 *p = T::from_f64(rng.gen_range(-lim..lim));
             }
         }
@@ -181,7 +195,7 @@ impl<T: Scalar> Mlp<T> {
                 }
             })
             .collect();
-        let off = offsets(&spec.dims);
+        let off = offsets(&spec);
         let np = params.len();
         Mlp {
             spec,
@@ -244,7 +258,8 @@ impl<T: Scalar> Mlp<T> {
         self.ensure_batch(b);
         let n_layers = self.spec.n_layers();
         for l in 0..n_layers {
-            let (din, dout) = (self.spec.dims[l], self.spec.dims[l + 1]);
+            let (din, dout) = (self.spec.in_width(l), self.spec.dims[l + 1]);
+            let stride = self.spec.dims[l];
             let (wo, bo) = self.off[l];
             let (head, tail) = self.post.split_at_mut(l);
             let input: &[T] = if l == 0 { x } else { &head[l - 1] };
@@ -253,7 +268,8 @@ impl<T: Scalar> Mlp<T> {
             for row in pre.chunks_exact_mut(dout) {
                 row.copy_from_slice(bias);
             }
-            // SAFETY: input is b×din, W is din×dout, pre is b×dout, all row-major and in bounds.
+            // SAFETY: input is b×din with row stride `stride` (≥ din), W is din×dout, pre is
+            // b×dout, all row-major and in bounds.
             unsafe {
                 T::gemm(
                     b,
@@ -261,7 +277,7 @@ impl<T: Scalar> Mlp<T> {
                     dout,
                     T::ONE,
                     input.as_ptr(),
-                    din as isize,
+                    stride as isize,
                     1,
                     self.params[wo..].as_ptr(),
                     dout as isize,
@@ -384,13 +400,14 @@ impl<T: Scalar> Mlp<T> {
 
         // Weight terms and zeroed bias grads are handled per layer below.
         for l in (0..n_layers).rev() {
-            let (din, dout) = (self.spec.dims[l], self.spec.dims[l + 1]);
+            let (din, dout) = (self.spec.in_width(l), self.spec.dims[l + 1]);
+            let stride = self.spec.dims[l];
             let (wo, bo) = self.off[l];
             // dW = a_{l-1}^T dpre ; db = colsum dpre
             {
                 let input: &[T] = if l == 0 { x } else { &self.post[l - 1] };
                 let dpre = &self.dpre[..b * dout];
-                // SAFETY: a^T is din×b (strides 1, din), dpre is b×dout, dW is din×dout.
+                // SAFETY: a^T is din×b (strides 1, stride), dpre is b×dout, dW is din×dout.
                 unsafe {
                     T::gemm(
                         din,
@@ -399,7 +416,7 @@ impl<T: Scalar> Mlp<T> {
                         T::ONE,
                         input.as_ptr(),
                         1,
-                        din as isize,
+                        stride as isize,
                         dpre.as_ptr(),
                         dout as isize,
                         1,
@@ -451,11 +468,17 @@ impl<T: Scalar> Mlp<T> {
             }
             // dpost_{l-1} = dpre_l W_l^T
             let h = l - 1;
-            let width = din;
+            // the hidden layer's full width; after a split only its first `din` units receive
+            // a gradient from above (the rest only from their own constraint terms)
+            let width = stride;
             {
                 let dpre = &self.dpre[..b * dout];
                 let dpost = &mut self.dpost[..b * width];
-                // SAFETY: dpre b×dout, W^T is dout×din (strides 1, dout), dpost b×din.
+                if din < width {
+                    dpost.iter_mut().for_each(|v| *v = T::ZERO);
+                }
+                // SAFETY: dpre b×dout, W^T is dout×din (strides 1, dout), dpost b×din with row
+                // stride `width` ≥ din.
                 unsafe {
                     T::gemm(
                         b,

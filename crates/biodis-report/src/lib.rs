@@ -45,6 +45,8 @@ pub struct RunRecord {
     pub mi_matrix: Vec<Vec<f64>>,
     pub mi_kept: Vec<usize>,
     pub final_mir: Vec<f64>,
+    /// Hidden layer of the headline MIR (the latent of an autoencoder, else the last hidden).
+    pub primary: usize,
     pub r2: f64,
     pub active: Vec<f64>,
     pub wall_s: f64,
@@ -218,6 +220,10 @@ pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
                 })
                 .unwrap_or_default(),
             final_mir: arr(&last["mir"]),
+            primary: r["primary_layer"]
+                .as_u64()
+                .map(|v| v as usize)
+                .unwrap_or_else(|| arr(&last["mir"]).len().saturating_sub(1)),
             r2: num(&last["r2"]),
             active: arr(&last["active"]),
             wall_s: num(&r["wall_s"]),
@@ -287,7 +293,7 @@ pub fn final_table(study: &StudyData) -> String {
         let (act, _) = mean_se(
             &runs
                 .iter()
-                .map(|r| r.active.last().copied().unwrap_or(f64::NAN))
+                .map(|r| r.active.get(r.primary).copied().unwrap_or(f64::NAN))
                 .collect::<Vec<_>>(),
         );
         s.push_str(&format!(" {r2:.4} ± {r2se:.4} | {act:.1} |\n"));

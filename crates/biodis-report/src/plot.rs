@@ -223,7 +223,7 @@ fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &RunRecord,
 ) -> Result<(), ReportError> {
-    let mir = r.final_mir.last().copied().unwrap_or(f64::NAN);
+    let mir = r.final_mir.get(r.primary).copied().unwrap_or(f64::NAN);
     let kept: Vec<usize> = if r.mi_kept.is_empty() {
         (0..r.mi_matrix.len()).collect()
     } else {

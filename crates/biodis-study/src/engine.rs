@@ -215,7 +215,7 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Strin
     for o in outcomes {
         match &o.result {
             Ok(r) => {
-                let mir_last = r.last.mir.last().copied().unwrap_or(f64::NAN);
+                let mir_last = r.last.mir.get(r.primary_layer).copied().unwrap_or(f64::NAN);
                 s.push_str(&format!(
                     "{},{},{},done,{},{}",
                     o.run_id, o.variant, o.seed, r.steps, mir_last
@@ -278,12 +278,12 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
         let failed = runs.len() - ok.len();
         let mirs: Vec<f64> = ok
             .iter()
-            .map(|r| r.last.mir.last().copied().unwrap_or(f64::NAN))
+            .map(|r| r.last.mir.get(r.primary_layer).copied().unwrap_or(f64::NAN))
             .collect();
         let r2s: Vec<f64> = ok.iter().map(|r| r.last.r2).collect();
         let act: Vec<f64> = ok
             .iter()
-            .map(|r| r.last.active.last().copied().unwrap_or(0) as f64)
+            .map(|r| r.last.active.get(r.primary_layer).copied().unwrap_or(0) as f64)
             .collect();
         let (m, se, _) = mean_se(&mirs);
         let (r, rse, _) = mean_se(&r2s);

@@ -15,7 +15,8 @@ pub use engine::{
     write_summary, EngineOptions, Outcome, RunEntry,
 };
 pub use recipe::{
-    expand, expand_variants, locate, parse_override, RecipeError, RecipeSource, RunConfig, EMBEDDED,
+    expand, expand_variants, locate, parse_override, RecipeError, RecipeSource, RunConfig,
+    EMBEDDED, SYNTHETIC,
 };
 pub use rundir::{RunDir, State, Status};
 pub use train::{read_curve, CurveRow, RunResult};

@@ -20,6 +20,30 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "fig2-lownoise",
         include_str!("../../../experiments/fig2-lownoise.toml"),
     ),
+    ("fig3", include_str!("../../../experiments/fig3.toml")),
+    (
+        "fig4-shallow",
+        include_str!("../../../experiments/fig4-shallow.toml"),
+    ),
+    (
+        "fig4-deep",
+        include_str!("../../../experiments/fig4-deep.toml"),
+    ),
+    ("fig8", include_str!("../../../experiments/fig8.toml")),
+    ("fig9", include_str!("../../../experiments/fig9.toml")),
+    ("fig11", include_str!("../../../experiments/fig11.toml")),
+];
+
+/// `biodis run synthetic`: every synthetic experiment of the paper (Figs 2, 3, 4, 8, 9, 11),
+/// each into its own study directory under one parent, with one index page.
+pub const SYNTHETIC: &[&str] = &[
+    "fig2",
+    "fig3",
+    "fig4-shallow",
+    "fig4-deep",
+    "fig8",
+    "fig9",
+    "fig11",
 ];
 
 /// Errors in recipes and overrides. Every message names the source (file or recipe) and the key.
@@ -75,6 +99,38 @@ pub struct ModelSpec {
     pub head: Head,
     #[serde(default)]
     pub reduction: Reduction,
+    /// Per-hidden-layer activations (overrides `activation`; one entry per hidden layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activations: Option<Vec<Activation>>,
+    /// Autoencoders: the hidden layer that is the latent (the encoder head). With `latent`, only
+    /// its first `latent` units feed the next layer (Table 1's layout: the head has 2 × latent
+    /// units). MIR is reported for this layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_layer: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<usize>,
+}
+
+impl ModelSpec {
+    /// Activation of each hidden layer.
+    pub fn layer_activations(&self) -> Vec<Activation> {
+        self.activations
+            .clone()
+            .unwrap_or_else(|| vec![self.activation; self.hidden.len()])
+    }
+    /// The hidden layer whose MIR is the run's headline number: the latent layer if given,
+    /// else the last hidden layer.
+    pub fn primary_layer(&self) -> usize {
+        self.latent_layer
+            .unwrap_or(self.hidden.len().saturating_sub(1))
+    }
+    /// `(layer, units)` of a latent split, if any.
+    pub fn split(&self) -> Option<(usize, usize)> {
+        match (self.latent_layer, self.latent) {
+            (Some(l), Some(p)) if p < self.hidden[l] => Some((l, p)),
+            _ => None,
+        }
+    }
 }
 fn default_act() -> Activation {
     Activation::Identity
@@ -307,6 +363,33 @@ impl RunConfig {
         if let Some(i) = self.model.hidden.iter().position(|&w| w == 0) {
             return Err(format!("model.hidden[{i}] = 0: widths must be at least 1"));
         }
+        if let Some(a) = &self.model.activations {
+            if a.len() != self.model.hidden.len() {
+                return Err(format!(
+                    "model.activations has {} entries but model.hidden has {} layers",
+                    a.len(),
+                    self.model.hidden.len()
+                ));
+            }
+        }
+        if let Some(l) = self.model.latent_layer {
+            if l >= self.model.hidden.len() {
+                return Err(format!(
+                    "model.latent_layer = {l}: there are only {} hidden layers",
+                    self.model.hidden.len()
+                ));
+            }
+            if let Some(p) = self.model.latent {
+                if p == 0 || p > self.model.hidden[l] {
+                    return Err(format!(
+                        "model.latent = {p}: expected 1..={} (the width of hidden layer {l})",
+                        self.model.hidden[l]
+                    ));
+                }
+            }
+        } else if self.model.latent.is_some() {
+            return Err("model.latent needs model.latent_layer".into());
+        }
         self.data.validate().map_err(|e| e.to_string())?;
         self.constraints
             .validate(self.model.hidden.len())
@@ -328,6 +411,7 @@ pub struct RecipeSource {
 /// Finds a recipe by embedded name or as a path to a `.toml` file.
 pub fn locate(name_or_path: &str) -> Result<RecipeSource, RecipeError> {
     if let Some((n, t)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        // (the `synthetic` group is expanded by the CLI, not here)
         return Ok(RecipeSource {
             name: format!("recipe '{n}' (experiments/{n}.toml)"),
             text: t.to_string(),

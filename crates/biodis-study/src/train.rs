@@ -37,7 +37,7 @@ pub struct CurveRow {
     pub active: Vec<usize>,
     #[serde(with = "crate::nan::scalar")]
     pub r2: f64,
-    /// Fraction of negative activations in the last hidden layer.
+    /// Fraction of negative activations in the primary layer (the latent, or the last hidden).
     #[serde(with = "crate::nan::scalar")]
     pub neg_frac: f64,
 }
@@ -53,7 +53,11 @@ pub struct RunResult {
     pub metric_id: String,
     /// Final evaluation row.
     pub last: CurveRow,
-    /// Entropy-normalised MI matrix of the last hidden layer, neurons × factors.
+    /// The hidden layer of the headline MIR (`mir[primary_layer]`): the latent of an
+    /// autoencoder, else the last hidden layer.
+    #[serde(default)]
+    pub primary_layer: usize,
+    /// Entropy-normalised MI matrix of the primary layer, neurons × factors.
     pub mi_matrix: Vec<Vec<f64>>,
     /// Neurons kept by MIR in the last hidden layer.
     pub mi_kept: Vec<usize>,
@@ -236,18 +240,24 @@ fn evaluate(
         r2 += if tot > 0.0 { 1.0 - res / tot } else { 0.0 };
     }
     r2 /= dy as f64;
-    let last = &hidden[n_hidden - 1];
+    let last = &hidden[cfg.model.primary_layer().min(n_hidden - 1)];
     let neg_frac = last.iter().filter(|&&v| v < 0.0).count() as f64 / last.len() as f64;
     let mut mirs = Vec::new();
     let mut active = Vec::new();
     let mut mi = None;
+    let primary = cfg.model.primary_layer();
+    let split = cfg.model.split();
     for (l, h) in hidden.iter().enumerate() {
-        let h64 = h.mapv(|v| v as f64);
+        // the latent of an autoencoder is the part of the encoder head that feeds the decoder
+        let h64 = match split {
+            Some((k, p)) if k == l => h.slice(ndarray::s![.., ..p]).mapv(|v| v as f64),
+            _ => h.mapv(|v| v as f64),
+        };
         match mir(h64.view(), factors.view(), &cfg.metrics) {
             Ok(r) => {
                 mirs.push(r.mir);
                 active.push(r.kept.len());
-                if l == n_hidden - 1 {
+                if l == primary {
                     mi = Some((r.mi, r.kept));
                 }
             }
@@ -276,6 +286,23 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 /// (`done`). A non-finite loss marks the run `failed` (with step and loss terms) and returns
 /// [`RunError::NonFinite`].
 pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
+    let r = run_inner(dir, cfg, progress);
+    if let Err(e) = &r {
+        // every error leaves a `failed` status with its message (a non-finite loss has already
+        // written one with the loss terms)
+        if !matches!(dir.read_status(), Some(st) if st.state == State::Failed) {
+            let mut st = Status::new(
+                State::Failed,
+                dir.read_status().map(|s| s.step).unwrap_or(0),
+            );
+            st.error = Some(e.to_string());
+            let _ = dir.write_status(&st);
+        }
+    }
+    r
+}
+
+fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
     let id = cfg.run_id();
     let t0 = Instant::now();
     let io = |e: std::io::Error| RunError::other(&id, format!("{}: {e}", dir.root.display()));
@@ -324,10 +351,11 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
     dims.extend(&cfg.model.hidden);
     dims.push(data.y_dim);
     let spec = MlpSpec {
-        activations: vec![cfg.model.activation; cfg.model.hidden.len()],
+        activations: cfg.model.layer_activations(),
         dims,
         head: cfg.model.head,
         reduction: cfg.model.reduction,
+        split: cfg.model.split(),
     };
     let n_hidden = spec.n_hidden();
     let mut init_rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
@@ -526,7 +554,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
         &factors.slice(ndarray::s![..keep, ..]).mapv(|v| v as f32),
     )?;
     for l in 0..spec.n_layers() {
-        let (din, dout) = (spec.dims[l], spec.dims[l + 1]);
+        let (din, dout) = (spec.in_width(l), spec.dims[l + 1]);
         let w = Array2::from_shape_vec((din, dout), net.weight(l).to_vec())
             .map_err(|e| RunError::other(&id, e))?;
         npy(&format!("weight_l{l}.npy"), &w)?;
@@ -542,6 +570,7 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
         steps: total,
         metric_id: biodis_metrics::mir::MIR_ID.to_string(),
         last,
+        primary_layer: cfg.model.primary_layer(),
         mi_matrix,
         mi_kept,
         n_params: spec.n_params(),

@@ -184,6 +184,7 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
         dims,
         head,
         reduction: Reduction::Mean,
+        split: None,
     };
     let net = Mlp::with_params(spec, &c, params);
     Ok(Setup {

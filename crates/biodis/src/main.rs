@@ -173,17 +173,10 @@ fn real_main() -> Result<()> {
             engine,
             detach,
         } => {
-            let src = biodis_study::locate(&recipe)?;
             let overrides = set
                 .iter()
                 .map(|s| biodis_study::parse_override(s))
                 .collect::<Result<Vec<_>, _>>()?;
-            let runs = biodis_study::expand_variants(&src, &overrides, seeds, steps, &variants)?;
-            let study = runs
-                .first()
-                .map(|r| r.study.name.clone())
-                .unwrap_or_else(|| "study".into());
-            let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
@@ -192,26 +185,49 @@ fn real_main() -> Result<()> {
             if jobs == 0 {
                 bail!("--jobs 0: expected at least 1");
             }
-            let n_var = runs
-                .iter()
-                .map(|r| r.run.variant.as_str())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len();
-            eprintln!(
-                "study {study}: {} runs ({} variants × {} seeds), {} steps each, {jobs} at a time -> {}",
-                runs.len(),
-                n_var,
-                runs.len() / n_var.max(1),
-                runs.first().map(|r| r.train.steps).unwrap_or(0),
-                dir.display()
-            );
-            if dry_run {
-                for r in &runs {
-                    println!("{}", r.run_id());
+            if recipe == "synthetic" {
+                let parent = out.unwrap_or_else(|| PathBuf::from("runs").join("synthetic"));
+                let mut failed = Vec::new();
+                let t0 = std::time::Instant::now();
+                for name in biodis_study::SYNTHETIC {
+                    eprintln!("== {name}");
+                    let src = biodis_study::locate(name)?;
+                    let r = run_recipe(
+                        &src,
+                        &overrides,
+                        seeds,
+                        steps,
+                        &variants,
+                        Some(parent.join(name)),
+                        jobs,
+                        dry_run,
+                        quiet,
+                        &engine,
+                        detach,
+                    );
+                    if let Err(e) = r {
+                        eprintln!("{name}: {e:#}");
+                        failed.push(name.to_string());
+                    }
+                }
+                if !dry_run {
+                    write_synthetic_index(&parent)?;
+                    println!(
+                        "synthetic: wall time {:.1} s; index {}",
+                        t0.elapsed().as_secs_f64(),
+                        parent.join("index.html").display()
+                    );
+                }
+                if !failed.is_empty() {
+                    bail!("studies with failed runs: {}", failed.join(", "));
                 }
                 return Ok(());
             }
-            execute(&dir, &runs, jobs, quiet, &engine, detach)
+            let src = biodis_study::locate(&recipe)?;
+            run_recipe(
+                &src, &overrides, seeds, steps, &variants, out, jobs, dry_run, quiet, &engine,
+                detach,
+            )
         }
         Cmd::RunOne { study, index } => {
             biodis_study::run_one(&study, index).map_err(anyhow::Error::msg)?;
@@ -485,5 +501,65 @@ fn status(dir: &std::path::Path) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_recipe(
+    src: &biodis_study::RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    variants: &[String],
+    out: Option<PathBuf>,
+    jobs: usize,
+    dry_run: bool,
+    quiet: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<()> {
+    let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
+    let study = runs
+        .first()
+        .map(|r| r.study.name.clone())
+        .unwrap_or_else(|| "study".into());
+    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
+    let n_var = runs
+        .iter()
+        .map(|r| r.run.variant.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    eprintln!(
+        "study {study}: {} runs ({} variants × {} seeds), {} steps each, {jobs} at a time -> {}",
+        runs.len(),
+        n_var,
+        runs.len() / n_var.max(1),
+        runs.first().map(|r| r.train.steps).unwrap_or(0),
+        dir.display()
+    );
+    if dry_run {
+        for r in &runs {
+            println!("{}", r.run_id());
+        }
+        return Ok(());
+    }
+    execute(&dir, &runs, jobs, quiet, engine, detach)
+}
+
+/// `runs/synthetic/index.html`: one line per study with its final-MIR table and a link.
+fn write_synthetic_index(parent: &std::path::Path) -> Result<()> {
+    let mut h = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — synthetic experiments</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}pre{background:#f7f7f7;padding:.6em}</style></head><body><h1>The paper's synthetic experiments</h1>");
+    for name in biodis_study::SYNTHETIC {
+        let d = parent.join(name);
+        if let Ok(rep) = biodis_report::read_study(&d) {
+            h.push_str(&format!(
+                "<h2><a href=\"{name}/report.html\">{name}</a></h2><pre>{}</pre>",
+                biodis_report::final_table(&rep).replace('<', "&lt;")
+            ));
+        }
+    }
+    h.push_str("</body></html>\n");
+    std::fs::write(parent.join("index.html"), h)
+        .with_context(|| format!("{}: cannot write index.html", parent.display()))?;
     Ok(())
 }
