@@ -64,9 +64,9 @@ pub struct LossTerms {
     pub weight_l1: f64,
 }
 
-/// JSON has no NaN/Inf: non-finite loss terms (the failure report of a diverged run) are written
-/// as `null` and read back as NaN.
-mod nan_as_null {
+/// JSON has no NaN/Inf: non-finite values (e.g. the loss terms of a diverged run) are written as
+/// `null` and read back as NaN. Use with `#[serde(with = "biodis_nn::mlp::nan_as_null")]`.
+pub mod nan_as_null {
     use serde::{Deserialize, Deserializer, Serializer};
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.is_finite() {

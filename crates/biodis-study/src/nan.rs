@@ -1,19 +1,7 @@
 //! JSON has no NaN: undefined values (e.g. MIR with no active neuron) are written as `null`
 //! and read back as NaN.
 
-pub mod scalar {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            s.serialize_f64(*v)
-        } else {
-            s.serialize_none()
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
-}
+pub use biodis_nn::mlp::nan_as_null as scalar;
 
 pub mod vec {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

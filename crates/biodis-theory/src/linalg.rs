@@ -136,29 +136,23 @@ pub fn singular_values(a: &Mat) -> Vec<f64> {
         .collect()
 }
 
-/// A small portable generator (SplitMix64) with uniform and normal draws.
+/// The portable seeded generator of `biodis-metrics` (SplitMix64), with a Gaussian-matrix draw.
 #[derive(Debug, Clone)]
-pub struct Rng(pub u64);
+pub struct Rng(pub biodis_metrics::special::SplitMix64);
 
 impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
+    pub fn new(seed: u64) -> Self {
+        Rng(biodis_metrics::special::SplitMix64(seed))
     }
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.uniform()
     }
     pub fn normal(&mut self) -> f64 {
-        let u1 = self.uniform().max(1e-300);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        self.0.normal()
     }
     pub fn gauss_mat(&mut self, r: usize, c: usize, sd: f64) -> Mat {
         (0..r)
-            .map(|_| (0..c).map(|_| sd * self.normal()).collect())
+            .map(|_| (0..c).map(|_| sd * self.0.normal()).collect())
             .collect()
     }
 }
@@ -204,7 +198,7 @@ mod tests {
         let e = sym_eigvals(&a);
         let want = [(7.0 - 5f64.sqrt()) / 2.0, (7.0 + 5f64.sqrt()) / 2.0];
         assert!((e[0] - want[0]).abs() < 1e-12 && (e[1] - want[1]).abs() < 1e-12);
-        let mut r = Rng(1);
+        let mut r = Rng::new(1);
         let q = random_orthogonal(5, &mut r);
         let qtq = mul(&t(&q), &q);
         assert!((frob2(&qtq) - 5.0).abs() < 1e-10 && (trace(&qtq) - 5.0).abs() < 1e-10);
