@@ -125,12 +125,23 @@ pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
         let rt = std::fs::read_to_string(p.join("recipe.toml"))
             .map_err(|e| ferr(&p.join("recipe.toml"), e))?;
         let t: toml::Table = rt.parse().map_err(|e| ferr(&p.join("recipe.toml"), e))?;
-        let variant = t
+        let base = t
             .get("run")
             .and_then(|r| r.get("variant"))
             .and_then(|v| v.as_str())
             .unwrap_or("?")
             .to_string();
+        let point = t
+            .get("run")
+            .and_then(|r| r.get("point"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        // group over seeds: the variant plus the sweep point (as biodis-study's RunConfig::group)
+        let variant = if point.is_empty() {
+            base
+        } else {
+            format!("{base} {point}")
+        };
         let seed = t
             .get("run")
             .and_then(|r| r.get("seed"))

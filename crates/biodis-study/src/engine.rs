@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Outcome {
     pub run_id: String,
+    /// Aggregation group: the variant, plus the sweep point if any.
     pub variant: String,
     pub seed: u64,
     pub dir: PathBuf,
@@ -136,7 +137,7 @@ pub fn outcomes_from_dirs(study_dir: &Path, runs: &[RunConfig]) -> Vec<Outcome> 
             };
             Outcome {
                 run_id: cfg.run_id(),
-                variant: cfg.run.variant.clone(),
+                variant: cfg.group(),
                 seed: cfg.run.seed,
                 dir,
                 result,
@@ -186,7 +187,7 @@ pub fn run_study(
                 bar.set_message(format!("runs {k}/{n_runs}"));
                 Outcome {
                     run_id: cfg.run_id(),
-                    variant: cfg.run.variant.clone(),
+                    variant: cfg.group(),
                     seed: cfg.run.seed,
                     dir,
                     result: res,

@@ -328,6 +328,15 @@ impl RunConfig {
         }
     }
 
+    /// The group a run is aggregated in over seeds: the variant, plus the sweep point if any.
+    pub fn group(&self) -> String {
+        if self.run.point.is_empty() {
+            self.run.variant.clone()
+        } else {
+            format!("{} {}", self.run.variant, self.run.point)
+        }
+    }
+
     /// Checks values that types cannot: zero steps, batch > dataset, negative β, ….
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;

@@ -526,11 +526,11 @@ fn run_recipe(
     let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
     let n_var = runs
         .iter()
-        .map(|r| r.run.variant.as_str())
+        .map(|r| r.group())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     eprintln!(
-        "study {study}: {} runs ({} variants × {} seeds), {} steps each, {jobs} at a time -> {}",
+        "study {study}: {} runs ({} variants/sweep points × {} seeds), {} steps each, {jobs} at a time -> {}",
         runs.len(),
         n_var,
         runs.len() / n_var.max(1),

@@ -110,7 +110,11 @@ fn slurm_engine_matches_local_reports_failures_and_resumes_a_cancelled_run() {
     );
     let jobs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("slurm/jobs.json")).unwrap()).unwrap();
-    assert_eq!(jobs.as_array().unwrap().len(), 3, "8 runs split into arrays of at most 3 tasks");
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        3,
+        "8 runs split into arrays of at most 3 tasks"
+    );
     eprintln!(
         "sweep of 8 runs: local {:.1} s, slurm {:.1} s",
         t_local.as_secs_f64(),
