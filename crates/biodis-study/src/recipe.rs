@@ -497,10 +497,12 @@ fn from_table<T: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(v).map_err(|e| {
         let key = e.path().to_string();
         let msg = e.into_inner().to_string();
+        // the inner message may repeat the key path on a second line ("in `train.lr`")
+        let msg = msg.lines().next().unwrap_or("").trim().to_string();
         RecipeError::Key {
             source_name: source_name.to_string(),
             key,
-            msg: msg.trim().to_string(),
+            msg,
         }
     })
 }
@@ -647,8 +649,11 @@ pub fn expand_variants(
             let label = match (overrides.is_empty(), pl.is_empty()) {
                 (true, true) => format!("{} (variant '{}')", src.name, v.name),
                 (true, false) => format!("{} (variant '{}', sweep {pl})", src.name, v.name),
-                _ => format!(
-                    "{} (variant '{}' {pl}, with --set overrides)",
+                (false, true) => {
+                    format!("{} (variant '{}', with --set overrides)", src.name, v.name)
+                }
+                (false, false) => format!(
+                    "{} (variant '{}', sweep {pl}, with --set overrides)",
                     src.name, v.name
                 ),
             };
