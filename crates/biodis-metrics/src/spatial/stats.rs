@@ -33,6 +33,11 @@ pub fn map_correlation(a: &[f64], b: &[f64]) -> f64 {
 /// Cross-environment stability of one cell: the mean of [`map_correlation`] over all pairs of
 /// its maps in different environments (NaN pairs skipped; NaN if none is defined).
 pub fn stability(maps: &[&[f64]]) -> f64 {
+    mean_pairwise_correlation(maps)
+}
+
+/// Mean of [`map_correlation`] over all pairs of `maps` (undefined pairs skipped; NaN if none).
+pub fn mean_pairwise_correlation(maps: &[&[f64]]) -> f64 {
     let mut v = Vec::new();
     for i in 0..maps.len() {
         for j in i + 1..maps.len() {
@@ -243,20 +248,8 @@ pub fn patch_correlation(map: &[f64], objects: &[(usize, usize)], n: usize, k: u
             p
         })
         .collect();
-    let mut v = Vec::new();
-    for i in 0..patches.len() {
-        for j in i + 1..patches.len() {
-            let r = map_correlation(&patches[i], &patches[j]);
-            if r.is_finite() {
-                v.push(r);
-            }
-        }
-    }
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
+    let refs: Vec<&[f64]> = patches.iter().map(|p| p.as_slice()).collect();
+    mean_pairwise_correlation(&refs)
 }
 
 /// Readout-weight module separation (Fig 6J): with `u_i = Σ_j |W_a[j][i]|` and
