@@ -18,6 +18,8 @@
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
 //! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
 
+pub mod gridworld;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;

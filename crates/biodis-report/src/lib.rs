@@ -12,7 +12,9 @@
 
 mod plot;
 
-pub use plot::{fig1, histogram, map_grid, matrix_heatmap, Fig1Panel, MapPanel};
+pub mod cells;
+
+pub use plot::{fig1, histogram, map_grid, matrix_heatmap, scatter, Fig1Panel, MapPanel, Series};
 
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -436,6 +436,8 @@ pub struct MapPanel {
     pub values: Vec<f64>,
     pub side: usize,
     pub ring: Option<f64>,
+    /// `(row, col)` bins marked with a white dot (e.g. objects).
+    pub marks: Vec<(usize, usize)>,
 }
 
 fn draw_map_grid<DB: DrawingBackend>(
@@ -476,6 +478,17 @@ fn draw_map_grid<DB: DrawingBackend>(
                 Rectangle::new([(c, n - r - 1.0), (c + 1.0, n - r)], col.filled())
             }))
             .map_err(perr)?;
+        if !p.marks.is_empty() {
+            chart
+                .draw_series(p.marks.iter().map(|&(r, c)| {
+                    Circle::new(
+                        (c as f64 + 0.5, n - r as f64 - 0.5),
+                        4,
+                        ShapeStyle::from(&WHITE).filled(),
+                    )
+                }))
+                .map_err(perr)?;
+        }
         if let Some(rad) = p.ring {
             let h = n / 2.0;
             let pts: Vec<(f64, f64)> = (0..=72)
@@ -595,5 +608,103 @@ pub fn histogram(
 ) -> Result<Vec<PathBuf>, ReportError> {
     both!(dir, stem, (800, 480), |root| draw_hist(
         &root, title, xlabel, values, marks
+    ))
+}
+
+/// One series of a [`scatter`] plot: label and points.
+pub type Series = (String, Vec<(f64, f64)>);
+
+fn draw_scatter<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[Series],
+    xticks: &[String],
+) -> Result<(), ReportError> {
+    let pts = series
+        .iter()
+        .flat_map(|s| s.1.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for p in pts {
+        x0 = x0.min(p.0);
+        x1 = x1.max(p.0);
+        y0 = y0.min(p.1);
+        y1 = y1.max(p.1);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if !xticks.is_empty() {
+        (x0, x1) = (-0.5, xticks.len() as f64 - 0.5);
+    }
+    let (px, py) = (((x1 - x0) * 0.05).max(1e-3), ((y1 - y0) * 0.08).max(1e-3));
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+        .map_err(perr)?;
+    let ticks = xticks.to_vec();
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(xlabel)
+        .y_desc(ylabel)
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13));
+    let fmt = move |v: &f64| -> String {
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < ticks.len() {
+            ticks[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    if !xticks.is_empty() {
+        mesh.x_label_formatter(&fmt).x_labels(xticks.len() * 2 + 1);
+    }
+    mesh.draw().map_err(perr)?;
+    for (k, (label, p)) in series.iter().enumerate() {
+        let c = PALETTE[k % PALETTE.len()];
+        chart
+            .draw_series(
+                p.iter()
+                    .filter(|q| q.0.is_finite() && q.1.is_finite())
+                    .map(|&q| Circle::new(q, 4, c.mix(0.75).filled())),
+            )
+            .map_err(perr)?
+            .label(label.clone())
+            .legend(move |(a, b)| Circle::new((a + 8, b), 4, c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(perr)?;
+    Ok(())
+}
+
+/// Scatter plot of labelled series: `<stem>.{png,svg}`. With `xticks`, x is a category index
+/// (a strip plot: one column per category, labelled).
+pub fn scatter(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[Series],
+    xticks: &[String],
+) -> Result<Vec<PathBuf>, ReportError> {
+    both!(dir, stem, (800, 520), |root| draw_scatter(
+        &root, title, xlabel, ylabel, series, xticks
     ))
 }

@@ -3,6 +3,7 @@
 //!
 //! See `DESIGN.md` for the run-directory contract this crate writes.
 
+pub mod cells;
 pub mod engine;
 pub mod nan;
 pub mod recipe;

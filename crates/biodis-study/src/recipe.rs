@@ -32,6 +32,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("fig8", include_str!("../../../experiments/fig8.toml")),
     ("fig9", include_str!("../../../experiments/fig9.toml")),
     ("fig11", include_str!("../../../experiments/fig11.toml")),
+    ("fig6", include_str!("../../../experiments/fig6.toml")),
+    ("fig7", include_str!("../../../experiments/fig7.toml")),
+    ("fig14", include_str!("../../../experiments/fig14.toml")),
 ];
 
 /// `biodis run synthetic`: every synthetic experiment of the paper (Figs 2, 3, 4, 8, 9, 11),
@@ -489,7 +492,7 @@ fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<()
 }
 
 /// Deserialises a TOML table into `T`, with the failing key path in the error.
-fn from_table<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_table<T: serde::de::DeserializeOwned>(
     t: toml::Table,
     source_name: &str,
 ) -> Result<T, RecipeError> {
@@ -537,7 +540,63 @@ pub fn expand_variants(
     steps: Option<u64>,
     only: &[String],
 ) -> Result<Vec<RunConfig>, RecipeError> {
-    let recipe = parse(src)?;
+    parse(src)?;
+    let mut out = Vec::new();
+    for e in expand_tables(src, overrides, seeds, steps, only)? {
+        // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
+        // with their path), then the per-run config.
+        let r: Recipe = from_table(e.table, &e.label)?;
+        for s in 0..r.study.seeds.max(1) {
+            let cfg = RunConfig {
+                study: r.study.clone(),
+                run: RunIdent {
+                    variant: e.variant.clone(),
+                    seed: r.study.first_seed + s,
+                    point: e.point.clone(),
+                },
+                data: r.data.clone(),
+                model: r.model.clone(),
+                constraints: r.constraints.clone(),
+                train: r.train.clone(),
+                metrics: r.metrics,
+            };
+            cfg.validate().map_err(|msg| RecipeError::Parse {
+                source_name: e.label.clone(),
+                msg,
+            })?;
+            out.push(cfg);
+        }
+    }
+    Ok(out)
+}
+
+/// True when the recipe text is a grid-world (cell-type model) recipe: it has a `[cells]` table.
+pub fn is_cells_recipe(src: &RecipeSource) -> bool {
+    src.text
+        .parse::<toml::Table>()
+        .map(|t| t.contains_key("cells"))
+        .unwrap_or(false)
+}
+
+/// One expanded (variant, sweep point) configuration table, before it is typed.
+#[derive(Debug, Clone)]
+pub struct ExpandedTable {
+    pub variant: String,
+    pub point: String,
+    pub table: toml::Table,
+    /// Where it came from, for error messages.
+    pub label: String,
+}
+
+/// Applies the variants, sweep points and command-line overrides to the recipe text; shared by
+/// every recipe kind. Variant names are checked (unique, filesystem-safe, `only` known).
+pub fn expand_tables(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+) -> Result<Vec<ExpandedTable>, RecipeError> {
     let mut base: toml::Table =
         src.text
             .parse()
@@ -545,21 +604,40 @@ pub fn expand_variants(
                 source_name: src.name.clone(),
                 msg: e.to_string(),
             })?;
-    base.remove("variant");
-    base.remove("sweep");
-    let points = recipe.sweep.points().map_err(|msg| RecipeError::Key {
+    let variants: Vec<Variant> = match base.remove("variant") {
+        Some(v) => {
+            from_table::<VariantList>(
+                toml::Table::from_iter([("variant".to_string(), v)]),
+                &src.name,
+            )?
+            .variant
+        }
+        None => Vec::new(),
+    };
+    let sweep: Sweep = match base.remove("sweep") {
+        Some(toml::Value::Table(t)) => from_table(t, &src.name)?,
+        Some(_) => {
+            return Err(RecipeError::Key {
+                source_name: src.name.clone(),
+                key: "sweep".into(),
+                msg: "expected a table".into(),
+            })
+        }
+        None => Sweep::default(),
+    };
+    let points = sweep.points().map_err(|msg| RecipeError::Key {
         source_name: src.name.clone(),
         key: "sweep".into(),
         msg,
     })?;
-    let variants = if recipe.variants.is_empty() {
+    let variants = if variants.is_empty() {
         vec![Variant {
             name: "default".into(),
             description: String::new(),
             set: toml::Table::new(),
         }]
     } else {
-        recipe.variants.clone()
+        variants
     };
     let mut names = std::collections::HashSet::new();
     for v in &variants {
@@ -657,32 +735,20 @@ pub fn expand_variants(
                     src.name, v.name
                 ),
             };
-            // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
-            // with their path), then the per-run config.
-            let r: Recipe = from_table(t.clone(), &label)?;
-            for s in 0..r.study.seeds.max(1) {
-                let cfg = RunConfig {
-                    study: r.study.clone(),
-                    run: RunIdent {
-                        variant: v.name.clone(),
-                        seed: r.study.first_seed + s,
-                        point: pl.clone(),
-                    },
-                    data: r.data.clone(),
-                    model: r.model.clone(),
-                    constraints: r.constraints.clone(),
-                    train: r.train.clone(),
-                    metrics: r.metrics,
-                };
-                cfg.validate().map_err(|msg| RecipeError::Parse {
-                    source_name: label.clone(),
-                    msg,
-                })?;
-                out.push(cfg);
-            }
+            out.push(ExpandedTable {
+                variant: v.name.clone(),
+                point: pl,
+                table: t,
+                label,
+            });
         }
     }
     Ok(out)
+}
+
+#[derive(Deserialize)]
+struct VariantList {
+    variant: Vec<Variant>,
 }
 
 /// Flattens a table of possibly nested / dotted keys into `(dotted.path, value)` pairs.

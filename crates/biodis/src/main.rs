@@ -148,8 +148,16 @@ fn real_main() -> Result<()> {
                     name: name.to_string(),
                     text: text.to_string(),
                 };
-                let desc = biodis_study::recipe::parse(&src)
-                    .map(|r| r.study.description)
+                let desc = src
+                    .text
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|t| {
+                        t.get("study")?
+                            .get("description")?
+                            .as_str()
+                            .map(|s| s.to_string())
+                    })
                     .unwrap_or_default();
                 println!("{name:<16} {desc}");
             }
@@ -228,6 +236,31 @@ fn real_main() -> Result<()> {
                 &src, &overrides, seeds, steps, &variants, out, jobs, dry_run, quiet, &engine,
                 detach,
             )
+        }
+        Cmd::RunOne { study, .. } if biodis_study::cells::is_cells_study(&study) => bail!(
+            "{}: grid-world studies run on the local engine only; use `biodis resume {}`",
+            study.display(),
+            study.display()
+        ),
+        Cmd::Resume {
+            dir, jobs, quiet, ..
+        } if biodis_study::cells::is_cells_study(&dir) => {
+            let all = biodis_study::cells::load_cells_study(&dir).map_err(anyhow::Error::msg)?;
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            run_cells_dir(&dir, &all, jobs, quiet)
+        }
+        Cmd::Report { dir } if biodis_study::cells::is_cells_study(&dir) => {
+            let rep = biodis_report::cells::report_cells(&dir)
+                .with_context(|| format!("report for {}", dir.display()))?;
+            println!("{}", rep.table);
+            for f in &rep.files {
+                println!("wrote {}", f.display());
+            }
+            Ok(())
         }
         Cmd::RunOne { study, index } => {
             biodis_study::run_one(&study, index).map_err(anyhow::Error::msg)?;
@@ -460,11 +493,23 @@ fn execute_subset(
 }
 
 fn status(dir: &std::path::Path) -> Result<()> {
-    let runs = biodis_study::load_study(dir).map_err(anyhow::Error::msg)?;
+    let ids: Vec<String> = if biodis_study::cells::is_cells_study(dir) {
+        biodis_study::cells::load_cells_study(dir)
+            .map_err(anyhow::Error::msg)?
+            .iter()
+            .map(|c| c.run_id())
+            .collect()
+    } else {
+        biodis_study::load_study(dir)
+            .map_err(anyhow::Error::msg)?
+            .iter()
+            .map(|c| c.run_id())
+            .collect()
+    };
     let mut counts = std::collections::BTreeMap::new();
     println!("{:<40} {:<12} {:>10}  detail", "run", "state", "step");
-    for c in &runs {
-        let rd = biodis_study::RunDir::new(dir.join(c.run_id()));
+    for id in &ids {
+        let rd = biodis_study::RunDir::new(dir.join(id));
         let (state, step, detail) = match rd.read_status() {
             None => ("missing".to_string(), 0, String::new()),
             Some(st) => {
@@ -480,7 +525,7 @@ fn status(dir: &std::path::Path) -> Result<()> {
             }
         };
         *counts.entry(state.clone()).or_insert(0usize) += 1;
-        println!("{:<40} {:<12} {:>10}  {}", c.run_id(), state, step, detail);
+        println!("{:<40} {:<12} {:>10}  {}", id, state, step, detail);
         if state == "failed" || state == "interrupted" {
             if let Some(log) = biodis_study::slurm::task_log(&rd.root) {
                 if let Ok(t) = std::fs::read_to_string(&log) {
@@ -518,6 +563,11 @@ fn run_recipe(
     engine: &EngineArgs,
     detach: bool,
 ) -> Result<()> {
+    if biodis_study::recipe::is_cells_recipe(src) {
+        return run_cells_recipe(
+            src, overrides, seeds, steps, variants, out, jobs, dry_run, quiet, engine, detach,
+        );
+    }
     let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
     let study = runs
         .first()
@@ -544,6 +594,81 @@ fn run_recipe(
         return Ok(());
     }
     execute(&dir, &runs, jobs, quiet, engine, detach)
+}
+
+/// A grid-world study (`fig6`, `fig7`, `fig14` or a user's recipe with a `[cells]` table): the
+/// local engine, then the summary table, figures and report.
+#[allow(clippy::too_many_arguments)]
+fn run_cells_recipe(
+    src: &biodis_study::RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    variants: &[String],
+    out: Option<PathBuf>,
+    jobs: usize,
+    dry_run: bool,
+    quiet: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<()> {
+    use biodis_study::cells;
+    let runs = cells::expand_cells(src, overrides, seeds, steps, variants)?;
+    let study = runs
+        .first()
+        .map(|r| r.study.name.clone())
+        .unwrap_or_else(|| "study".into());
+    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
+    eprintln!(
+        "grid-world study {study}: {} runs, {} steps each, {jobs} at a time -> {}",
+        runs.len(),
+        runs.first().map(|r| r.train.steps).unwrap_or(0),
+        dir.display()
+    );
+    if dry_run {
+        for r in &runs {
+            println!("{}", r.run_id());
+        }
+        return Ok(());
+    }
+    if engine.engine != "local" || detach {
+        bail!(
+            "grid-world studies run on the local engine only (got --engine {}{}); run them with --engine local",
+            engine.engine,
+            if detach { " --detach" } else { "" }
+        );
+    }
+    run_cells_dir(&dir, &runs, jobs, quiet)
+}
+
+fn run_cells_dir(
+    dir: &std::path::Path,
+    runs: &[biodis_study::cells::CellsRunConfig],
+    jobs: usize,
+    quiet: bool,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let outcomes = biodis_study::cells::run_cells_study(dir, runs, jobs, !quiet)
+        .map_err(anyhow::Error::msg)?;
+    println!("{}", biodis_study::cells::cells_summary_table(&outcomes));
+    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
+    let rep = biodis_report::cells::report_cells(dir)
+        .with_context(|| format!("report for {}", dir.display()))?;
+    for f in rep
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
+    {
+        println!("wrote {}", f.display());
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if failed > 0 {
+        bail!(
+            "{failed} run(s) failed (see above and `biodis status {}`)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// `runs/synthetic/index.html`: one line per study with its final-MIR table and a link.

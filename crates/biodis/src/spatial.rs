@@ -268,6 +268,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
     let panels: Vec<biodis_report::MapPanel> = top
         .iter()
         .map(|&i| biodis_report::MapPanel {
+            marks: Vec::new(),
             title: format!("cell {i}: {:.2}", reports[i].grid_score_deepmind_minmax),
             values: maps[i].clone(),
             side: n,
@@ -286,6 +287,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
         .iter()
         .take(12)
         .map(|&i| biodis_report::MapPanel {
+            marks: Vec::new(),
             title: format!("cell {i} SAC"),
             values: sac(&maps[i], n, 1),
             side: m,

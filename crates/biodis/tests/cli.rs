@@ -815,3 +815,182 @@ fn synthetic_recipes_smoke() {
     assert!(out.join("fig11/sparsity-s0/result.json").exists());
     assert!(out.join("index.html").exists() && out.join("fig3/figures/mir_curve.png").exists());
 }
+
+/// `--set`s that make a grid-world recipe run in about a second.
+const CELLS_SMALL: [&str; 12] = [
+    "--set",
+    "cells.n_cells=8",
+    "--set",
+    "cells.euler_steps=3",
+    "--set",
+    "train.eval_every=2",
+    "--set",
+    "train.eval_worlds=3",
+    "--set",
+    "train.null_shuffles=5",
+    "--set",
+    "train.batch=2",
+];
+
+#[test]
+fn gridworld_recipes_smoke_report_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["fig6", "fig7", "fig14"] {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "run",
+            name,
+            "--steps",
+            "4",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(CELLS_SMALL);
+        let o = run_ok(&args);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("stability"), "{stdout}");
+        let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+        assert_eq!(summary.lines().count(), 3, "{summary}");
+        assert!(
+            summary.lines().skip(1).all(|l| l.contains(",done,")),
+            "{summary}"
+        );
+        for f in [
+            "report.html",
+            "figures/cosine_distance.png",
+            "figures/patch_correlation.svg",
+        ] {
+            assert!(out.join(f).exists(), "{name}: missing {f}");
+        }
+        let runs: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("result.json").exists())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(runs.len(), 2, "{name}: {runs:?}");
+        for r in &runs {
+            let d = out.join(r);
+            let res: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("result.json")).unwrap())
+                    .unwrap();
+            assert_eq!(res["cells"].as_array().unwrap().len(), 8);
+            assert!(res["eval"]["location_acc"].as_f64().unwrap() >= 0.0);
+            assert!(d.join("arrays/ratemaps.npy").exists());
+            assert!(d.join("arrays/object_maps.npy").exists());
+            assert!(d.join("checkpoint.safetensors").exists());
+            let curve = std::fs::read_to_string(d.join("curve.csv")).unwrap();
+            assert_eq!(curve.lines().count(), 3, "{curve}");
+        }
+        let st = run_ok(&["status", out.to_str().unwrap()]);
+        assert!(String::from_utf8_lossy(&st.stdout).contains("2 done"));
+    }
+    // the entangled task's patch worlds are the one training world
+    let w: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("fig7/entangled-s0/arrays/worlds.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(w["patch_worlds"].as_array().unwrap().len(), 1);
+    assert!(w["patch_worlds"][0].as_array().unwrap().len() >= 2);
+}
+
+#[test]
+fn gridworld_resume_continues_exactly() {
+    // an interrupted run (simulated: the last checkpoint at step 4 of 8, status `running`)
+    // resumes and ends with the same numbers and weights as an uninterrupted one
+    let tmp = tempfile::tempdir().unwrap();
+    let go = |out: &Path, steps: &str| {
+        let mut args = vec![
+            "run",
+            "fig6",
+            "--variants",
+            "relu",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--steps",
+            steps,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(CELLS_SMALL);
+        args.extend(["--set", "train.eval_every=4"]);
+        run_ok(&args);
+    };
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    go(&a, "8");
+    go(&b, "4");
+    // turn b's finished 4-step run into an interrupted 8-step run
+    let rb = b.join("relu-s0");
+    let rec = std::fs::read_to_string(rb.join("recipe.toml")).unwrap();
+    std::fs::write(
+        rb.join("recipe.toml"),
+        rec.replace("steps = 4\n", "steps = 8\n"),
+    )
+    .unwrap();
+    std::fs::write(rb.join("status.json"), r#"{"state":"running","step":4}"#).unwrap();
+    std::fs::remove_file(rb.join("result.json")).unwrap();
+    run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
+    let ra = a.join("relu-s0");
+    for f in ["curve.csv", "checkpoint.safetensors"] {
+        let (x, y) = (
+            std::fs::read(ra.join(f)).unwrap(),
+            std::fs::read(rb.join(f)).unwrap(),
+        );
+        if f == "checkpoint.safetensors" {
+            // the metadata holds the wall time; compare the weights
+            let ca = biodis_nn::checkpoint::Checkpoint::load(&ra.join(f)).unwrap();
+            let cb = biodis_nn::checkpoint::Checkpoint::load(&rb.join(f)).unwrap();
+            assert_eq!(ca.tensors, cb.tensors);
+        } else {
+            assert_eq!(String::from_utf8(x).unwrap(), String::from_utf8(y).unwrap());
+        }
+    }
+    let res = |d: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("result.json")).unwrap()).unwrap();
+        for k in ["wall_s", "steps_per_s", "euler_step_s"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(res(&ra), res(&rb));
+}
+
+#[test]
+fn gridworld_bad_input_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "cells.n_cels=8"]);
+    assert!(e.contains("n_cels"), "{e}");
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "cells.n_cells=0"]);
+    assert!(e.contains("cells.n_cells = 0"), "{e}");
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "world.size=2"]);
+    assert!(e.contains("world.size = 2"), "{e}");
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "train.task=\"mixed\""]);
+    assert!(e.contains("train.task"), "{e}");
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "cells.beta_pi=-1.0"]);
+    assert!(e.contains("cells.beta_pi"), "{e}");
+    let p = tmp.path().join("x.toml");
+    std::fs::write(
+        &p,
+        "[study]\nname = \"x\"\n[cells]\nn_cells = 4\nbogus = 1\n[train]\ntask = \"factorised\"\nsteps = 2\n",
+    )
+    .unwrap();
+    let e = run_err(&["run", p.to_str().unwrap(), "--dry-run"]);
+    assert!(e.contains("bogus") && e.contains("x.toml"), "{e}");
+    let e = run_err(&[
+        "run",
+        "fig6",
+        "--engine",
+        "slurm",
+        "--steps",
+        "1",
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(e.contains("local engine"), "{e}");
+}

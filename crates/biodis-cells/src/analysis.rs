@@ -1,0 +1,347 @@
+//! Analyses of a trained grid-world model (Figs 6G–J, 7C, 14), built on `biodis-metrics`'
+//! spatial library. Definitions (`shared/reference/neuro-gridcells-anchors.md` §2.4, §2.7–2.8):
+//!
+//! - **ratemap** of cell `i` in world `w`: `z_i(x)` over the `size × size` lattice (the model
+//!   has no trajectories, so the map is the representation itself);
+//! - **active** cell: its ratemap varies (max − min > 1e-6) in at least one evaluation world;
+//!   silent cells get NaN scores and are excluded from every summary;
+//! - **stability** (Fig 6G/I): mean Pearson correlation of the cell's ratemaps over all pairs of
+//!   evaluation worlds (one world without objects plus `eval_worlds` with objects);
+//! - **grid score** (Fig 6H): DeepMind's min–max 60° score of the SAC of the cell's map in the
+//!   world without objects, with the best of 10 rings, and a per-cell bin-permutation null
+//!   (95th/99th percentiles);
+//! - **object-centred consistency** (Fig 6H): correlation between the cell's object-centred maps
+//!   (`(2k+1)²` window, mean over objects) from the two halves of the object worlds;
+//! - **module cosine distance** (Fig 6J): `1 − cos(u, v)` with `u_i = Σ_x |W_l[x, i]|` and
+//!   `v_i = |W_o[i]|` (and the same with the action readout `W_t`);
+//! - **patch correlation** (Fig 7C): per cell, the mean pairwise correlation of `(2k+1)²` patches
+//!   centred on the objects of a world (unclipped patches only), averaged over worlds with ≥ 2
+//!   objects, then over active cells; the baseline is the same statistic at random locations
+//!   drawn with the objects' spacing rule (a world's object layout from an independent stream);
+//! - **bimodality coefficient** (Sarle's, SAS): `b = (g² + 1) / (κ + 3(n−1)²/((n−2)(n−3)))` of the
+//!   stability values, `g` skewness and `κ` excess kurtosis (sample-size corrected); `b > 5/9`
+//!   (the value of a uniform distribution) suggests bimodality.
+
+use biodis_data::gridworld::{World, WorldSpec};
+use biodis_metrics::spatial::null::{null_scores, percentiles, Null};
+use biodis_metrics::spatial::stats::{
+    mean_pairwise_correlation, module_cosine_distance, object_centred_consistency,
+    object_centred_map, patch_correlation,
+};
+use biodis_metrics::spatial::{sac, DeepMindScorer, Form};
+use serde::{Deserialize, Serialize};
+
+/// Per-cell results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellStats {
+    pub active: bool,
+    pub mean_activity: f64,
+    pub stability: f64,
+    pub grid_score: f64,
+    pub grid_null_p95: f64,
+    pub grid_null_p99: f64,
+    pub object_consistency: f64,
+    pub patch_correlation: f64,
+    /// `Σ_x |W_l[x, i]|` and `|W_o[i]|`, `Σ_a |W_t[a, i]|`.
+    pub loc_weight: f64,
+    pub obj_weight: f64,
+    pub act_weight: f64,
+}
+
+/// Whole-population results of one evaluation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PopulationStats {
+    pub n_active: usize,
+    pub cosine_loc_obj: f64,
+    pub cosine_loc_act: f64,
+    /// Mean patch correlation over active cells, around objects and at random locations.
+    pub patch_corr_objects: f64,
+    pub patch_corr_random: f64,
+    pub stability_mean: f64,
+    pub bimodality: f64,
+    /// Active cells whose grid score exceeds their own null's 95th percentile.
+    pub frac_grid_above_p95: f64,
+}
+
+/// Sarle's bimodality coefficient of the finite values (NaN with fewer than 4).
+pub fn bimodality_coefficient(v: &[f64]) -> f64 {
+    let x: Vec<f64> = v.iter().copied().filter(|a| a.is_finite()).collect();
+    let n = x.len() as f64;
+    if x.len() < 4 {
+        return f64::NAN;
+    }
+    let m = x.iter().sum::<f64>() / n;
+    let m2 = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / n;
+    if m2 <= 0.0 {
+        return f64::NAN;
+    }
+    let m3 = x.iter().map(|a| (a - m).powi(3)).sum::<f64>() / n;
+    let m4 = x.iter().map(|a| (a - m).powi(4)).sum::<f64>() / n;
+    let g1 = m3 / m2.powf(1.5);
+    let g2 = m4 / (m2 * m2) - 3.0;
+    // sample-size corrected skewness and excess kurtosis
+    let skew = g1 * (n * (n - 1.0)).sqrt() / (n - 2.0);
+    let kurt = (n - 1.0) / ((n - 2.0) * (n - 3.0)) * ((n + 1.0) * g2 + 6.0);
+    (skew * skew + 1.0) / (kurt + 3.0 * (n - 1.0).powi(2) / ((n - 2.0) * (n - 3.0)))
+}
+
+/// `(column, row)` of each object (the spatial library's convention).
+pub fn object_xy(world: &World, size: usize) -> Vec<(usize, usize)> {
+    world
+        .objects
+        .iter()
+        .map(|&o| (o % size, o / size))
+        .collect()
+}
+
+/// Ratemap of cell `i` from `z` (`n_l × n_c`).
+pub fn ratemap(z: &[f32], nc: usize, i: usize) -> Vec<f64> {
+    z.iter().skip(i).step_by(nc).map(|&v| v as f64).collect()
+}
+
+/// Inputs of [`analyse`].
+pub struct EvalSet<'a> {
+    pub world: &'a WorldSpec,
+    /// `worlds[0]` has no objects; the rest have objects.
+    pub worlds: &'a [World],
+    pub zs: &'a [Vec<f32>],
+    /// Worlds for the patch correlation (the training world in the entangled task) and their `z`.
+    pub patch_worlds: &'a [World],
+    pub patch_zs: &'a [Vec<f32>],
+    /// Random "object" layouts for the patch-correlation baseline (one per patch world).
+    pub random_layouts: &'a [World],
+    pub nc: usize,
+    pub object_k: usize,
+    pub patch_k: usize,
+    pub null_shuffles: usize,
+    pub seed: u64,
+}
+
+/// Runs every analysis; `w_loc` (`n_l × n_c`), `w_obj` (`n_c`), `w_act` (`4 × n_c`).
+pub fn analyse(
+    e: &EvalSet,
+    w_loc: &[f32],
+    w_obj: &[f32],
+    w_act: &[f32],
+) -> (Vec<CellStats>, PopulationStats) {
+    let n = e.world.size;
+    let nc = e.nc;
+    let scorer = DeepMindScorer::deepmind(n, Form::MinMax);
+    let objs: Vec<Vec<(usize, usize)>> = e.worlds[1..].iter().map(|w| object_xy(w, n)).collect();
+    let mut cells = Vec::with_capacity(nc);
+    for i in 0..nc {
+        let maps: Vec<Vec<f64>> = e.zs.iter().map(|z| ratemap(z, nc, i)).collect();
+        let varies = |m: &Vec<f64>| {
+            let (lo, hi) = m.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, &v| {
+                (a.0.min(v), a.1.max(v))
+            });
+            hi - lo > 1e-6
+        };
+        let active = maps.iter().any(varies);
+        let mean_activity =
+            maps.iter().flatten().sum::<f64>() / (maps.len() * maps[0].len()) as f64;
+        let lw: f64 = (0..e.world.n_locations())
+            .map(|x| w_loc[x * nc + i].abs() as f64)
+            .sum();
+        let aw: f64 = (0..4).map(|a| w_act[a * nc + i].abs() as f64).sum();
+        let mut c = CellStats {
+            active,
+            mean_activity,
+            stability: f64::NAN,
+            grid_score: f64::NAN,
+            grid_null_p95: f64::NAN,
+            grid_null_p99: f64::NAN,
+            object_consistency: f64::NAN,
+            patch_correlation: f64::NAN,
+            loc_weight: lw,
+            obj_weight: w_obj[i].abs() as f64,
+            act_weight: aw,
+        };
+        if active {
+            let refs: Vec<&[f64]> = maps.iter().map(|m| m.as_slice()).collect();
+            c.stability = mean_pairwise_correlation(&refs);
+            if varies(&maps[0]) {
+                let s = sac(&maps[0], n, 1);
+                c.grid_score = scorer.score_sac(&s).score_60;
+                if e.null_shuffles > 0 && c.grid_score.is_finite() {
+                    let nul = null_scores(
+                        &maps[0],
+                        n,
+                        &scorer,
+                        Null::BinPermutation,
+                        e.null_shuffles,
+                        e.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    );
+                    if !nul.is_empty() {
+                        let (_, p95, p99) = percentiles(&nul);
+                        c.grid_null_p95 = p95;
+                        c.grid_null_p99 = p99;
+                    }
+                }
+            }
+            c.object_consistency = object_centred_consistency(&refs[1..], &objs, n, e.object_k);
+            c.patch_correlation = patch_mean(e.patch_worlds, e.patch_zs, nc, i, n, e.patch_k);
+        }
+        cells.push(c);
+    }
+    let active: Vec<&CellStats> = cells.iter().filter(|c| c.active).collect();
+    let mean_of = |f: &dyn Fn(&CellStats) -> f64| {
+        let v: Vec<f64> = active
+            .iter()
+            .map(|c| f(c))
+            .filter(|v| v.is_finite())
+            .collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    let rand_pc: Vec<f64> = (0..nc)
+        .filter(|&i| cells[i].active)
+        .map(|i| patch_mean(e.random_layouts, e.patch_zs, nc, i, n, e.patch_k))
+        .filter(|v| v.is_finite())
+        .collect();
+    let col = |w: &[f32], rows: usize| -> Vec<Vec<f64>> {
+        (0..rows)
+            .map(|r| w[r * nc..(r + 1) * nc].iter().map(|&v| v as f64).collect())
+            .collect()
+    };
+    let graded: Vec<&&CellStats> = active
+        .iter()
+        .filter(|c| c.grid_score.is_finite() && c.grid_null_p95.is_finite())
+        .collect();
+    let pop = PopulationStats {
+        n_active: active.len(),
+        cosine_loc_obj: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_obj, 1)),
+        cosine_loc_act: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_act, 4)),
+        patch_corr_objects: mean_of(&|c| c.patch_correlation),
+        patch_corr_random: if rand_pc.is_empty() {
+            f64::NAN
+        } else {
+            rand_pc.iter().sum::<f64>() / rand_pc.len() as f64
+        },
+        stability_mean: mean_of(&|c| c.stability),
+        bimodality: bimodality_coefficient(&active.iter().map(|c| c.stability).collect::<Vec<_>>()),
+        frac_grid_above_p95: if graded.is_empty() {
+            f64::NAN
+        } else {
+            graded
+                .iter()
+                .filter(|c| c.grid_score > c.grid_null_p95)
+                .count() as f64
+                / graded.len() as f64
+        },
+    };
+    (cells, pop)
+}
+
+/// Mean over `worlds` (with ≥ 2 objects) of cell `i`'s patch correlation around their objects.
+fn patch_mean(worlds: &[World], zs: &[Vec<f32>], nc: usize, i: usize, n: usize, k: usize) -> f64 {
+    let v: Vec<f64> = worlds
+        .iter()
+        .zip(zs)
+        .filter(|(w, _)| w.objects.len() >= 2)
+        .map(|(w, z)| patch_correlation(&ratemap(z, nc, i), &object_xy(w, n), n, k))
+        .filter(|v| v.is_finite())
+        .collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// Object-centred map of cell `i` over the object worlds (`(2k+1)²`, row-major).
+pub fn object_map(
+    worlds: &[World],
+    zs: &[Vec<f32>],
+    nc: usize,
+    i: usize,
+    n: usize,
+    k: usize,
+) -> Vec<f64> {
+    let maps: Vec<Vec<f64>> = zs.iter().map(|z| ratemap(z, nc, i)).collect();
+    let refs: Vec<&[f64]> = maps.iter().map(|m| m.as_slice()).collect();
+    let objs: Vec<Vec<(usize, usize)>> = worlds.iter().map(|w| object_xy(w, n)).collect();
+    object_centred_map(&refs, &objs, n, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bimodality_of_known_shapes() {
+        // two well separated clusters: high; a bell-shaped sample: below 5/9
+        let mut two = vec![0.0; 50];
+        two.extend(vec![1.0; 50]);
+        for (i, v) in two.iter_mut().enumerate() {
+            *v += (i % 7) as f64 * 0.01;
+        }
+        assert!(bimodality_coefficient(&two) > 0.8);
+        let bell: Vec<f64> = (0..1000)
+            .map(|i| {
+                let u = (i as f64 + 0.5) / 1000.0;
+                // inverse-CDF-ish of a logistic distribution (bell shaped, heavy-ish tails)
+                (u / (1.0 - u)).ln()
+            })
+            .collect();
+        assert!(bimodality_coefficient(&bell) < 5.0 / 9.0);
+        assert!(bimodality_coefficient(&[1.0, 1.0, 1.0, 1.0]).is_nan());
+    }
+
+    #[test]
+    fn analyses_separate_stable_place_codes_from_object_codes() {
+        // synthetic population: cell 0 = fixed place field, cell 1 = field at each world's
+        // objects, cell 2 silent
+        let ws = WorldSpec::default();
+        let n = 16;
+        let mut worlds = vec![ws.world_with(vec![])];
+        for k in 0..8 {
+            worlds.push(ws.world_with(vec![17 * (k % 4 + 1) + 2, 200 + k]));
+        }
+        let nc = 3;
+        let zs: Vec<Vec<f32>> = worlds
+            .iter()
+            .map(|w| {
+                let mut z = vec![0f32; 256 * nc];
+                for x in 0..256 {
+                    let (c, r) = ((x % n) as f64, (x / n) as f64);
+                    z[x * nc] = (-((c - 5.0).powi(2) + (r - 9.0).powi(2)) / 8.0).exp() as f32;
+                    let mut o = 0.0;
+                    for &ob in &w.objects {
+                        let (oc, or) = ((ob % n) as f64, (ob / n) as f64);
+                        o += (-((c - oc - 1.0).powi(2) + (r - or).powi(2)) / 2.0).exp();
+                    }
+                    z[x * nc + 1] = o as f32;
+                }
+                z
+            })
+            .collect();
+        let e = EvalSet {
+            world: &ws,
+            worlds: &worlds,
+            zs: &zs,
+            patch_worlds: &worlds[1..],
+            patch_zs: &zs[1..],
+            random_layouts: &worlds[1..],
+            nc,
+            object_k: 4,
+            patch_k: 2,
+            null_shuffles: 50,
+            seed: 1,
+        };
+        let w_loc = vec![1.0f32, 0.0, 0.0].repeat(256);
+        let (cells, pop) = analyse(&e, &w_loc, &[0.0, 1.0, 0.0], &[0.0; 12]);
+        assert!(cells[0].active && cells[1].active && !cells[2].active);
+        assert!(cells[0].stability > 0.99);
+        assert!(cells[1].stability < 0.2, "{}", cells[1].stability);
+        assert!(cells[1].object_consistency > 0.9);
+        assert!(cells[1].patch_correlation > 0.9);
+        assert!(cells[0].stability.is_finite() && cells[2].stability.is_nan());
+        assert_eq!(pop.n_active, 2);
+        // readouts on disjoint cells: cosine distance 1
+        assert!((pop.cosine_loc_obj - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,15 @@
+//! The grid-world cell-type model of Whittington et al. (2023), §4 and App. A.9: a population
+//! code per location, inferred per world by pattern-forming Euler dynamics and learned across
+//! worlds, under the biological constraints (nonnegativity, activity and weight energy).
+//!
+//! - [`model`]: parameters, inference (eqs. 54–55), the weight-step loss (eqs. 45–52) and its
+//!   gradient;
+//! - [`train`]: the two-stage optimisation over batches of worlds (factorised or entangled task);
+//! - [`analysis`]: the paper's analyses of a trained model (ratemaps, cross-world stability,
+//!   grid scores, object-centred consistency, module cosine distance, patch correlation).
+
+pub mod analysis;
+pub mod model;
+pub mod train;
+
+pub use model::{CellActivation, CellLoss, CellModel, CellsSpec, Layout, Stepper, ZInit};

@@ -1,0 +1,218 @@
+//! The two-stage optimisation of App. A.9.2 over batches of worlds: for every world of the batch
+//! infer `z` (Euler steps on the object and path-integration terms), then one Adam step on the
+//! weights with `z` fixed.
+//!
+//! Tasks (App. A.9.1): **factorised** draws `batch` fresh worlds every step; **entangled** uses
+//! one world throughout (every batch entry and every step). The entangled world is the first
+//! world of the world stream that has at least two objects (a world with fewer has no object
+//! structure to entangle with, and patch correlation needs two objects).
+//!
+//! Random streams (ChaCha8 seeded with the run's seed): 1 = training worlds, 2 = parameter
+//! init, 3 = random `z` inits (`z_init = "random"`), 4 = evaluation worlds.
+
+use crate::model::{CellLoss, CellModel, CellsSpec, Stepper};
+use biodis_data::gridworld::{World, WorldSpec};
+use biodis_nn::{Adam, Schedule};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Factorised (objects move between worlds) or entangled (one fixed world).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Factorised,
+    Entangled,
+}
+
+/// `[train]` of a grid-world recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellsTrain {
+    pub task: Task,
+    /// Adam steps (weight updates).
+    pub steps: u64,
+    /// Worlds per batch (paper: 8).
+    #[serde(default = "d_batch")]
+    pub batch: usize,
+    /// Paper: 1.2e-3 (written "12e-4").
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Evaluate and checkpoint every this many steps.
+    #[serde(default = "d_eval_every")]
+    pub eval_every: u64,
+    /// Evaluation worlds with objects (plus one without), drawn from stream 4.
+    #[serde(default = "d_eval_worlds")]
+    pub eval_worlds: usize,
+    /// Shuffles of the per-cell grid-score null at the final evaluation (0 = none).
+    #[serde(default = "d_null")]
+    pub null_shuffles: usize,
+    /// Half-width `k` of object-centred maps (`(2k+1)²` window).
+    #[serde(default = "d_obj_k")]
+    pub object_k: usize,
+    /// Half-width `k` of the patches of the patch correlation (Fig 7C).
+    #[serde(default = "d_patch_k")]
+    pub patch_k: usize,
+}
+
+fn d_batch() -> usize {
+    8
+}
+fn d_lr() -> f64 {
+    1.2e-3
+}
+fn d_eval_every() -> u64 {
+    500
+}
+fn d_eval_worlds() -> usize {
+    16
+}
+fn d_null() -> usize {
+    200
+}
+fn d_obj_k() -> usize {
+    4
+}
+fn d_patch_k() -> usize {
+    2
+}
+
+impl CellsTrain {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.steps == 0 {
+            return Err("train.steps = 0: expected at least 1".into());
+        }
+        if self.batch == 0 {
+            return Err("train.batch = 0: expected at least 1 world".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!(
+                "train.lr = {}: expected a finite value > 0",
+                self.lr
+            ));
+        }
+        if self.eval_every == 0 {
+            return Err("train.eval_every = 0: expected at least 1".into());
+        }
+        if self.eval_worlds < 2 {
+            return Err(format!(
+                "train.eval_worlds = {}: expected at least 2 (stability compares worlds)",
+                self.eval_worlds
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The entangled task's world: the first world of `rng` with at least two objects.
+pub fn entangled_world(ws: &WorldSpec, rng: &mut ChaCha8Rng) -> Result<World, String> {
+    for _ in 0..10_000 {
+        let w = ws.sample(rng);
+        if w.objects.len() >= 2 {
+            return Ok(w);
+        }
+    }
+    Err(format!(
+        "world: no world with at least 2 objects in 10 000 draws (max_objects = {}, min_distance = {} on a {}×{} lattice)",
+        ws.max_objects, ws.min_distance, ws.size, ws.size
+    ))
+}
+
+/// Everything that changes during training (what a checkpoint restores).
+pub struct Trainer {
+    pub model: CellModel<f32>,
+    pub adam: Adam<f32>,
+    pub step: u64,
+    pub world_rng: ChaCha8Rng,
+    pub z_rng: ChaCha8Rng,
+    pub fixed: Option<World>,
+    stepper: Stepper<f32>,
+    grad: Vec<f32>,
+    pub train: CellsTrain,
+}
+
+impl Trainer {
+    /// A fresh trainer for `seed`.
+    pub fn new(
+        spec: CellsSpec,
+        world: WorldSpec,
+        train: CellsTrain,
+        seed: u64,
+    ) -> Result<Self, String> {
+        let mut world_rng = ChaCha8Rng::seed_from_u64(seed);
+        world_rng.set_stream(1);
+        let mut init_rng = ChaCha8Rng::seed_from_u64(seed);
+        init_rng.set_stream(2);
+        let mut z_rng = ChaCha8Rng::seed_from_u64(seed);
+        z_rng.set_stream(3);
+        let fixed = match train.task {
+            Task::Entangled => Some(entangled_world(&world, &mut world_rng)?),
+            Task::Factorised => None,
+        };
+        let model = CellModel::<f32>::new(spec, world, &mut init_rng);
+        let n = model.layout.len;
+        Ok(Trainer {
+            stepper: Stepper::new(&model.layout),
+            adam: Adam::new(n),
+            grad: vec![0.0; n],
+            model,
+            step: 0,
+            world_rng,
+            z_rng,
+            fixed,
+            train,
+        })
+    }
+
+    /// The worlds of the next batch.
+    pub fn next_worlds(&mut self) -> Vec<World> {
+        match &self.fixed {
+            Some(w) => vec![w.clone(); self.train.batch],
+            None => (0..self.train.batch)
+                .map(|_| self.model.world.sample(&mut self.world_rng))
+                .collect(),
+        }
+    }
+
+    /// One training step (inference on a batch, then one Adam step); returns its loss terms.
+    pub fn step(&mut self) -> CellLoss {
+        let worlds = self.next_worlds();
+        let t = self
+            .stepper
+            .loss_grad(&self.model, &worlds, &mut self.grad, &mut self.z_rng);
+        let lr = self
+            .train
+            .schedule
+            .lr(self.train.lr, self.step, self.train.steps);
+        self.adam.step(&mut self.model.theta, &self.grad, lr);
+        self.step += 1;
+        t
+    }
+
+    /// Infers `z` for each of `worlds` with the current weights (`n_l × n_c` each).
+    pub fn infer_all(&mut self, worlds: &[World]) -> Vec<Vec<f32>> {
+        let l = self.model.layout;
+        let mut scratch = [
+            vec![0.0; l.nl * l.nc],
+            vec![0.0; l.nl * l.nc],
+            vec![0.0; l.nl * l.nc],
+        ];
+        worlds
+            .iter()
+            .map(|w| {
+                let mut z = self.model.z_start(&mut self.z_rng.clone());
+                self.model.infer(w, &mut z, &mut scratch);
+                z
+            })
+            .collect()
+    }
+
+    /// Loss terms at the inferred `z` of `worlds` (no update).
+    pub fn evaluate_loss(&mut self, worlds: &[World], zs: Vec<Vec<f32>>) -> CellLoss {
+        self.stepper.z = zs;
+        let mut g = vec![0.0; self.model.layout.len];
+        self.stepper.loss_grad_at(&self.model, worlds, &mut g)
+    }
+}

@@ -1,0 +1,409 @@
+//! Figures and report of a grid-world study (Figs 6, 7, 14), from its run directories only.
+//!
+//! - `ratemaps_<variant>` (Fig 6D–F): the 6 most stable and the 6 most object-consistent
+//!   active cells of the variant's first seed, each in the world without objects and in an
+//!   object world (objects as white dots);
+//! - `allcells_<variant>` (Fig 14): every active cell in that object world, sorted by stability;
+//! - `stability_<variant>` (Fig 6G/I): histogram of the cells' cross-world stability, all seeds;
+//! - `modes_<variant>` (Fig 6H): grid score and object-centred consistency against stability;
+//! - `object_maps_<variant>`: object-centred maps of the most object-consistent cells;
+//! - `cosine_distance` (Fig 6J) and `patch_correlation` (Fig 7C): one point per seed.
+
+use crate::plot::{histogram, map_grid, scatter, MapPanel};
+use crate::{esc, ferr, Report, ReportError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+struct CellRun {
+    run_id: String,
+    variant: String,
+    result: Value,
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn mean_se(v: &[f64]) -> (f64, f64) {
+    crate::mean_se(v)
+}
+
+/// Finished runs, and `(run id, status)` of the others.
+type Runs = (Vec<CellRun>, Vec<(String, String)>);
+
+fn read_runs(dir: &Path) -> Result<Runs, ReportError> {
+    let rp = dir.join("runs.json");
+    let text = std::fs::read_to_string(&rp).map_err(|e| ferr(&rp, e))?;
+    let entries: Value = serde_json::from_str(&text).map_err(|e| ferr(&rp, e))?;
+    let mut runs = Vec::new();
+    let mut failed = Vec::new();
+    for e in entries.as_array().into_iter().flatten() {
+        let id = e["run_id"].as_str().unwrap_or("").to_string();
+        let res = dir.join(&id).join("result.json");
+        match std::fs::read_to_string(&res) {
+            Ok(t) => {
+                let v: Value = serde_json::from_str(&t).map_err(|e| ferr(&res, e))?;
+                runs.push(CellRun {
+                    run_id: id,
+                    variant: v["variant"].as_str().unwrap_or("").to_string(),
+                    result: v,
+                });
+            }
+            Err(_) => {
+                let st = std::fs::read_to_string(dir.join(&id).join("status.json"))
+                    .unwrap_or_else(|_| "no status".into());
+                failed.push((id, st.trim().to_string()));
+            }
+        }
+    }
+    Ok((runs, failed))
+}
+
+fn read_maps(p: &Path) -> Result<ndarray::ArrayD<f32>, ReportError> {
+    ndarray_npy::read_npy(p).map_err(|e| ferr(p, e))
+}
+
+fn cell_field(r: &CellRun, key: &str) -> Vec<f64> {
+    r.result["cells"]
+        .as_array()
+        .map(|a| a.iter().map(|c| num(&c[key])).collect())
+        .unwrap_or_default()
+}
+
+fn active(r: &CellRun) -> Vec<bool> {
+    r.result["cells"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["active"].as_bool().unwrap_or(false))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Makes every figure, the table and `report.html` of a grid-world study.
+pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
+    let (runs, failed) = read_runs(dir)?;
+    let fig = dir.join("figures");
+    std::fs::create_dir_all(&fig).map_err(|e| ferr(&fig, e))?;
+    let mut variants: Vec<String> = Vec::new();
+    for r in &runs {
+        if !variants.contains(&r.variant) {
+            variants.push(r.variant.clone());
+        }
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    let cols: [(&str, &str); 10] = [
+        ("loc acc", "eval.location_acc"),
+        ("action acc", "eval.action_acc"),
+        ("active", "pop.n_active"),
+        ("stability", "pop.stability_mean"),
+        ("bimodality", "pop.bimodality"),
+        ("grid > p95", "pop.frac_grid_above_p95"),
+        ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
+        ("cos dist Wl-Wt", "pop.cosine_loc_act"),
+        ("patch (objects)", "pop.patch_corr_objects"),
+        ("patch (random)", "pop.patch_corr_random"),
+    ];
+    let get = |r: &CellRun, path: &str| -> f64 {
+        let mut v = &r.result;
+        for k in path.split('.') {
+            v = &v[k];
+        }
+        num(v)
+    };
+    let mut table = "| variant | runs |".to_string();
+    for (c, _) in cols {
+        table.push_str(&format!(" {c} |"));
+    }
+    table.push_str("\n|---|---|");
+    table.push_str(&"---|".repeat(cols.len()));
+    table.push('\n');
+    for v in &variants {
+        let rs: Vec<&CellRun> = runs.iter().filter(|r| &r.variant == v).collect();
+        table.push_str(&format!("| {v} | {} |", rs.len()));
+        for (_, p) in cols {
+            let vals: Vec<f64> = rs.iter().map(|r| get(r, p)).collect();
+            let (m, se) = mean_se(&vals);
+            table.push_str(&format!(" {m:.3} ± {se:.3} |"));
+        }
+        table.push('\n');
+    }
+
+    for (vi, v) in variants.iter().enumerate() {
+        let rs: Vec<&CellRun> = runs.iter().filter(|r| &r.variant == v).collect();
+        let safe: String = v
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let first = rs[0];
+        let rd = dir.join(&first.run_id);
+        let maps = read_maps(&rd.join("arrays").join("ratemaps.npy"))?;
+        let sh = maps.shape().to_vec();
+        if sh.len() != 4 || sh[0] < 2 {
+            return Err(ferr(
+                &rd.join("arrays/ratemaps.npy"),
+                "expected [world, cell, row, col] with ≥ 2 worlds",
+            ));
+        }
+        let (nc, n) = (sh[1], sh[2]);
+        let wj_path = rd.join("arrays").join("worlds.json");
+        let wj: Value = std::fs::read_to_string(&wj_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| ferr(&wj_path, "missing or unreadable"))?;
+        let objs: Vec<(usize, usize)> = wj["eval_worlds"][1]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| o.as_u64())
+                    .map(|o| (o as usize / n, o as usize % n))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let act = active(first);
+        let stab = cell_field(first, "stability");
+        let grid = cell_field(first, "grid_score");
+        let objc = cell_field(first, "object_consistency");
+        let map_of = |w: usize, i: usize| -> Vec<f64> {
+            (0..n * n)
+                .map(|x| maps[[w, i, x / n, x % n]] as f64)
+                .collect()
+        };
+        let mut idx: Vec<usize> = (0..nc.min(act.len())).filter(|&i| act[i]).collect();
+        let key = |a: f64| if a.is_finite() { a } else { f64::NEG_INFINITY };
+        idx.sort_by(|&a, &b| key(stab[b]).total_cmp(&key(stab[a])));
+        let mut chosen: Vec<usize> = idx.iter().take(6).copied().collect();
+        let mut by_obj = idx.clone();
+        by_obj.sort_by(|&a, &b| key(objc[b]).total_cmp(&key(objc[a])));
+        let extra: Vec<usize> = by_obj
+            .iter()
+            .filter(|i| !chosen.contains(i))
+            .take(6)
+            .copied()
+            .collect();
+        chosen.extend(extra);
+        let mut panels = Vec::new();
+        for &i in &chosen {
+            panels.push(MapPanel {
+                title: format!("c{i} s={:.2} g={:.2}", stab[i], grid[i]),
+                values: map_of(0, i),
+                side: n,
+                ring: None,
+                marks: Vec::new(),
+            });
+            panels.push(MapPanel {
+                title: format!("c{i} objects, oc={:.2}", objc[i]),
+                values: map_of(1, i),
+                side: n,
+                ring: None,
+                marks: objs.clone(),
+            });
+        }
+        if !panels.is_empty() {
+            files.extend(map_grid(
+                &fig,
+                &format!("ratemaps_{safe}"),
+                &format!("{v} ({}): most stable cells, then most object-consistent; left: no objects, right: objects", first.run_id),
+                &panels,
+                8,
+            )?);
+        }
+        let all: Vec<MapPanel> = idx
+            .iter()
+            .map(|&i| MapPanel {
+                title: format!("c{i} s={:.2}", stab[i]),
+                values: map_of(1, i),
+                side: n,
+                ring: None,
+                marks: objs.clone(),
+            })
+            .collect();
+        if !all.is_empty() {
+            files.extend(map_grid(
+                &fig,
+                &format!("allcells_{safe}"),
+                &format!(
+                    "{v} ({}): every active cell in an object world, by stability",
+                    first.run_id
+                ),
+                &all,
+                12,
+            )?);
+        }
+        // pooled over seeds
+        let mut pooled = Vec::new();
+        let (mut gs, mut oc) = (Vec::new(), Vec::new());
+        for r in &rs {
+            let (a, s, g, o) = (
+                active(r),
+                cell_field(r, "stability"),
+                cell_field(r, "grid_score"),
+                cell_field(r, "object_consistency"),
+            );
+            for i in 0..a.len() {
+                if a[i] && s[i].is_finite() {
+                    pooled.push(s[i]);
+                    gs.push((s[i], g[i]));
+                    oc.push((s[i], o[i]));
+                }
+            }
+        }
+        let bim: Vec<f64> = rs.iter().map(|r| get(r, "pop.bimodality")).collect();
+        files.extend(histogram(
+            &fig,
+            &format!("stability_{safe}"),
+            &format!(
+                "{v}: cross-world stability of each cell ({} seeds; bimodality {:.2})",
+                rs.len(),
+                mean_se(&bim).0
+            ),
+            "mean spatial correlation across worlds",
+            &pooled,
+            &[],
+        )?);
+        files.extend(scatter(
+            &fig,
+            &format!("modes_{safe}"),
+            &format!("{v}: grid score and object-centred consistency vs stability"),
+            "cross-world stability",
+            "score",
+            &[
+                ("grid score (no objects)".to_string(), gs),
+                ("object-centred consistency".to_string(), oc),
+            ],
+            &[],
+        )?);
+        let op = rd.join("arrays").join("object_maps.npy");
+        if let Ok(om) = ndarray_npy::read_npy::<_, ndarray::ArrayD<f64>>(&op) {
+            let s = om.shape().to_vec();
+            if s.len() == 3 {
+                let w = s[1];
+                let panels: Vec<MapPanel> = by_obj
+                    .iter()
+                    .take(8)
+                    .map(|&i| MapPanel {
+                        title: format!("c{i} oc={:.2}", objc[i]),
+                        values: (0..w * w).map(|x| om[[i, x / w, x % w]]).collect(),
+                        side: w,
+                        ring: None,
+                        marks: vec![(w / 2, w / 2)],
+                    })
+                    .collect();
+                if !panels.is_empty() {
+                    files.extend(map_grid(
+                        &fig,
+                        &format!("object_maps_{safe}"),
+                        &format!("{v}: object-centred maps (object at the centre dot), most consistent cells"),
+                        &panels,
+                        8,
+                    )?);
+                }
+            }
+        }
+        let _ = vi;
+    }
+    let ticks: Vec<String> = variants.clone();
+    let strip = |path: &str, dx: f64| -> Vec<(f64, f64)> {
+        variants
+            .iter()
+            .enumerate()
+            .flat_map(|(k, v)| {
+                runs.iter()
+                    .filter(move |r| &r.variant == v)
+                    .map(move |r| (k as f64 + dx, get(r, path)))
+            })
+            .collect()
+    };
+    if !runs.is_empty() {
+        files.extend(scatter(
+            &fig,
+            "cosine_distance",
+            "Fig 6J: 1 − cos(Σ|W_l|, |W_o|) per seed",
+            "variant",
+            "cosine distance",
+            &[("runs".to_string(), strip("pop.cosine_loc_obj", 0.0))],
+            &ticks,
+        )?);
+        files.extend(scatter(
+            &fig,
+            "patch_correlation",
+            "Fig 7C: patch correlation around objects per seed",
+            "variant",
+            "mean patch correlation",
+            &[
+                (
+                    "around objects".to_string(),
+                    strip("pop.patch_corr_objects", -0.08),
+                ),
+                (
+                    "random locations".to_string(),
+                    strip("pop.patch_corr_random", 0.08),
+                ),
+            ],
+            &ticks,
+        )?);
+    }
+    let hp = dir.join("report.html");
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut h = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — {0}</title>\
+<style>body{{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;color:#222;padding:0 1em}}\
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
+th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}\
+figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f7f7f7;padding:.8em;overflow-x:auto}}</style></head>\
+<body><h1>Grid-world study <code>{0}</code></h1><p>{1} finished runs, {2} not finished · biodis {3}</p><table>",
+        esc(&name),
+        runs.len(),
+        failed.len(),
+        env!("CARGO_PKG_VERSION")
+    );
+    for (i, line) in table.lines().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let tag = if i == 0 { "th" } else { "td" };
+        h.push_str("<tr>");
+        for c in line.trim_matches('|').split('|') {
+            h.push_str(&format!("<{tag}>{}</{tag}>", esc(c.trim())));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table><p>mean ± s.e. over seeds. Definitions: see <code>biodis-cells/src/analysis.rs</code>.</p>");
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+    {
+        if let Ok(svg) = std::fs::read_to_string(f) {
+            let body = svg.find("<svg").map(|k| &svg[k..]).unwrap_or(&svg);
+            let nm = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            h.push_str(&format!(
+                "<figure>{body}<figcaption>{}</figcaption></figure>",
+                esc(&nm)
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        h.push_str("<h2>Runs not finished</h2><ul>");
+        for (id, e) in &failed {
+            h.push_str(&format!("<li><b>{}</b>: {}</li>", esc(id), esc(e)));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>\n");
+    std::fs::write(&hp, h).map_err(|e| ferr(&hp, e))?;
+    files.push(hp);
+    Ok(Report { table, files })
+}

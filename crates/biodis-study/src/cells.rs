@@ -1,0 +1,724 @@
+//! Grid-world studies (`biodis run fig6|fig7|fig14`): recipes with a `[cells]` table, run
+//! directories with exact resume, and the local engine. The model is `biodis-cells`.
+//!
+//! A grid-world recipe has `[study]`, `[world]` (`biodis_data::gridworld::WorldSpec`),
+//! `[cells]` (`biodis_cells::CellsSpec`), `[train]` (`biodis_cells::train::CellsTrain`) and any
+//! number of `[[variant]]` / `[sweep]` entries, exactly as the dense recipes.
+//!
+//! Each run directory holds `recipe.toml`, `status.json`, `curve.csv` (every `eval_every`
+//! steps: the loss terms and accuracies on the evaluation worlds, and the population analyses),
+//! `result.json` (final per-cell and population analyses), `arrays/` (`ratemaps.npy`
+//! `[world, cell, row, col]` of the evaluation worlds — world 0 has no objects —,
+//! `patch_ratemaps.npy` of the patch-correlation worlds, `object_maps.npy` `[cell, 2k+1, 2k+1]`,
+//! `worlds.json` with every evaluation world's objects) and `checkpoint.safetensors`
+//! (parameters, Adam moments, the world and init streams' positions). A resumed run continues
+//! from the last checkpoint and ends with the same numbers as an uninterrupted one.
+
+use crate::recipe::{
+    expand_tables, from_table, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant,
+};
+use crate::rundir::{atomic_write, RunDir, State, Status};
+use biodis_cells::analysis::{analyse, object_map, CellStats, EvalSet, PopulationStats};
+use biodis_cells::train::{CellsTrain, Task, Trainer};
+use biodis_cells::{CellLoss, CellsSpec};
+use biodis_data::gridworld::{World, WorldSpec};
+use biodis_nn::checkpoint::{to_bytes, Checkpoint};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::{Array3, Array4};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A grid-world recipe as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellsRecipe {
+    pub study: StudyMeta,
+    #[serde(default)]
+    pub world: WorldSpec,
+    #[serde(default)]
+    pub cells: CellsSpec,
+    pub train: CellsTrain,
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<Variant>,
+    #[serde(default)]
+    pub sweep: Sweep,
+}
+
+/// The resolved configuration of one grid-world run (its `recipe.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellsRunConfig {
+    pub study: StudyMeta,
+    pub run: RunIdent,
+    pub world: WorldSpec,
+    pub cells: CellsSpec,
+    pub train: CellsTrain,
+}
+
+impl CellsRunConfig {
+    pub fn run_id(&self) -> String {
+        if self.run.point.is_empty() {
+            format!("{}-s{}", self.run.variant, self.run.seed)
+        } else {
+            format!("{}-{}-s{}", self.run.variant, self.run.point, self.run.seed)
+        }
+    }
+    pub fn group(&self) -> String {
+        if self.run.point.is_empty() {
+            self.run.variant.clone()
+        } else {
+            format!("{} {}", self.run.variant, self.run.point)
+        }
+    }
+    pub fn validate(&self) -> Result<(), String> {
+        self.world.validate()?;
+        self.cells.validate()?;
+        self.train.validate()?;
+        if self.study.seeds == 0 {
+            return Err("study.seeds = 0: expected at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Expands a grid-world recipe into its runs (variants × sweep points × seeds).
+pub fn expand_cells(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+) -> Result<Vec<CellsRunConfig>, RecipeError> {
+    toml::from_str::<CellsRecipe>(&src.text).map_err(|e| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: e.to_string().trim().to_string(),
+    })?;
+    let mut out = Vec::new();
+    for e in expand_tables(src, overrides, seeds, steps, only)? {
+        let r: CellsRecipe = from_table(e.table, &e.label)?;
+        for s in 0..r.study.seeds.max(1) {
+            let cfg = CellsRunConfig {
+                study: r.study.clone(),
+                run: RunIdent {
+                    variant: e.variant.clone(),
+                    seed: r.study.first_seed + s,
+                    point: e.point.clone(),
+                },
+                world: r.world.clone(),
+                cells: r.cells.clone(),
+                train: r.train.clone(),
+            };
+            cfg.validate().map_err(|msg| RecipeError::Parse {
+                source_name: e.label.clone(),
+                msg,
+            })?;
+            out.push(cfg);
+        }
+    }
+    Ok(out)
+}
+
+/// One row of a grid-world `curve.csv`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellsCurveRow {
+    pub step: u64,
+    /// Mean training-batch loss terms since the previous row.
+    pub train: CellLoss,
+    /// Loss terms and accuracies on the evaluation worlds.
+    pub eval: CellLoss,
+    pub pop: PopulationStats,
+}
+
+/// `result.json` of a grid-world run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellsResult {
+    pub study: String,
+    pub run_id: String,
+    pub variant: String,
+    pub seed: u64,
+    pub steps: u64,
+    pub task: Task,
+    pub eval: CellLoss,
+    pub pop: PopulationStats,
+    pub cells: Vec<CellStats>,
+    pub n_params: usize,
+    pub wall_s: f64,
+    /// Training steps per second (this run, one thread).
+    pub steps_per_s: f64,
+    /// Seconds per Euler step per world (inference only).
+    pub euler_step_s: f64,
+    pub versions: HashMap<String, String>,
+}
+
+const CURVE_HEADER: &str = "step,loss,location,object,action,pi,nonneg,activity,weight,\
+eval_loss,eval_location_acc,eval_action_acc,eval_object_hit,n_active,stability_mean,bimodality,\
+frac_grid_above_p95,cosine_loc_obj,cosine_loc_act,patch_corr_objects,patch_corr_random";
+
+fn curve_line(r: &CellsCurveRow) -> String {
+    let (t, e, p) = (&r.train, &r.eval, &r.pop);
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        r.step,
+        t.total,
+        t.location,
+        t.object,
+        t.action,
+        t.pi,
+        t.nonneg,
+        t.activity,
+        t.weight,
+        e.total,
+        e.location_acc,
+        e.action_acc,
+        e.object_hit,
+        p.n_active,
+        p.stability_mean,
+        p.bimodality,
+        p.frac_grid_above_p95,
+        p.cosine_loc_obj,
+        p.cosine_loc_act,
+        p.patch_corr_objects,
+        p.patch_corr_random
+    )
+}
+
+/// The evaluation worlds of a run: world 0 without objects, then `eval_worlds` with ≥ 1 object
+/// (stream 4), plus the random layouts of the patch baseline.
+fn eval_worlds(cfg: &CellsRunConfig) -> (Vec<World>, Vec<World>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
+    rng.set_stream(4);
+    let mut worlds = vec![cfg.world.world_with(vec![])];
+    let mut guard = 0;
+    while worlds.len() < cfg.train.eval_worlds + 1 && guard < 100_000 {
+        guard += 1;
+        let w = cfg.world.sample(&mut rng);
+        if !w.objects.is_empty() {
+            worlds.push(w);
+        }
+    }
+    let layouts = (0..cfg.train.eval_worlds.max(1))
+        .map(|_| cfg.world.sample(&mut rng))
+        .collect();
+    (worlds, layouts)
+}
+
+struct Evaluation {
+    eval: CellLoss,
+    pop: PopulationStats,
+    cells: Vec<CellStats>,
+    zs: Vec<Vec<f32>>,
+    patch_worlds: Vec<World>,
+    patch_zs: Vec<Vec<f32>>,
+    worlds: Vec<World>,
+}
+
+fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
+    let (worlds, layouts) = eval_worlds(cfg);
+    let zs = t.infer_all(&worlds);
+    let (patch_worlds, patch_zs) = match t.fixed.clone() {
+        Some(w) => {
+            let z = t.infer_all(std::slice::from_ref(&w));
+            (vec![w], z)
+        }
+        None => (worlds[1..].to_vec(), zs[1..].to_vec()),
+    };
+    // the patch baseline: random layouts, as many as patch worlds, on the same z
+    let random: Vec<World> = layouts.iter().take(patch_worlds.len()).cloned().collect();
+    let l = t.model.layout;
+    let th = t.model.theta.clone();
+    let e = EvalSet {
+        world: &cfg.world,
+        worlds: &worlds,
+        zs: &zs,
+        patch_worlds: &patch_worlds,
+        patch_zs: &patch_zs[..random.len().min(patch_zs.len())],
+        random_layouts: &random,
+        nc: l.nc,
+        object_k: cfg.train.object_k,
+        patch_k: cfg.train.patch_k,
+        null_shuffles: null,
+        seed: cfg.run.seed,
+    };
+    let (cells, pop) = analyse(
+        &e,
+        &th[l.w_loc..l.w_obj],
+        &th[l.w_obj..l.b_obj],
+        &th[l.w_act..l.b_act],
+    );
+    let eval_worlds = match &t.fixed {
+        Some(w) => vec![w.clone()],
+        None => worlds[1..].to_vec(),
+    };
+    let ez = match &t.fixed {
+        Some(_) => patch_zs.clone(),
+        None => zs[1..].to_vec(),
+    };
+    let eval = t.evaluate_loss(&eval_worlds, ez);
+    Evaluation {
+        eval,
+        pop,
+        cells,
+        zs,
+        patch_worlds,
+        patch_zs,
+        worlds,
+    }
+}
+
+fn versions() -> HashMap<String, String> {
+    let mut v = HashMap::new();
+    v.insert("biodis".into(), env!("CARGO_PKG_VERSION").into());
+    v.insert("model".into(), "whittington2023.gridworld.v1".into());
+    v.insert("grid_score".into(), "deepmind.minmax.10ring".into());
+    v
+}
+
+fn err(run: &str, e: impl std::fmt::Display) -> String {
+    format!("{run}: {e}")
+}
+
+/// Trains (or resumes, or skips when done) one grid-world run into `dir`.
+pub fn run_cells(
+    dir: &RunDir,
+    cfg: &CellsRunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<CellsResult, String> {
+    let id = cfg.run_id();
+    if let Some(st) = dir.read_status() {
+        if st.state == State::Done {
+            if let Ok(t) = std::fs::read_to_string(dir.result()) {
+                if let Ok(r) = serde_json::from_str::<CellsResult>(&t) {
+                    progress(cfg.train.steps);
+                    return Ok(r);
+                }
+            }
+        }
+    }
+    let mut t = Trainer::new(
+        cfg.cells.clone(),
+        cfg.world.clone(),
+        cfg.train.clone(),
+        cfg.run.seed,
+    )
+    .map_err(|e| err(&id, e))?;
+    let n = t.model.layout.len;
+    let ck = dir.checkpoint();
+    let mut curve: Vec<String> = Vec::new();
+    let mut wall_before = 0.0;
+    if ck.exists() {
+        let c = Checkpoint::load(&ck).map_err(|e| err(&id, e))?;
+        t.model
+            .theta
+            .copy_from_slice(c.tensor("theta", n, &ck).map_err(|e| err(&id, e))?);
+        t.adam
+            .m
+            .copy_from_slice(c.tensor("adam_m", n, &ck).map_err(|e| err(&id, e))?);
+        t.adam
+            .v
+            .copy_from_slice(c.tensor("adam_v", n, &ck).map_err(|e| err(&id, e))?);
+        t.adam.t = c.meta("adam_t", &ck).map_err(|e| err(&id, e))?;
+        t.step = c.meta("step", &ck).map_err(|e| err(&id, e))?;
+        t.world_rng
+            .set_word_pos(c.meta("world_rng", &ck).map_err(|e| err(&id, e))?);
+        t.z_rng
+            .set_word_pos(c.meta("z_rng", &ck).map_err(|e| err(&id, e))?);
+        wall_before = c.meta("wall_s", &ck).unwrap_or(0.0);
+        let text = std::fs::read_to_string(dir.curve()).unwrap_or_default();
+        curve = text
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                l.split(',')
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some_and(|s| s <= t.step)
+            })
+            .map(|s| s.to_string())
+            .collect();
+        progress(t.step);
+    }
+    let mut st = Status::new(State::Running, t.step);
+    dir.write_status(&st).map_err(|e| err(&id, e))?;
+    let start = Instant::now();
+    let total = cfg.train.steps;
+    let mut acc = CellLoss::default();
+    let mut acc_n = 0usize;
+    let fail = |step: u64, msg: String| -> String {
+        let mut s = Status::new(State::Failed, step);
+        s.error = Some(msg.clone());
+        let _ = dir.write_status(&s);
+        err(&id, msg)
+    };
+    let mut step_time = 0.0;
+    let mut steps_timed = 0u64;
+    while t.step < total {
+        let t0 = Instant::now();
+        let l = t.step();
+        step_time += t0.elapsed().as_secs_f64();
+        steps_timed += 1;
+        if !l.total.is_finite() {
+            return Err(fail(
+                t.step,
+                format!(
+                    "non-finite loss at step {}: location {}, object {}, action {}, pi {}, activity {}",
+                    t.step, l.location, l.object, l.action, l.pi, l.activity
+                ),
+            ));
+        }
+        let mut l2 = l;
+        if !l2.object_hit.is_finite() {
+            l2.object_hit = 0.0;
+        }
+        acc.add_scaled(&l2, 1.0);
+        acc_n += 1;
+        progress(1);
+        if t.step % cfg.train.eval_every == 0 || t.step == total {
+            let mut train = CellLoss::default();
+            train.add_scaled(&acc, 1.0 / acc_n.max(1) as f64);
+            acc = CellLoss::default();
+            acc_n = 0;
+            let ev = evaluate(&mut t, cfg, 0);
+            curve.push(curve_line(&CellsCurveRow {
+                step: t.step,
+                train,
+                eval: ev.eval,
+                pop: ev.pop,
+            }));
+            let mut text = String::from(CURVE_HEADER);
+            text.push('\n');
+            for c in &curve {
+                text.push_str(c);
+                text.push('\n');
+            }
+            atomic_write(&dir.curve(), text.as_bytes()).map_err(|e| err(&id, e))?;
+            let mut meta = HashMap::new();
+            meta.insert("step".into(), t.step.to_string());
+            meta.insert("adam_t".into(), t.adam.t.to_string());
+            meta.insert("world_rng".into(), t.world_rng.get_word_pos().to_string());
+            meta.insert("z_rng".into(), t.z_rng.get_word_pos().to_string());
+            meta.insert(
+                "wall_s".into(),
+                (wall_before + start.elapsed().as_secs_f64()).to_string(),
+            );
+            let bytes = to_bytes(
+                &[
+                    ("theta", &t.model.theta),
+                    ("adam_m", &t.adam.m),
+                    ("adam_v", &t.adam.v),
+                ],
+                &meta,
+            )
+            .map_err(|e| err(&id, e))?;
+            atomic_write(&ck, &bytes).map_err(|e| err(&id, e))?;
+            st.step = t.step;
+            dir.write_status(&st).map_err(|e| err(&id, e))?;
+        }
+    }
+    // final analyses with the grid-score null, arrays, result
+    let ev = evaluate(&mut t, cfg, cfg.train.null_shuffles);
+    let l = t.model.layout;
+    let size = cfg.world.size;
+    let arrays = dir.arrays();
+    std::fs::create_dir_all(&arrays).map_err(|e| err(&id, e))?;
+    let stack = |zs: &[Vec<f32>]| -> Array4<f32> {
+        Array4::from_shape_fn((zs.len(), l.nc, size, size), |(w, i, r, c)| {
+            zs[w][(r * size + c) * l.nc + i]
+        })
+    };
+    let write_npy = |name: &str, write: &dyn Fn(&Path) -> Result<(), String>| {
+        write(&arrays.join(name)).map_err(|e| err(&id, format!("{name}: {e}")))
+    };
+    write_npy("ratemaps.npy", &|p| {
+        ndarray_npy::write_npy(p, &stack(&ev.zs)).map_err(|e| e.to_string())
+    })?;
+    write_npy("patch_ratemaps.npy", &|p| {
+        ndarray_npy::write_npy(p, &stack(&ev.patch_zs)).map_err(|e| e.to_string())
+    })?;
+    let k = cfg.train.object_k;
+    let w = 2 * k + 1;
+    let omaps: Vec<Vec<f64>> = (0..l.nc)
+        .map(|i| object_map(&ev.worlds[1..], &ev.zs[1..], l.nc, i, size, k))
+        .collect();
+    write_npy("object_maps.npy", &|p| {
+        let a = Array3::from_shape_fn((l.nc, w, w), |(i, r, c)| omaps[i][r * w + c]);
+        ndarray_npy::write_npy(p, &a).map_err(|e| e.to_string())
+    })?;
+    let wj = serde_json::json!({
+        "size": size,
+        "eval_worlds": ev.worlds.iter().map(|w| w.objects.clone()).collect::<Vec<_>>(),
+        "patch_worlds": ev.patch_worlds.iter().map(|w| w.objects.clone()).collect::<Vec<_>>(),
+        "object_convention": "location index = row * size + col",
+    });
+    atomic_write(
+        &arrays.join("worlds.json"),
+        serde_json::to_string_pretty(&wj)
+            .map_err(|e| err(&id, e))?
+            .as_bytes(),
+    )
+    .map_err(|e| err(&id, e))?;
+    // time per Euler step per world, measured on the evaluation worlds
+    let te = Instant::now();
+    let reps = 4;
+    for _ in 0..reps {
+        t.infer_all(&ev.worlds[..1]);
+    }
+    let euler_step_s = te.elapsed().as_secs_f64() / (reps * cfg.cells.euler_steps.max(1)) as f64;
+    let wall_s = wall_before + start.elapsed().as_secs_f64();
+    let res = CellsResult {
+        study: cfg.study.name.clone(),
+        run_id: id.clone(),
+        variant: cfg.group(),
+        seed: cfg.run.seed,
+        steps: total,
+        task: cfg.train.task,
+        eval: ev.eval,
+        pop: ev.pop,
+        cells: ev.cells,
+        n_params: n,
+        wall_s,
+        steps_per_s: if step_time > 0.0 {
+            steps_timed as f64 / step_time
+        } else {
+            f64::NAN
+        },
+        euler_step_s,
+        versions: versions(),
+    };
+    let j = serde_json::to_vec_pretty(&res).map_err(|e| err(&id, e))?;
+    atomic_write(&dir.result(), &j).map_err(|e| err(&id, e))?;
+    dir.write_status(&Status::new(State::Done, total))
+        .map_err(|e| err(&id, e))?;
+    Ok(res)
+}
+
+/// Outcome of one grid-world run.
+pub struct CellsOutcome {
+    pub run_id: String,
+    pub variant: String,
+    pub seed: u64,
+    pub dir: PathBuf,
+    pub result: Result<CellsResult, String>,
+}
+
+/// Runs every grid-world run of a study on `jobs` worker threads; writes `runs.json` (each
+/// run's directory holds its `recipe.toml`) and `summary.csv`.
+pub fn run_cells_study(
+    study_dir: &Path,
+    runs: &[CellsRunConfig],
+    jobs: usize,
+    show_progress: bool,
+) -> Result<Vec<CellsOutcome>, String> {
+    std::fs::create_dir_all(study_dir).map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    let mut entries = Vec::new();
+    for (i, cfg) in runs.iter().enumerate() {
+        let rd = RunDir::new(study_dir.join(cfg.run_id()));
+        std::fs::create_dir_all(&rd.root).map_err(|e| format!("{}: {e}", rd.root.display()))?;
+        let text = toml::to_string_pretty(cfg).map_err(|e| e.to_string())?;
+        match std::fs::read_to_string(rd.recipe()) {
+            Ok(existing) if existing != text => {
+                return Err(format!(
+                    "{} holds a run with a different configuration; use another --out directory or remove it",
+                    rd.root.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => atomic_write(&rd.recipe(), text.as_bytes())
+                .map_err(|e| format!("{}: {e}", rd.recipe().display()))?,
+        }
+        if rd.read_status().is_none() {
+            rd.write_status(&Status::new(State::Queued, 0))
+                .map_err(|e| format!("{}: {e}", rd.status().display()))?;
+        }
+        entries.push(crate::engine::RunEntry {
+            index: i,
+            run_id: cfg.run_id(),
+        });
+    }
+    let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
+    atomic_write(&study_dir.join("runs.json"), &j)
+        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    atomic_write(&study_dir.join("kind"), b"cells\n")
+        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+
+    let total: u64 = runs.iter().map(|r| r.train.steps).sum();
+    let mp = MultiProgress::with_draw_target(if show_progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let bar = mp.add(ProgressBar::new(total));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40.cyan/blue} {percent:>3}% steps {human_pos}/{human_len} ({per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
+    let outcomes: Vec<CellsOutcome> = pool.install(|| {
+        runs.par_iter()
+            .map(|cfg| {
+                let dir = study_dir.join(cfg.run_id());
+                let rd = RunDir::new(dir.clone());
+                let pb = bar.clone();
+                let res = run_cells(&rd, cfg, &move |n| pb.inc(n));
+                if let Err(e) = &res {
+                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
+                }
+                CellsOutcome {
+                    run_id: cfg.run_id(),
+                    variant: cfg.group(),
+                    seed: cfg.run.seed,
+                    dir,
+                    result: res,
+                }
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    write_cells_summary(study_dir, &outcomes)?;
+    Ok(outcomes)
+}
+
+/// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
+pub const SUMMARY_COLUMNS: [&str; 13] = [
+    "location_acc",
+    "action_acc",
+    "object_hit",
+    "n_active",
+    "stability_mean",
+    "bimodality",
+    "frac_grid_above_p95",
+    "cosine_loc_obj",
+    "cosine_loc_act",
+    "patch_corr_objects",
+    "patch_corr_random",
+    "steps_per_s",
+    "euler_step_ms",
+];
+
+fn summary_values(r: &CellsResult) -> [f64; 13] {
+    let p = &r.pop;
+    [
+        r.eval.location_acc,
+        r.eval.action_acc,
+        r.eval.object_hit,
+        p.n_active as f64,
+        p.stability_mean,
+        p.bimodality,
+        p.frac_grid_above_p95,
+        p.cosine_loc_obj,
+        p.cosine_loc_act,
+        p.patch_corr_objects,
+        p.patch_corr_random,
+        r.steps_per_s,
+        r.euler_step_s * 1e3,
+    ]
+}
+
+/// Writes `summary.csv` (one row per run).
+pub fn write_cells_summary(study_dir: &Path, outcomes: &[CellsOutcome]) -> Result<(), String> {
+    let mut s = String::from("run_id,variant,seed,status,steps");
+    for c in SUMMARY_COLUMNS {
+        s.push(',');
+        s.push_str(c);
+    }
+    s.push_str(",error\n");
+    for o in outcomes {
+        match &o.result {
+            Ok(r) => {
+                s.push_str(&format!(
+                    "{},{},{},done,{}",
+                    o.run_id, o.variant, o.seed, r.steps
+                ));
+                for v in summary_values(r) {
+                    s.push_str(&format!(",{v}"));
+                }
+                s.push_str(",\n");
+            }
+            Err(e) => {
+                s.push_str(&format!("{},{},{},failed,", o.run_id, o.variant, o.seed));
+                s.push_str(&",".repeat(SUMMARY_COLUMNS.len()));
+                s.push_str(&format!(",\"{}\"\n", e.replace('"', "'")));
+            }
+        }
+    }
+    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
+        .map_err(|e| format!("{}: {e}", study_dir.display()))
+}
+
+/// A per-variant table (mean ± s.e. over seeds) of the headline numbers.
+pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
+    let mut order: Vec<String> = Vec::new();
+    for o in outcomes {
+        if !order.contains(&o.variant) {
+            order.push(o.variant.clone());
+        }
+    }
+    let cols = [
+        ("loc acc", 0),
+        ("act acc", 1),
+        ("stability", 4),
+        ("bimodality", 5),
+        ("grid>p95", 6),
+        ("cos(Wl,Wo)", 7),
+        ("patch obj", 9),
+        ("patch rand", 10),
+    ];
+    let mut s = format!("{:<14} {:>4}", "variant", "runs");
+    for (c, _) in cols {
+        s.push_str(&format!(" {c:>15}"));
+    }
+    s.push('\n');
+    for v in &order {
+        let ok: Vec<&CellsResult> = outcomes
+            .iter()
+            .filter(|o| &o.variant == v)
+            .filter_map(|o| o.result.as_ref().ok())
+            .collect();
+        s.push_str(&format!("{v:<14} {:>4}", ok.len()));
+        for (_, j) in cols {
+            let vals: Vec<f64> = ok.iter().map(|r| summary_values(r)[j]).collect();
+            let (m, se, _) = crate::engine::mean_se(&vals);
+            s.push_str(&format!(" {:>15}", format!("{m:.3}±{se:.3}")));
+        }
+        s.push('\n');
+    }
+    for o in outcomes {
+        if let Err(e) = &o.result {
+            s.push_str(&format!("failed {}: {e}\n", o.run_id));
+        }
+    }
+    s
+}
+
+/// Reads a grid-world study back (configurations in index order).
+pub fn load_cells_study(study_dir: &Path) -> Result<Vec<CellsRunConfig>, String> {
+    let rp = study_dir.join("runs.json");
+    let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
+    let entries: Vec<crate::engine::RunEntry> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", rp.display()))?;
+    entries
+        .iter()
+        .map(|e| {
+            let p = study_dir.join(&e.run_id).join("recipe.toml");
+            let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
+            toml::from_str::<CellsRunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
+        })
+        .collect()
+}
+
+/// True when `study_dir` holds a grid-world study.
+pub fn is_cells_study(study_dir: &Path) -> bool {
+    study_dir.join("kind").exists()
+        && std::fs::read_to_string(study_dir.join("kind"))
+            .map(|s| s.trim() == "cells")
+            .unwrap_or(false)
+}
