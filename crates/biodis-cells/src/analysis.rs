@@ -332,7 +332,7 @@ mod tests {
             null_shuffles: 50,
             seed: 1,
         };
-        let w_loc = vec![1.0f32, 0.0, 0.0].repeat(256);
+        let w_loc = [1.0f32, 0.0, 0.0].repeat(256);
         let (cells, pop) = analyse(&e, &w_loc, &[0.0, 1.0, 0.0], &[0.0; 12]);
         assert!(cells[0].active && cells[1].active && !cells[2].active);
         assert!(cells[0].stability > 0.99);

@@ -927,6 +927,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn learning_gradient_matches_finite_differences() {
         for (act, bias) in [
             (CellActivation::Relu, false),
