@@ -81,6 +81,52 @@ fn active(r: &CellRun) -> Vec<bool> {
         .unwrap_or_default()
 }
 
+/// The stability threshold that splits the two modes of Fig 6G/H.
+pub const STABLE: f64 = 0.5;
+
+/// Mode statistics of one run (Fig 6H): the fraction of active cells with stability ≥
+/// [`STABLE`], the fraction of those whose grid score exceeds their null's 95th percentile, and
+/// the mean object-centred consistency of the stable and of the unstable cells.
+fn mode_stats(r: &CellRun) -> [f64; 4] {
+    let (a, s, g, p, o) = (
+        active(r),
+        cell_field(r, "stability"),
+        cell_field(r, "grid_score"),
+        cell_field(r, "grid_null_p95"),
+        cell_field(r, "object_consistency"),
+    );
+    let idx: Vec<usize> = (0..a.len()).filter(|&i| a[i] && s[i].is_finite()).collect();
+    let stable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] >= STABLE).collect();
+    let unstable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] < STABLE).collect();
+    let mean = |v: Vec<f64>| {
+        let f: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+        if f.is_empty() {
+            f64::NAN
+        } else {
+            f.iter().sum::<f64>() / f.len() as f64
+        }
+    };
+    let graded: Vec<usize> = stable
+        .iter()
+        .copied()
+        .filter(|&i| g[i].is_finite() && p[i].is_finite())
+        .collect();
+    [
+        if idx.is_empty() {
+            f64::NAN
+        } else {
+            stable.len() as f64 / idx.len() as f64
+        },
+        if graded.is_empty() {
+            f64::NAN
+        } else {
+            graded.iter().filter(|&&i| g[i] > p[i]).count() as f64 / graded.len() as f64
+        },
+        mean(stable.iter().map(|&i| o[i]).collect()),
+        mean(unstable.iter().map(|&i| o[i]).collect()),
+    ]
+}
+
 /// Makes every figure, the table and `report.html` of a grid-world study.
 pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
     let (runs, failed) = read_runs(dir)?;
@@ -93,7 +139,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 10] = [
+    let cols: [(&str, &str); 14] = [
         ("loc acc", "eval.location_acc"),
         ("action acc", "eval.action_acc"),
         ("active", "pop.n_active"),
@@ -104,8 +150,22 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
         ("patch (objects)", "pop.patch_corr_objects"),
         ("patch (random)", "pop.patch_corr_random"),
+        ("stable frac", "modes.frac_stable"),
+        ("stable grid > p95", "modes.stable_grid_p95"),
+        ("stable obj-cons", "modes.stable_objc"),
+        ("unstable obj-cons", "modes.unstable_objc"),
     ];
     let get = |r: &CellRun, path: &str| -> f64 {
+        if let Some(k) = path.strip_prefix("modes.") {
+            let m = mode_stats(r);
+            return match k {
+                "frac_stable" => m[0],
+                "stable_grid_p95" => m[1],
+                "stable_objc" => m[2],
+                "unstable_objc" => m[3],
+                _ => f64::NAN,
+            };
+        }
         let mut v = &r.result;
         for k in path.split('.') {
             v = &v[k];
