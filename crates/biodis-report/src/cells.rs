@@ -127,6 +127,70 @@ fn mode_stats(r: &CellRun) -> [f64; 4] {
     ]
 }
 
+/// Phase-locking of the object-free code (Fig 7C, a variant that separates warping from object
+/// responses): the patch correlation of each active cell's map in the world **without** objects,
+/// at the object layouts of the run's patch worlds (the training world in the entangled task,
+/// the evaluation worlds otherwise), averaged over worlds and cells. A code warped around the
+/// training objects keeps that structure when the objects are absent; object responses do not.
+fn patch_without_objects(dir: &Path, r: &CellRun, k: usize) -> f64 {
+    let rd = dir.join(&r.run_id).join("arrays");
+    let Ok(maps) = read_maps(&rd.join("ratemaps.npy")) else {
+        return f64::NAN;
+    };
+    let Some(wj) = std::fs::read_to_string(rd.join("worlds.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return f64::NAN;
+    };
+    let sh = maps.shape().to_vec();
+    if sh.len() != 4 {
+        return f64::NAN;
+    }
+    let (nc, n) = (sh[1], sh[2]);
+    let layouts: Vec<Vec<(usize, usize)>> = wj["patch_worlds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    w.as_array()
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(|v| v.as_u64())
+                                .map(|v| (v as usize % n, v as usize / n))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .filter(|l: &Vec<(usize, usize)>| l.len() >= 2)
+                .collect()
+        })
+        .unwrap_or_default();
+    let act = active(r);
+    let mut vals = Vec::new();
+    for i in 0..nc.min(act.len()) {
+        if !act[i] {
+            continue;
+        }
+        let m: Vec<f64> = (0..n * n)
+            .map(|x| maps[[0, i, x / n, x % n]] as f64)
+            .collect();
+        let v: Vec<f64> = layouts
+            .iter()
+            .map(|l| biodis_metrics::spatial::stats::patch_correlation(&m, l, n, k))
+            .filter(|v| v.is_finite())
+            .collect();
+        if !v.is_empty() {
+            vals.push(v.iter().sum::<f64>() / v.len() as f64);
+        }
+    }
+    if vals.is_empty() {
+        f64::NAN
+    } else {
+        vals.iter().sum::<f64>() / vals.len() as f64
+    }
+}
+
 /// Makes every figure, the table and `report.html` of a grid-world study.
 pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
     let (runs, failed) = read_runs(dir)?;
@@ -139,7 +203,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 14] = [
+    let cols: [(&str, &str); 15] = [
         ("loc acc", "eval.location_acc"),
         ("action acc", "eval.action_acc"),
         ("active", "pop.n_active"),
@@ -150,12 +214,22 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
         ("patch (objects)", "pop.patch_corr_objects"),
         ("patch (random)", "pop.patch_corr_random"),
+        ("patch (no-object map)", "patch_no_objects"),
         ("stable frac", "modes.frac_stable"),
         ("stable grid > p95", "modes.stable_grid_p95"),
         ("stable obj-cons", "modes.stable_objc"),
         ("unstable obj-cons", "modes.unstable_objc"),
     ];
     let get = |r: &CellRun, path: &str| -> f64 {
+        if path == "patch_no_objects" {
+            // the run's own patch half-width (recipe.toml `train.patch_k`; default 2)
+            let k = std::fs::read_to_string(dir.join(&r.run_id).join("recipe.toml"))
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .and_then(|t| t.get("train")?.get("patch_k")?.as_integer())
+                .unwrap_or(2) as usize;
+            return patch_without_objects(dir, r, k);
+        }
         if let Some(k) = path.strip_prefix("modes.") {
             let m = mode_stats(r);
             return match k {
