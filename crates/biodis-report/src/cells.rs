@@ -7,6 +7,8 @@
 //! - `stability_<variant>` (Fig 6G/I): histogram of the cells' cross-world stability, all seeds;
 //! - `modes_<variant>` (Fig 6H): grid score and object-centred consistency against stability;
 //! - `object_maps_<variant>`: object-centred maps of the most object-consistent cells;
+//! - `readout_<variant>`: each cell's share in the action readout (vs the location readout)
+//!   against its stability — modules show as two clusters and a strong negative correlation;
 //! - `cosine_distance` (Fig 6J) and `patch_correlation` (Fig 7C): one point per seed.
 
 use crate::plot::{histogram, map_grid, scatter, MapPanel};
@@ -191,6 +193,39 @@ fn patch_without_objects(dir: &Path, r: &CellRun, k: usize) -> f64 {
     }
 }
 
+/// Per active cell, `(stability, action share)`: the share of the cell in the action readout
+/// relative to the location readout, `a_i = t_i / (t_i + l_i)` with `t_i = Σ_a |W_t[a, i]| /
+/// Σ_j Σ_a |W_t[a, j]|` and `l_i = Σ_x |W_l[x, i]| / Σ_j Σ_x |W_l[x, j]|` (0.5: the cell weighs
+/// as much in both readouts; 1: actions only). Modules show as a strong negative correlation
+/// between stability and action share (stable cells read out location, world-dependent cells
+/// read out the object-relative actions).
+fn readout_shares(r: &CellRun) -> Vec<(f64, f64)> {
+    let (a, s, lw, tw) = (
+        active(r),
+        cell_field(r, "stability"),
+        cell_field(r, "loc_weight"),
+        cell_field(r, "act_weight"),
+    );
+    let (sl, st): (f64, f64) = (lw.iter().sum(), tw.iter().sum());
+    if !(sl > 0.0 && st > 0.0) {
+        return Vec::new();
+    }
+    (0..a.len())
+        .filter(|&i| a[i] && s[i].is_finite())
+        .filter_map(|i| {
+            let (t, l) = (tw[i] / st, lw[i] / sl);
+            (t + l > 0.0).then(|| (s[i], t / (t + l)))
+        })
+        .collect()
+}
+
+/// Pearson correlation of the points (NaN with fewer than 3 or no variance).
+fn pearson(p: &[(f64, f64)]) -> f64 {
+    let a: Vec<f64> = p.iter().map(|q| q.0).collect();
+    let b: Vec<f64> = p.iter().map(|q| q.1).collect();
+    biodis_metrics::spatial::stats::map_correlation(&a, &b)
+}
+
 /// Makes every figure, the table and `report.html` of a grid-world study.
 pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
     let (runs, failed) = read_runs(dir)?;
@@ -203,7 +238,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 15] = [
+    let cols: [(&str, &str); 16] = [
         ("loc acc", "eval.location_acc"),
         ("action acc", "eval.action_acc"),
         ("active", "pop.n_active"),
@@ -212,6 +247,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("grid > p95", "pop.frac_grid_above_p95"),
         ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
+        ("corr(stability, action share)", "readout_corr"),
         ("patch (objects)", "pop.patch_corr_objects"),
         ("patch (random)", "pop.patch_corr_random"),
         ("patch (no-object map)", "patch_no_objects"),
@@ -221,6 +257,9 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("unstable obj-cons", "modes.unstable_objc"),
     ];
     let get = |r: &CellRun, path: &str| -> f64 {
+        if path == "readout_corr" {
+            return pearson(&readout_shares(r));
+        }
         if path == "patch_no_objects" {
             // the run's own patch half-width (recipe.toml `train.patch_k`; default 2)
             let k = std::fs::read_to_string(dir.join(&r.run_id).join("recipe.toml"))
@@ -415,6 +454,20 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
             &[],
         )?);
         let op = rd.join("arrays").join("object_maps.npy");
+        let shares: Vec<(f64, f64)> = rs.iter().flat_map(|r| readout_shares(r)).collect();
+        files.extend(scatter(
+            &fig,
+            &format!("readout_{safe}"),
+            &format!(
+                "{v}: action-readout share vs stability (r = {:.2}, {} seeds)",
+                pearson(&shares),
+                rs.len()
+            ),
+            "cross-world stability",
+            "action share (0.5 = equal; 1 = actions only)",
+            &[("cells".to_string(), shares)],
+            &[],
+        )?);
         if let Ok(om) = ndarray_npy::read_npy::<_, ndarray::ArrayD<f64>>(&op) {
             let s = om.shape().to_vec();
             if s.len() == 3 {
@@ -540,4 +593,41 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
     std::fs::write(&hp, h).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
     Ok(Report { table, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cells: &[(f64, f64, f64)]) -> CellRun {
+        let c: Vec<Value> = cells
+            .iter()
+            .map(|&(s, l, t)| {
+                serde_json::json!({"active": true, "stability": s, "loc_weight": l, "act_weight": t})
+            })
+            .collect();
+        CellRun {
+            run_id: "r".into(),
+            variant: "v".into(),
+            result: serde_json::json!({ "cells": c }),
+        }
+    }
+
+    #[test]
+    fn readout_shares_separate_modules() {
+        // stable cells read out location, unstable cells actions: strong negative correlation
+        let modules = run(&[
+            (0.9, 10.0, 0.1),
+            (0.8, 9.0, 0.2),
+            (0.2, 0.5, 3.0),
+            (0.3, 0.4, 2.5),
+        ]);
+        let sh = readout_shares(&modules);
+        assert_eq!(sh.len(), 4);
+        assert!(sh[0].1 < 0.1 && sh[2].1 > 0.9, "{sh:?}");
+        assert!(pearson(&sh) < -0.95);
+        // every cell weighs the same in both readouts: no variance in the share → NaN
+        let mixed = run(&[(0.9, 1.0, 1.0), (0.2, 1.0, 1.0), (0.5, 1.0, 1.0)]);
+        assert!(pearson(&readout_shares(&mixed)).is_nan());
+    }
 }
