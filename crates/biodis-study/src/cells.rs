@@ -77,6 +77,17 @@ impl CellsRunConfig {
     }
     pub fn validate(&self) -> Result<(), String> {
         self.world.validate()?;
+        if self.world.max_objects == 0 {
+            return Err(
+                "world.max_objects = 0: the task and its analyses need worlds with objects".into(),
+            );
+        }
+        if self.train.task == Task::Entangled && self.world.max_objects < 2 {
+            return Err(format!(
+                "world.max_objects = {}: the entangled task needs a world with at least 2 objects",
+                self.world.max_objects
+            ));
+        }
         self.cells.validate()?;
         self.train.validate()?;
         if self.study.seeds == 0 {

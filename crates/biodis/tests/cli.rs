@@ -972,6 +972,10 @@ fn gridworld_bad_input_is_named() {
     assert!(e.contains("world.size = 2"), "{e}");
     let e = run_err(&["run", "fig6", "--dry-run", "--set", "train.task=\"mixed\""]);
     assert!(e.contains("train.task"), "{e}");
+    let e = run_err(&["run", "fig6", "--dry-run", "--set", "world.max_objects=0"]);
+    assert!(e.contains("world.max_objects = 0"), "{e}");
+    let e = run_err(&["run", "fig7", "--dry-run", "--set", "world.max_objects=1"]);
+    assert!(e.contains("entangled task needs"), "{e}");
     let e = run_err(&["run", "fig6", "--dry-run", "--set", "cells.beta_pi=-1.0"]);
     assert!(e.contains("cells.beta_pi"), "{e}");
     let p = tmp.path().join("x.toml");
