@@ -548,7 +548,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
 th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}\
 figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f7f7f7;padding:.8em;overflow-x:auto}}</style></head>\
-<body><h1>Grid-world study <code>{0}</code></h1><p>{1} finished runs, {2} not finished · biodis {3}</p><table>",
+<body><h1>Grid-world study <code>{0}</code></h1><p>{1} finished runs, {2} not finished · biodis {3}</p><div style=\"overflow-x:auto;font-size:90%\"><table>",
         esc(&name),
         runs.len(),
         failed.len(),
@@ -565,7 +565,7 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
         }
         h.push_str("</tr>");
     }
-    h.push_str("</table><p>mean ± s.e. over seeds. Definitions: see <code>biodis-cells/src/analysis.rs</code>.</p>");
+    h.push_str("</table></div><p>mean ± s.e. over seeds. Definitions: see <code>biodis-cells/src/analysis.rs</code>.</p>");
     for f in files
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "svg"))
