@@ -108,8 +108,10 @@ pub struct EvalSet<'a> {
     /// Worlds for the patch correlation (the training world in the entangled task) and their `z`.
     pub patch_worlds: &'a [World],
     pub patch_zs: &'a [Vec<f32>],
-    /// Random "object" layouts for the patch-correlation baseline (one per patch world).
+    /// Random "object" layouts for the patch-correlation baseline, and the `z` each is read on
+    /// (the patch worlds' `z`; in the entangled task, the one training world's `z` every time).
     pub random_layouts: &'a [World],
+    pub random_zs: &'a [Vec<f32>],
     pub nc: usize,
     pub object_k: usize,
     pub patch_k: usize,
@@ -199,7 +201,7 @@ pub fn analyse(
     };
     let rand_pc: Vec<f64> = (0..nc)
         .filter(|&i| cells[i].active)
-        .map(|i| patch_mean(e.random_layouts, e.patch_zs, nc, i, n, e.patch_k))
+        .map(|i| patch_mean(e.random_layouts, e.random_zs, nc, i, n, e.patch_k))
         .filter(|v| v.is_finite())
         .collect();
     let col = |w: &[f32], rows: usize| -> Vec<Vec<f64>> {
@@ -354,6 +356,7 @@ mod tests {
             patch_worlds: &worlds[1..],
             patch_zs: &zs[1..],
             random_layouts: &worlds[1..],
+            random_zs: &zs[1..],
             nc,
             object_k: 4,
             patch_k: 2,

@@ -238,8 +238,14 @@ fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
         }
         None => (worlds[1..].to_vec(), zs[1..].to_vec()),
     };
-    // the patch baseline: random layouts, as many as patch worlds, on the same z
-    let random: Vec<World> = layouts.iter().take(patch_worlds.len()).cloned().collect();
+    // the patch baseline: random layouts read on the same z as the patch worlds (in the
+    // entangled task, every layout on the one training world's z)
+    let (random, random_zs): (Vec<World>, Vec<Vec<f32>>) = if t.fixed.is_some() {
+        (layouts.clone(), vec![patch_zs[0].clone(); layouts.len()])
+    } else {
+        let k = layouts.len().min(patch_zs.len());
+        (layouts[..k].to_vec(), patch_zs[..k].to_vec())
+    };
     let l = t.model.layout;
     let th = t.model.theta.clone();
     let e = EvalSet {
@@ -247,8 +253,9 @@ fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
         worlds: &worlds,
         zs: &zs,
         patch_worlds: &patch_worlds,
-        patch_zs: &patch_zs[..random.len().min(patch_zs.len())],
+        patch_zs: &patch_zs,
         random_layouts: &random,
+        random_zs: &random_zs,
         nc: l.nc,
         object_k: cfg.train.object_k,
         patch_k: cfg.train.patch_k,
