@@ -12,7 +12,7 @@
 //!   (95th/99th percentiles);
 //! - **object-centred consistency** (Fig 6H): correlation between the cell's object-centred maps
 //!   (`(2k+1)²` window, mean over objects) from the two halves of the object worlds, leaving out
-//!   the object's own bin (see [`object_consistency`]);
+//!   the object's own bin (`object_centred_consistency_around`);
 //! - **module cosine distance** (Fig 6J): `1 − cos(u, v)` with `u_i = Σ_x |W_l[x, i]|` and
 //!   `v_i = |W_o[i]|` (and the same with the action readout `W_t`);
 //! - **patch correlation** (Fig 7C): per cell, the mean pairwise correlation of `(2k+1)²` patches
@@ -26,7 +26,8 @@
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_metrics::spatial::null::{null_scores, percentiles, Null};
 use biodis_metrics::spatial::stats::{
-    mean_pairwise_correlation, module_cosine_distance, object_centred_map, patch_correlation,
+    mean_pairwise_correlation, module_cosine_distance, object_centred_consistency_around,
+    object_centred_map, patch_correlation,
 };
 use biodis_metrics::spatial::{sac, DeepMindScorer, Form};
 use serde::{Deserialize, Serialize};
@@ -181,7 +182,11 @@ pub fn analyse(
                     }
                 }
             }
-            c.object_consistency = object_consistency(&refs[1..], &objs, n, e.object_k);
+            // without the object's own bin: every cell whose object weight is non-zero gets the
+            // object update at the object itself, so that bin alone would make almost any cell
+            // look consistent
+            c.object_consistency =
+                object_centred_consistency_around(&refs[1..], &objs, n, e.object_k);
             c.patch_correlation = patch_mean(e.patch_worlds, e.patch_zs, nc, i, n, e.patch_k);
         }
         cells.push(c);
@@ -236,29 +241,6 @@ pub fn analyse(
         },
     };
     (cells, pop)
-}
-
-/// Object-centred consistency without the object's own bin: the split-half correlation of the
-/// object-centred maps with the centre (Δ = 0) left out. Every cell whose object weight is
-/// non-zero gets the object update at the object itself, so the centre bin alone would make
-/// almost any cell look "consistent"; leaving it out asks whether the cell's response *around*
-/// the object repeats across worlds (an object-vector field).
-pub fn object_consistency(
-    maps: &[&[f64]],
-    objects: &[Vec<(usize, usize)>],
-    n: usize,
-    k: usize,
-) -> f64 {
-    let h = maps.len() / 2;
-    if h == 0 {
-        return f64::NAN;
-    }
-    let w = 2 * k + 1;
-    let mut a = object_centred_map(&maps[..h], &objects[..h], n, k);
-    let mut b = object_centred_map(&maps[h..], &objects[h..], n, k);
-    a[k * w + k] = f64::NAN;
-    b[k * w + k] = f64::NAN;
-    biodis_metrics::spatial::stats::map_correlation(&a, &b)
 }
 
 /// Mean over `worlds` (with ≥ 2 objects) of cell `i`'s patch correlation around their objects.

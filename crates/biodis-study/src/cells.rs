@@ -62,18 +62,10 @@ pub struct CellsRunConfig {
 
 impl CellsRunConfig {
     pub fn run_id(&self) -> String {
-        if self.run.point.is_empty() {
-            format!("{}-s{}", self.run.variant, self.run.seed)
-        } else {
-            format!("{}-{}-s{}", self.run.variant, self.run.point, self.run.seed)
-        }
+        self.run.run_id()
     }
     pub fn group(&self) -> String {
-        if self.run.point.is_empty() {
-            self.run.variant.clone()
-        } else {
-            format!("{} {}", self.run.variant, self.run.point)
-        }
+        self.run.group()
     }
     pub fn validate(&self) -> Result<(), String> {
         self.world.validate()?;
@@ -531,35 +523,7 @@ pub fn run_cells_study(
     jobs: usize,
     show_progress: bool,
 ) -> Result<Vec<CellsOutcome>, String> {
-    std::fs::create_dir_all(study_dir).map_err(|e| format!("{}: {e}", study_dir.display()))?;
-    let mut entries = Vec::new();
-    for (i, cfg) in runs.iter().enumerate() {
-        let rd = RunDir::new(study_dir.join(cfg.run_id()));
-        std::fs::create_dir_all(&rd.root).map_err(|e| format!("{}: {e}", rd.root.display()))?;
-        let text = toml::to_string_pretty(cfg).map_err(|e| e.to_string())?;
-        match std::fs::read_to_string(rd.recipe()) {
-            Ok(existing) if existing != text => {
-                return Err(format!(
-                    "{} holds a run with a different configuration; use another --out directory or remove it",
-                    rd.root.display()
-                ))
-            }
-            Ok(_) => {}
-            Err(_) => atomic_write(&rd.recipe(), text.as_bytes())
-                .map_err(|e| format!("{}: {e}", rd.recipe().display()))?,
-        }
-        if rd.read_status().is_none() {
-            rd.write_status(&Status::new(State::Queued, 0))
-                .map_err(|e| format!("{}: {e}", rd.status().display()))?;
-        }
-        entries.push(crate::engine::RunEntry {
-            index: i,
-            run_id: cfg.run_id(),
-        });
-    }
-    let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
-    atomic_write(&study_dir.join("runs.json"), &j)
-        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    crate::engine::prepare_runs(study_dir, runs, |c| c.run_id())?;
     atomic_write(&study_dir.join("kind"), b"cells\n")
         .map_err(|e| format!("{}: {e}", study_dir.display()))?;
 

@@ -47,10 +47,21 @@ pub struct RunEntry {
 /// already present with the same configuration keep their state; a different configuration is
 /// an error), and writes `runs.json`.
 pub fn prepare_study(study_dir: &Path, runs: &[RunConfig]) -> Result<(), String> {
+    prepare_runs(study_dir, runs, |c| c.run_id())
+}
+
+/// [`prepare_study`] for any run configuration type (dense or grid-world): one directory per
+/// run named by `id`, its `recipe.toml` (an existing different one is an error), a `queued`
+/// status where there is none, and `runs.json`.
+pub fn prepare_runs<C: serde::Serialize>(
+    study_dir: &Path,
+    runs: &[C],
+    id: impl Fn(&C) -> String,
+) -> Result<(), String> {
     std::fs::create_dir_all(study_dir).map_err(|e| format!("{}: {e}", study_dir.display()))?;
     let mut entries = Vec::new();
     for (i, cfg) in runs.iter().enumerate() {
-        let rd = RunDir::new(study_dir.join(cfg.run_id()));
+        let rd = RunDir::new(study_dir.join(id(cfg)));
         std::fs::create_dir_all(&rd.root).map_err(|e| format!("{}: {e}", rd.root.display()))?;
         let text = toml::to_string_pretty(cfg).map_err(|e| e.to_string())?;
         match std::fs::read_to_string(rd.recipe()) {
@@ -69,7 +80,7 @@ pub fn prepare_study(study_dir: &Path, runs: &[RunConfig]) -> Result<(), String>
         }
         entries.push(RunEntry {
             index: i,
-            run_id: cfg.run_id(),
+            run_id: id(cfg),
         });
     }
     let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;

@@ -321,23 +321,35 @@ pub struct RunIdent {
     pub point: String,
 }
 
-impl RunConfig {
-    /// Stable, human-readable run id: `<variant>-s<seed>`.
+impl RunIdent {
+    /// Stable, human-readable run id: `<variant>[-<point>]-s<seed>`.
     pub fn run_id(&self) -> String {
-        if self.run.point.is_empty() {
-            format!("{}-s{}", self.run.variant, self.run.seed)
+        if self.point.is_empty() {
+            format!("{}-s{}", self.variant, self.seed)
         } else {
-            format!("{}-{}-s{}", self.run.variant, self.run.point, self.run.seed)
+            format!("{}-{}-s{}", self.variant, self.point, self.seed)
         }
     }
 
     /// The group a run is aggregated in over seeds: the variant, plus the sweep point if any.
     pub fn group(&self) -> String {
-        if self.run.point.is_empty() {
-            self.run.variant.clone()
+        if self.point.is_empty() {
+            self.variant.clone()
         } else {
-            format!("{} {}", self.run.variant, self.run.point)
+            format!("{} {}", self.variant, self.point)
         }
+    }
+}
+
+impl RunConfig {
+    /// Stable, human-readable run id: `<variant>-s<seed>` (see [`RunIdent::run_id`]).
+    pub fn run_id(&self) -> String {
+        self.run.run_id()
+    }
+
+    /// The group a run is aggregated in over seeds (see [`RunIdent::group`]).
+    pub fn group(&self) -> String {
+        self.run.group()
     }
 
     /// Checks values that types cannot: zero steps, batch > dataset, negative β, ….
@@ -807,11 +819,20 @@ set = { "constraints.beta_activity" = 0.0 }
 
     #[test]
     fn embedded_recipes_parse_and_expand() {
+        let mut cells = 0;
         for (n, _) in EMBEDDED {
             let s = locate(n).unwrap();
-            let runs = expand(&s, &[], None, None).unwrap();
-            assert!(!runs.is_empty(), "{n}");
+            let count = if is_cells_recipe(&s) {
+                cells += 1;
+                crate::cells::expand_cells(&s, &[], None, None, &[])
+                    .unwrap()
+                    .len()
+            } else {
+                expand(&s, &[], None, None).unwrap().len()
+            };
+            assert!(count > 0, "{n}");
         }
+        assert_eq!(cells, 3, "fig6, fig7, fig14 are grid-world recipes");
     }
 
     #[test]

@@ -222,12 +222,38 @@ pub fn object_centred_consistency(
     n: usize,
     k: usize,
 ) -> f64 {
+    split_half_consistency(maps, objects, n, k, false)
+}
+
+/// [`object_centred_consistency`] with the object's own bin (Δ = 0) left out: whether the
+/// response *around* the object repeats across worlds, not just a response at the object.
+pub fn object_centred_consistency_around(
+    maps: &[&[f64]],
+    objects: &[Vec<(usize, usize)>],
+    n: usize,
+    k: usize,
+) -> f64 {
+    split_half_consistency(maps, objects, n, k, true)
+}
+
+fn split_half_consistency(
+    maps: &[&[f64]],
+    objects: &[Vec<(usize, usize)>],
+    n: usize,
+    k: usize,
+    skip_centre: bool,
+) -> f64 {
     let h = maps.len() / 2;
     if h == 0 {
         return f64::NAN;
     }
-    let a = object_centred_map(&maps[..h], &objects[..h], n, k);
-    let b = object_centred_map(&maps[h..], &objects[h..], n, k);
+    let mut a = object_centred_map(&maps[..h], &objects[..h], n, k);
+    let mut b = object_centred_map(&maps[h..], &objects[h..], n, k);
+    if skip_centre {
+        let c = k * (2 * k + 1) + k;
+        a[c] = f64::NAN;
+        b[c] = f64::NAN;
+    }
     map_correlation(&a, &b)
 }
 
@@ -329,7 +355,23 @@ mod tests {
             .collect();
         let refs: Vec<&[f64]> = maps.iter().map(|m| m.as_slice()).collect();
         assert!(object_centred_consistency(&refs, &worlds, n, 3) > 0.9);
+        assert!(object_centred_consistency_around(&refs, &worlds, n, 3) > 0.9);
         assert!(stability(&refs) < 0.3, "OVC fields move with objects");
+        // a response only at the object itself: consistent with the centre bin, undefined
+        // (flat) around it
+        let spikes: Vec<Vec<f64>> = worlds
+            .iter()
+            .map(|o| {
+                let mut m = vec![0.0; n * n];
+                for &(x, y) in o {
+                    m[y * n + x] = 1.0;
+                }
+                m
+            })
+            .collect();
+        let sr: Vec<&[f64]> = spikes.iter().map(|m| m.as_slice()).collect();
+        assert!(object_centred_consistency(&sr, &worlds, n, 3) > 0.99);
+        assert!(object_centred_consistency_around(&sr, &worlds, n, 3).is_nan());
         // a grid cell is stable across worlds but not locked to objects
         let g = hex_map(n, 6.0, 0.0, (0.0, 0.0));
         assert!(stability(&[&g, &g]) > 0.99);
