@@ -129,68 +129,102 @@ fn mode_stats(r: &CellRun) -> [f64; 4] {
     ]
 }
 
-/// Phase-locking of the object-free code (Fig 7C, a variant that separates warping from object
-/// responses): the patch correlation of each active cell's map in the world **without** objects,
-/// at the object layouts of the run's patch worlds (the training world in the entangled task,
-/// the evaluation worlds otherwise), averaged over worlds and cells. A code warped around the
-/// training objects keeps that structure when the objects are absent; object responses do not.
-fn patch_without_objects(dir: &Path, r: &CellRun, k: usize) -> f64 {
+/// Patch correlations of a run (Fig 7C), from its arrays, with border-clipped patches kept
+/// (`patch_correlation_overlap`: each pair of objects compared over the offsets inside the map
+/// for both), averaged over the patch worlds and then over active cells:
+/// `[around objects, at random layouts, object layout on the object-free map]`.
+/// - *around objects*: the code of each patch world (the training world in the entangled task,
+///   the evaluation worlds otherwise) at its own objects;
+/// - *random layouts*: the same code at the object layouts of other worlds (the evaluation
+///   worlds' layouts, independent of the code);
+/// - *object-free map*: the code inferred **without** objects, at the patch worlds' layouts — a
+///   code warped around the training objects keeps the structure when they are absent, whereas
+///   the bump the object update puts at every object does not.
+fn patch_stats(dir: &Path, r: &CellRun, k: usize) -> [f64; 3] {
+    let nan = [f64::NAN; 3];
     let rd = dir.join(&r.run_id).join("arrays");
-    let Ok(maps) = read_maps(&rd.join("ratemaps.npy")) else {
-        return f64::NAN;
+    let (Ok(maps), Ok(pmaps)) = (
+        read_maps(&rd.join("ratemaps.npy")),
+        read_maps(&rd.join("patch_ratemaps.npy")),
+    ) else {
+        return nan;
     };
     let Some(wj) = std::fs::read_to_string(rd.join("worlds.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
     else {
-        return f64::NAN;
+        return nan;
     };
-    let sh = maps.shape().to_vec();
-    if sh.len() != 4 {
-        return f64::NAN;
+    let (sh, ph) = (maps.shape().to_vec(), pmaps.shape().to_vec());
+    if sh.len() != 4 || ph.len() != 4 || ph[0] == 0 {
+        return nan;
     }
     let (nc, n) = (sh[1], sh[2]);
-    let layouts: Vec<Vec<(usize, usize)>> = wj["patch_worlds"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|w| {
-                    w.as_array()
-                        .map(|o| {
-                            o.iter()
-                                .filter_map(|v| v.as_u64())
-                                .map(|v| (v as usize % n, v as usize / n))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
-                .filter(|l: &Vec<(usize, usize)>| l.len() >= 2)
-                .collect()
-        })
-        .unwrap_or_default();
+    let layouts = |key: &str| -> Vec<Vec<(usize, usize)>> {
+        wj[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|w| {
+                        w.as_array()
+                            .map(|o| {
+                                o.iter()
+                                    .filter_map(|v| v.as_u64())
+                                    .map(|v| (v as usize % n, v as usize / n))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let patch_l = layouts("patch_worlds");
+    let eval_l: Vec<Vec<(usize, usize)>> = layouts("eval_worlds")
+        .into_iter()
+        .skip(1)
+        .filter(|l| l.len() >= 2)
+        .collect();
     let act = active(r);
-    let mut vals = Vec::new();
+    let pc = biodis_metrics::spatial::stats::patch_correlation_overlap;
+    let mean = |v: Vec<f64>| {
+        let f: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+        if f.is_empty() {
+            f64::NAN
+        } else {
+            f.iter().sum::<f64>() / f.len() as f64
+        }
+    };
+    let (mut obj, mut rnd, mut free) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..nc.min(act.len()) {
         if !act[i] {
             continue;
         }
-        let m: Vec<f64> = (0..n * n)
-            .map(|x| maps[[0, i, x / n, x % n]] as f64)
-            .collect();
-        let v: Vec<f64> = layouts
-            .iter()
-            .map(|l| biodis_metrics::spatial::stats::patch_correlation(&m, l, n, k))
-            .filter(|v| v.is_finite())
-            .collect();
-        if !v.is_empty() {
-            vals.push(v.iter().sum::<f64>() / v.len() as f64);
+        let map = |m: &ndarray::ArrayD<f32>, w: usize| -> Vec<f64> {
+            (0..n * n).map(|x| m[[w, i, x / n, x % n]] as f64).collect()
+        };
+        let (mut o, mut q, mut f) = (Vec::new(), Vec::new(), Vec::new());
+        let z0 = map(&maps, 0);
+        for (p, l) in patch_l.iter().enumerate().take(ph[0]) {
+            if l.len() < 2 {
+                continue;
+            }
+            let m = map(&pmaps, p);
+            o.push(pc(&m, l, n, k));
+            f.push(pc(&z0, l, n, k));
+            if patch_l.len() == 1 {
+                // one training world: every independent layout on its code
+                q.extend(eval_l.iter().map(|e| pc(&m, e, n, k)));
+            } else if !eval_l.is_empty() {
+                // another world's layout on this world's code
+                q.push(pc(&m, &eval_l[(p + 1) % eval_l.len()], n, k));
+            }
         }
+        obj.push(mean(o));
+        rnd.push(mean(q));
+        free.push(mean(f));
     }
-    if vals.is_empty() {
-        f64::NAN
-    } else {
-        vals.iter().sum::<f64>() / vals.len() as f64
-    }
+    [mean(obj), mean(rnd), mean(free)]
 }
 
 /// Per active cell, `(stability, action share)`: the share of the cell in the action readout
@@ -248,9 +282,9 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
         ("corr(stability, action share)", "readout_corr"),
-        ("patch (objects)", "pop.patch_corr_objects"),
-        ("patch (random)", "pop.patch_corr_random"),
-        ("patch (no-object map)", "patch_no_objects"),
+        ("patch (objects)", "patch.objects"),
+        ("patch (random)", "patch.random"),
+        ("patch (no-object map)", "patch.free"),
         ("stable frac", "modes.frac_stable"),
         ("stable grid > p95", "modes.stable_grid_p95"),
         ("stable obj-cons", "modes.stable_objc"),
@@ -260,14 +294,19 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         if path == "readout_corr" {
             return pearson(&readout_shares(r));
         }
-        if path == "patch_no_objects" {
+        if let Some(which) = path.strip_prefix("patch.") {
             // the run's own patch half-width (recipe.toml `train.patch_k`; default 2)
             let k = std::fs::read_to_string(dir.join(&r.run_id).join("recipe.toml"))
                 .ok()
                 .and_then(|t| t.parse::<toml::Table>().ok())
                 .and_then(|t| t.get("train")?.get("patch_k")?.as_integer())
                 .unwrap_or(2) as usize;
-            return patch_without_objects(dir, r, k);
+            let p = patch_stats(dir, r, k);
+            return match which {
+                "objects" => p[0],
+                "random" => p[1],
+                _ => p[2],
+            };
         }
         if let Some(k) = path.strip_prefix("modes.") {
             let m = mode_stats(r);

@@ -278,6 +278,46 @@ pub fn patch_correlation(map: &[f64], objects: &[(usize, usize)], n: usize, k: u
     mean_pairwise_correlation(&refs)
 }
 
+/// Patch correlation that keeps objects near the border: for every pair of objects, the Pearson
+/// correlation of the map over the offsets `Δ ∈ [−k, k]²` at which both `o₁ + Δ` and `o₂ + Δ`
+/// lie inside the `n × n` map (at least 3), averaged over pairs. Equals [`patch_correlation`]
+/// when no patch is clipped. NaN with fewer than two objects or no defined pair.
+pub fn patch_correlation_overlap(
+    map: &[f64],
+    objects: &[(usize, usize)],
+    n: usize,
+    k: usize,
+) -> f64 {
+    let inside = |x: isize, y: isize| x >= 0 && y >= 0 && x < n as isize && y < n as isize;
+    let k = k as isize;
+    let mut rs = Vec::new();
+    for i in 0..objects.len() {
+        for j in i + 1..objects.len() {
+            let (a, b) = (objects[i], objects[j]);
+            let (mut pa, mut pb) = (Vec::new(), Vec::new());
+            for dy in -k..=k {
+                for dx in -k..=k {
+                    let (ax, ay) = (a.0 as isize + dx, a.1 as isize + dy);
+                    let (bx, by) = (b.0 as isize + dx, b.1 as isize + dy);
+                    if inside(ax, ay) && inside(bx, by) {
+                        pa.push(map[ay as usize * n + ax as usize]);
+                        pb.push(map[by as usize * n + bx as usize]);
+                    }
+                }
+            }
+            let r = map_correlation(&pa, &pb);
+            if r.is_finite() {
+                rs.push(r);
+            }
+        }
+    }
+    if rs.is_empty() {
+        f64::NAN
+    } else {
+        rs.iter().sum::<f64>() / rs.len() as f64
+    }
+}
+
 /// Readout-weight module separation (Fig 6J): with `u_i = Σ_j |W_a[j][i]|` and
 /// `v_i = Σ_k |W_b[k][i]|` (columns = cells), `1 − cos(u, v)`. Near 1 when each cell projects
 /// to one readout family.
@@ -378,6 +418,17 @@ mod tests {
         // phase-locking: identical patches around objects -> 1
         let two = object_vector_map(n, &[(4.0, 4.0), (11.0, 10.0)], (0.0, 0.0), 1.0);
         assert!((patch_correlation(&two, &[(4, 4), (11, 10)], n, 3) - 1.0).abs() < 1e-9);
+        // the overlap form agrees when nothing is clipped, and still works at the border
+        let g2 = hex_map(n, 5.0, 0.3, (1.0, 2.0));
+        let objs = [(4, 4), (11, 10), (8, 5)];
+        assert!(
+            (patch_correlation(&g2, &objs, n, 3) - patch_correlation_overlap(&g2, &objs, n, 3))
+                .abs()
+                < 1e-12
+        );
+        let edge = object_vector_map(n, &[(1.0, 1.0), (12.0, 14.0)], (0.0, 0.0), 1.0);
+        assert!(patch_correlation(&edge, &[(1, 1), (12, 14)], n, 3).is_nan());
+        assert!(patch_correlation_overlap(&edge, &[(1, 1), (12, 14)], n, 3) > 0.99);
     }
 
     #[test]
