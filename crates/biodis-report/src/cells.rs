@@ -560,17 +560,15 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         files.extend(scatter(
             &fig,
             "patch_correlation",
-            "Fig 7C: patch correlation around objects per seed",
+            "Fig 7C: patch correlation per seed (5×5 patches)",
             "variant",
             "mean patch correlation",
             &[
+                ("around objects".to_string(), strip("patch.objects", -0.12)),
+                ("random layouts".to_string(), strip("patch.random", 0.0)),
                 (
-                    "around objects".to_string(),
-                    strip("pop.patch_corr_objects", -0.08),
-                ),
-                (
-                    "random locations".to_string(),
-                    strip("pop.patch_corr_random", 0.08),
+                    "object layout on the object-free code".to_string(),
+                    strip("patch.free", 0.12),
                 ),
             ],
             &ticks,
