@@ -23,7 +23,6 @@ use biodis_cells::train::{CellsTrain, Task, Trainer};
 use biodis_cells::{CellLoss, CellsSpec};
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_nn::checkpoint::{to_bytes, Checkpoint};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::{Array3, Array4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -528,18 +527,7 @@ pub fn run_cells_study(
         .map_err(|e| format!("{}: {e}", study_dir.display()))?;
 
     let total: u64 = runs.iter().map(|r| r.train.steps).sum();
-    let mp = MultiProgress::with_draw_target(if show_progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let bar = mp.add(ProgressBar::new(total));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40.cyan/blue} {percent:>3}% steps {human_pos}/{human_len} ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let (_mp, bar) = crate::engine::steps_bar(total, show_progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()

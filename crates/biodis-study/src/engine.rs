@@ -157,6 +157,24 @@ pub fn outcomes_from_dirs(study_dir: &Path, runs: &[RunConfig]) -> Vec<Outcome> 
         .collect()
 }
 
+/// The study's progress bar over `total` training steps (hidden unless `show`); keep the
+/// returned `MultiProgress` alive while the bar is used.
+pub fn steps_bar(total: u64, show: bool) -> (MultiProgress, ProgressBar) {
+    let mp = MultiProgress::with_draw_target(if show {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let bar = mp.add(ProgressBar::new(total));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40.cyan/blue} {percent:>3}% steps {human_pos}/{human_len} ({per_sec}, eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    (mp, bar)
+}
+
 /// Runs all `runs` into `study_dir/<run-id>/` and writes `study_dir/summary.csv`.
 pub fn run_study(
     study_dir: &Path,
@@ -165,18 +183,7 @@ pub fn run_study(
 ) -> Result<Vec<Outcome>, String> {
     prepare_study(study_dir, runs)?;
     let total_steps: u64 = runs.iter().map(|r| r.train.steps).sum();
-    let mp = MultiProgress::with_draw_target(if opts.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
-    let bar = mp.add(ProgressBar::new(total_steps));
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40.cyan/blue} {percent:>3}% steps {human_pos}/{human_len} ({per_sec}, eta {eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let (_mp, bar) = steps_bar(total_steps, opts.progress);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let n_runs = runs.len();
     bar.set_message(format!("runs 0/{n_runs}"));
