@@ -192,23 +192,12 @@ pub fn analyse(
         cells.push(c);
     }
     let active: Vec<&CellStats> = cells.iter().filter(|c| c.active).collect();
-    let mean_of = |f: &dyn Fn(&CellStats) -> f64| {
-        let v: Vec<f64> = active
-            .iter()
-            .map(|c| f(c))
-            .filter(|v| v.is_finite())
-            .collect();
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
-    let rand_pc: Vec<f64> = (0..nc)
-        .filter(|&i| cells[i].active)
-        .map(|i| patch_mean(e.random_layouts, e.random_zs, nc, i, n, e.patch_k))
-        .filter(|v| v.is_finite())
-        .collect();
+    let mean_of = |f: &dyn Fn(&CellStats) -> f64| finite_mean(active.iter().map(|c| f(c)));
+    let rand_pc = finite_mean(
+        (0..nc)
+            .filter(|&i| cells[i].active)
+            .map(|i| patch_mean(e.random_layouts, e.random_zs, nc, i, n, e.patch_k)),
+    );
     let col = |w: &[f32], rows: usize| -> Vec<Vec<f64>> {
         (0..rows)
             .map(|r| w[r * nc..(r + 1) * nc].iter().map(|&v| v as f64).collect())
@@ -223,11 +212,7 @@ pub fn analyse(
         cosine_loc_obj: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_obj, 1)),
         cosine_loc_act: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_act, 4)),
         patch_corr_objects: mean_of(&|c| c.patch_correlation),
-        patch_corr_random: if rand_pc.is_empty() {
-            f64::NAN
-        } else {
-            rand_pc.iter().sum::<f64>() / rand_pc.len() as f64
-        },
+        patch_corr_random: rand_pc,
         stability_mean: mean_of(&|c| c.stability),
         bimodality: bimodality_coefficient(&active.iter().map(|c| c.stability).collect::<Vec<_>>()),
         frac_grid_above_p95: if graded.is_empty() {
@@ -245,17 +230,26 @@ pub fn analyse(
 
 /// Mean over `worlds` (with ≥ 2 objects) of cell `i`'s patch correlation around their objects.
 fn patch_mean(worlds: &[World], zs: &[Vec<f32>], nc: usize, i: usize, n: usize, k: usize) -> f64 {
-    let v: Vec<f64> = worlds
-        .iter()
-        .zip(zs)
-        .filter(|(w, _)| w.objects.len() >= 2)
-        .map(|(w, z)| patch_correlation(&ratemap(z, nc, i), &object_xy(w, n), n, k))
-        .filter(|v| v.is_finite())
-        .collect();
-    if v.is_empty() {
+    finite_mean(
+        worlds
+            .iter()
+            .zip(zs)
+            .filter(|(w, _)| w.objects.len() >= 2)
+            .map(|(w, z)| patch_correlation(&ratemap(z, nc, i), &object_xy(w, n), n, k)),
+    )
+}
+
+/// Mean of the finite values (NaN if there is none).
+fn finite_mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut c) = (0.0, 0usize);
+    for x in v.filter(|x| x.is_finite()) {
+        s += x;
+        c += 1;
+    }
+    if c == 0 {
         f64::NAN
     } else {
-        v.iter().sum::<f64>() / v.len() as f64
+        s / c as f64
     }
 }
 

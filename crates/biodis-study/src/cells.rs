@@ -101,16 +101,12 @@ pub fn expand_cells(
         msg: e.to_string().trim().to_string(),
     })?;
     let mut out = Vec::new();
-    for e in expand_tables(src, overrides, seeds, steps, only)? {
-        let r: CellsRecipe = from_table(e.table, &e.label)?;
-        for s in 0..r.study.seeds.max(1) {
+    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
+        let r: CellsRecipe = from_table(std::mem::take(&mut e.table), &e.label)?;
+        for run in e.idents(&r.study) {
             let cfg = CellsRunConfig {
                 study: r.study.clone(),
-                run: RunIdent {
-                    variant: e.variant.clone(),
-                    seed: r.study.first_seed + s,
-                    point: e.point.clone(),
-                },
+                run,
                 world: r.world.clone(),
                 cells: r.cells.clone(),
                 train: r.train.clone(),

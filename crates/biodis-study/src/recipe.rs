@@ -554,18 +554,14 @@ pub fn expand_variants(
 ) -> Result<Vec<RunConfig>, RecipeError> {
     parse(src)?;
     let mut out = Vec::new();
-    for e in expand_tables(src, overrides, seeds, steps, only)? {
+    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
         // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
         // with their path), then the per-run config.
-        let r: Recipe = from_table(e.table, &e.label)?;
-        for s in 0..r.study.seeds.max(1) {
+        let r: Recipe = from_table(std::mem::take(&mut e.table), &e.label)?;
+        for run in e.idents(&r.study) {
             let cfg = RunConfig {
                 study: r.study.clone(),
-                run: RunIdent {
-                    variant: e.variant.clone(),
-                    seed: r.study.first_seed + s,
-                    point: e.point.clone(),
-                },
+                run,
                 data: r.data.clone(),
                 model: r.model.clone(),
                 constraints: r.constraints.clone(),
@@ -756,6 +752,19 @@ pub fn expand_tables(
         }
     }
     Ok(out)
+}
+
+impl ExpandedTable {
+    /// The identities of this table's runs: one per seed `first_seed .. first_seed + seeds`.
+    pub fn idents(&self, study: &StudyMeta) -> Vec<RunIdent> {
+        (0..study.seeds.max(1))
+            .map(|s| RunIdent {
+                variant: self.variant.clone(),
+                seed: study.first_seed + s,
+                point: self.point.clone(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]

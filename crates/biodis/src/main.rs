@@ -563,17 +563,39 @@ fn run_recipe(
     engine: &EngineArgs,
     detach: bool,
 ) -> Result<()> {
+    let study_dir = |name: Option<&String>| -> (String, PathBuf) {
+        let study = name.cloned().unwrap_or_else(|| "study".into());
+        let dir = out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(&study));
+        (study, dir)
+    };
     if biodis_study::recipe::is_cells_recipe(src) {
-        return run_cells_recipe(
-            src, overrides, seeds, steps, variants, out, jobs, dry_run, quiet, engine, detach,
+        // a grid-world study (fig6, fig7, fig14 or a user's recipe with a [cells] table): the
+        // local engine, then the summary table, figures and report
+        let runs = biodis_study::cells::expand_cells(src, overrides, seeds, steps, variants)?;
+        let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
+        eprintln!(
+            "grid-world study {study}: {} runs, {} steps each, {jobs} at a time -> {}",
+            runs.len(),
+            runs.first().map(|r| r.train.steps).unwrap_or(0),
+            dir.display()
         );
+        if dry_run {
+            runs.iter().for_each(|r| println!("{}", r.run_id()));
+            return Ok(());
+        }
+        if engine.engine != "local" || detach {
+            bail!(
+                "grid-world studies run on the local engine only (got --engine {}{}); run them with --engine local",
+                engine.engine,
+                if detach { " --detach" } else { "" }
+            );
+        }
+        return run_cells_dir(&dir, &runs, jobs, quiet);
     }
     let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
-    let study = runs
-        .first()
-        .map(|r| r.study.name.clone())
-        .unwrap_or_else(|| "study".into());
-    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
+    let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
     let n_var = runs
         .iter()
         .map(|r| r.group())
@@ -594,51 +616,6 @@ fn run_recipe(
         return Ok(());
     }
     execute(&dir, &runs, jobs, quiet, engine, detach)
-}
-
-/// A grid-world study (`fig6`, `fig7`, `fig14` or a user's recipe with a `[cells]` table): the
-/// local engine, then the summary table, figures and report.
-#[allow(clippy::too_many_arguments)]
-fn run_cells_recipe(
-    src: &biodis_study::RecipeSource,
-    overrides: &[(String, toml::Value)],
-    seeds: Option<u64>,
-    steps: Option<u64>,
-    variants: &[String],
-    out: Option<PathBuf>,
-    jobs: usize,
-    dry_run: bool,
-    quiet: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<()> {
-    use biodis_study::cells;
-    let runs = cells::expand_cells(src, overrides, seeds, steps, variants)?;
-    let study = runs
-        .first()
-        .map(|r| r.study.name.clone())
-        .unwrap_or_else(|| "study".into());
-    let dir = out.unwrap_or_else(|| PathBuf::from("runs").join(&study));
-    eprintln!(
-        "grid-world study {study}: {} runs, {} steps each, {jobs} at a time -> {}",
-        runs.len(),
-        runs.first().map(|r| r.train.steps).unwrap_or(0),
-        dir.display()
-    );
-    if dry_run {
-        for r in &runs {
-            println!("{}", r.run_id());
-        }
-        return Ok(());
-    }
-    if engine.engine != "local" || detach {
-        bail!(
-            "grid-world studies run on the local engine only (got --engine {}{}); run them with --engine local",
-            engine.engine,
-            if detach { " --detach" } else { "" }
-        );
-    }
-    run_cells_dir(&dir, &runs, jobs, quiet)
 }
 
 fn run_cells_dir(
