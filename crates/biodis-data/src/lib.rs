@@ -19,6 +19,7 @@
 //! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
 
 pub mod gridworld;
+pub mod images;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
