@@ -86,7 +86,7 @@ impl Shape {
                 // Triangle with top edge y = CY between x = ±10.782 and tip (0, 9.097).
                 const HALF: f64 = 10.782;
                 const TIP: f64 = 9.097;
-                if y < CY || y > TIP {
+                if !(CY..=TIP).contains(&y) {
                     return false;
                 }
                 let half_width = HALF * (TIP - y) / (TIP - CY);

@@ -224,7 +224,7 @@ impl Shapes3dH5 {
             .map_err(|e| h5err(path, "labels is unreadable (corrupt or truncated?)", e))?;
         let n = lshape[0];
         // Classes per column by sorting the distinct values (as TFDS does).
-        let mut uniques: Vec<Vec<f64>> = vec![Vec::new(); 6];
+        let mut uniques: Vec<Vec<f64>> = Vec::with_capacity(6);
         for k in 0..6 {
             let mut col: Vec<f64> = labels.iter().skip(k).step_by(6).copied().collect();
             if col.iter().any(|v| !v.is_finite()) {
@@ -235,7 +235,7 @@ impl Shapes3dH5 {
             }
             col.sort_by(f64::total_cmp);
             col.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
-            uniques[k] = col;
+            uniques.push(col);
         }
         let sizes: Vec<usize> = uniques.iter().map(Vec::len).collect();
         if sizes.iter().product::<usize>() != n {
