@@ -1,0 +1,560 @@
+//! The VAE experiments of Whittington et al. (2023): §3 "standard benchmark with VAEs"
+//! (Fig. 5, Shapes3D), App. A.8 (Fig. 12 traversals, Fig. 13 dSprites), Tables 1–2.
+//!
+//! * [`model`] — the Higgins et al. conv VAE with the biological constraints (burn `=0.22.1`;
+//!   burn stays inside this crate: the dense trainer in `biodis-nn` does not use it).
+//! * [`VaeTrainer`] — Adam training on batches sampled on the fly from an
+//!   [`ImageData`](biodis_data::images::ImageData) set (every factor uniform, as
+//!   disentanglement_lib samples), seeded: the factor stream and the ε stream are ChaCha8
+//!   streams of the run seed, and the weights' initialisation uses the burn device seed.
+//! * [`evaluate`] — MIG with the disentanglement_lib protocol (10 000 samples, encoder mean,
+//!   20 equal-width bins, discrete factors), the MI matrix, and the reconstruction R² (decoded
+//!   from the mean; `1 − Σ(x − x̂)² / Σ(x − x̄)²` with x̄ the per-pixel mean of the sample).
+//! * [`traversals`] — latent traversals (Fig. 12).
+//!
+//! Backends: the default build runs on burn's pure-Rust `flex` CPU backend
+//! ([`Backend::Cpu`]); the `gpu` cargo feature adds burn's `wgpu` backend (Vulkan on Linux,
+//! [`Backend::Gpu`]).
+
+pub mod model;
+
+use biodis_data::images::{images, sample_factors, ImageData, IMAGE_SIDE};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use model::{ConvVae, LossWeights, Nonneg};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+/// Which burn backend to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// burn `flex` (pure Rust, CPU).
+    #[default]
+    Cpu,
+    /// burn `wgpu` (needs the `gpu` cargo feature and a Vulkan driver).
+    Gpu,
+}
+
+impl Backend {
+    /// The burn device (plain, without autodiff).
+    pub fn device(self) -> Result<Device, String> {
+        match self {
+            Backend::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu => Ok(Device::wgpu(Default::default())),
+            #[cfg(not(feature = "gpu"))]
+            Backend::Gpu => Err("device = \"gpu\" needs a build with the `gpu` feature: \
+                 cargo build --release --features gpu (see the README, GPU section)"
+                .into()),
+        }
+    }
+}
+
+/// Training settings (Table 1's VAE column at paper scale).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeTrain {
+    /// Adam updates (paper: 500 000).
+    pub steps: u64,
+    /// Batch size (paper: 64).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Adam learning rate (paper: 1e-4; β = 0.9/0.999, ε = 1e-8).
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Log the training loss every this many steps.
+    #[serde(default = "default_log_every")]
+    pub log_every: u64,
+    /// Samples for MIG (dlib: 10 000).
+    #[serde(default = "default_mig_samples")]
+    pub mig_samples: usize,
+    /// Samples for the reconstruction R².
+    #[serde(default = "default_r2_samples")]
+    pub r2_samples: usize,
+    /// Backend.
+    #[serde(default)]
+    pub device: Backend,
+}
+
+fn default_batch() -> usize {
+    64
+}
+fn default_lr() -> f64 {
+    1e-4
+}
+fn default_log_every() -> u64 {
+    100
+}
+fn default_mig_samples() -> usize {
+    10_000
+}
+fn default_r2_samples() -> usize {
+    1_000
+}
+
+impl VaeTrain {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.steps == 0 {
+            return Err("train.steps = 0: expected at least 1".into());
+        }
+        if self.batch == 0 {
+            return Err("train.batch = 0: expected at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!(
+                "train.lr = {}: expected a positive number",
+                self.lr
+            ));
+        }
+        if self.log_every == 0 {
+            return Err("train.log_every = 0: expected at least 1".into());
+        }
+        if self.mig_samples < 100 {
+            return Err(format!(
+                "train.mig_samples = {}: expected at least 100 (dlib uses 10 000)",
+                self.mig_samples
+            ));
+        }
+        if self.r2_samples < 2 {
+            return Err(format!(
+                "train.r2_samples = {}: expected at least 2",
+                self.r2_samples
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Model settings of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeSpec {
+    /// Latent dimension (paper: 10).
+    #[serde(default = "default_latent")]
+    pub latent: usize,
+    /// Nonnegativity: "relu" (default), "hinge", "none".
+    #[serde(default)]
+    pub nonneg: Nonneg,
+    /// β of the KL term.
+    #[serde(default = "one")]
+    pub beta_vae: f64,
+    /// β_nonneg of the hinge (Table 1: 100).
+    #[serde(default = "hundred")]
+    pub beta_nonneg: f64,
+    /// β_weight on the decoder's dense weights (Table 1: 0.01 → 1.0).
+    #[serde(default)]
+    pub beta_weight: f64,
+}
+
+fn default_latent() -> usize {
+    10
+}
+fn one() -> f64 {
+    1.0
+}
+fn hundred() -> f64 {
+    100.0
+}
+
+impl Default for VaeSpec {
+    fn default() -> Self {
+        VaeSpec {
+            latent: 10,
+            nonneg: Nonneg::Relu,
+            beta_vae: 1.0,
+            beta_nonneg: 100.0,
+            beta_weight: 0.0,
+        }
+    }
+}
+
+impl VaeSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.latent < 2 {
+            return Err(format!(
+                "vae.latent = {}: expected at least 2 (MIG needs two latents)",
+                self.latent
+            ));
+        }
+        for (k, v) in [
+            ("beta_vae", self.beta_vae),
+            ("beta_nonneg", self.beta_nonneg),
+            ("beta_weight", self.beta_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("vae.{k} = {v}: expected a finite number ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn weights(&self) -> LossWeights {
+        LossWeights {
+            nonneg: self.nonneg,
+            beta_vae: self.beta_vae,
+            beta_nonneg: self.beta_nonneg,
+            beta_weight: self.beta_weight,
+        }
+    }
+}
+
+/// Mean loss terms over a logging window.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct VaeLoss {
+    pub total: f64,
+    pub rec: f64,
+    pub kl: f64,
+    pub nonneg: f64,
+    pub weight: f64,
+}
+
+/// A VAE, its optimiser and its random streams.
+pub struct VaeTrainer {
+    /// Always `Some` between steps (taken while the optimiser consumes it).
+    model: Option<ConvVae>,
+    opt: ModuleOptimizer,
+    pub spec: VaeSpec,
+    pub train: VaeTrain,
+    device: Device,
+    factor_rng: ChaCha8Rng,
+    eps_rng: ChaCha8Rng,
+    pub step: u64,
+}
+
+/// Build a `[n, C, 64, 64]` tensor from concatenated images.
+fn image_tensor(pixels: Vec<f32>, n: usize, channels: usize, device: &Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(pixels, [n, channels, IMAGE_SIDE, IMAGE_SIDE]),
+        device,
+    )
+}
+
+impl VaeTrainer {
+    /// A fresh trainer for `data` (its channel count sets the model's), seeded by `seed`.
+    pub fn new(
+        spec: VaeSpec,
+        train: VaeTrain,
+        channels: usize,
+        seed: u64,
+    ) -> Result<VaeTrainer, String> {
+        spec.validate()?;
+        train.validate()?;
+        let device = train.device.device()?.autodiff();
+        let model = ConvVae::new_seeded(channels, spec.latent, &device, seed);
+        let opt = AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8)
+            .init();
+        let mut factor_rng = ChaCha8Rng::seed_from_u64(seed);
+        factor_rng.set_stream(11);
+        let mut eps_rng = ChaCha8Rng::seed_from_u64(seed);
+        eps_rng.set_stream(12);
+        Ok(VaeTrainer {
+            model: Some(model),
+            opt,
+            spec,
+            train,
+            device,
+            factor_rng,
+            eps_rng,
+            step: 0,
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &ConvVae {
+        self.model.as_ref().expect("model present between steps")
+    }
+
+    /// The model without autodiff, on the plain device (for evaluation).
+    pub fn eval_model(&self) -> (ConvVae, Device) {
+        (self.model().valid(), self.device.clone().inner())
+    }
+
+    /// One Adam step on a fresh batch; returns its loss terms.
+    pub fn step(&mut self, data: &dyn ImageData) -> VaeLoss {
+        let b = self.train.batch;
+        let factors = sample_factors(&data.factor_sizes(), b, &mut self.factor_rng);
+        let x = image_tensor(images(data, &factors), b, data.channels(), &self.device);
+        let l = self.spec.latent;
+        let eps: Vec<f32> = (0..b * l)
+            .map(|_| StandardNormal.sample(&mut self.eps_rng))
+            .collect();
+        let eps = Tensor::<2>::from_data(TensorData::new(eps, [b, l]), &self.device);
+        let model = self.model.take().expect("model present between steps");
+        let t = model.loss(x, eps, &self.spec.weights());
+        let grads = t.total.backward();
+        let grads = GradientsParams::from_grads(grads, &model);
+        self.model = Some(self.opt.step(self.train.lr, model, grads));
+        self.step += 1;
+        let s = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+        VaeLoss {
+            total: s(t.total),
+            rec: s(t.rec),
+            kl: s(t.kl),
+            nonneg: s(t.nonneg),
+            weight: s(t.weight),
+        }
+    }
+}
+
+/// Evaluation of a trained VAE.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaeEval {
+    /// MIG (dlib protocol).
+    pub mig: f64,
+    /// Per-factor normalised gaps.
+    pub mig_gaps: Vec<f64>,
+    /// Reconstruction R² of images decoded from the mean.
+    pub r2: f64,
+    /// Latents whose mean varies (std > 0.01 over the MIG sample).
+    pub active_latents: usize,
+    /// MI matrix `[latent, factor]` in nats.
+    pub mi: Vec<Vec<f64>>,
+    /// Factor entropies (nats).
+    pub factor_entropy: Vec<f64>,
+}
+
+/// Encode `factors`' images in chunks; returns the scored means `[n, latent]`.
+pub fn encode_means(
+    model: &ConvVae,
+    nonneg: Nonneg,
+    data: &dyn ImageData,
+    factors: &[Vec<usize>],
+    device: &Device,
+) -> Array2<f64> {
+    let l = model.latent();
+    let mut out = Array2::zeros((factors.len(), l));
+    let chunk = 256;
+    for (c, fs) in factors.chunks(chunk).enumerate() {
+        let x = image_tensor(images(data, fs), fs.len(), data.channels(), device);
+        let mu = model
+            .mean(x, nonneg)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        for (i, row) in mu.chunks(l).enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                out[[c * chunk + i, j]] = *v as f64;
+            }
+        }
+    }
+    out
+}
+
+/// MIG, MI matrix and R² of the trainer's model on fresh samples of `data` (seeded by `seed`).
+pub fn evaluate(t: &VaeTrainer, data: &dyn ImageData, seed: u64) -> Result<VaeEval, String> {
+    let (model, device) = t.eval_model();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(13);
+    let sizes = data.factor_sizes();
+    let factors = sample_factors(&sizes, t.train.mig_samples, &mut rng);
+    let codes = encode_means(&model, t.spec.nonneg, data, &factors, &device);
+    if codes.iter().any(|v| !v.is_finite()) {
+        return Err("the encoder produced NaN/inf means (training diverged)".into());
+    }
+    // Factors with one class carry no information: leave them out (as dlib's dsprites_full
+    // leaves out colour).
+    let keep: Vec<usize> = (0..sizes.len()).filter(|&k| sizes[k] > 1).collect();
+    let fac = Array2::from_shape_fn((factors.len(), keep.len()), |(i, k)| {
+        factors[i][keep[k]] as f64
+    });
+    let bins = 20;
+    let mig = biodis_metrics::discrete::mig(
+        codes.view(),
+        fac.view(),
+        biodis_metrics::labels::FactorKind::Discrete,
+        bins,
+    )
+    .map_err(|e| format!("MIG: {e}"))?;
+    let labels = biodis_metrics::labels::column_labels(
+        fac.view(),
+        biodis_metrics::labels::FactorKind::Discrete,
+        bins,
+    );
+    let (mi, h) = biodis_metrics::discrete::mi_matrix(codes.view(), &labels, bins);
+    let active_latents = (0..codes.ncols())
+        .filter(|&j| {
+            let c = codes.column(j);
+            let m = c.mean().unwrap_or(0.0);
+            (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / c.len() as f64).sqrt() > 0.01
+        })
+        .count();
+    // Reconstruction R² from the posterior mean.
+    let rf = sample_factors(&sizes, t.train.r2_samples, &mut rng);
+    let len = data.image_len();
+    let mut xs: Vec<f32> = Vec::with_capacity(rf.len() * len);
+    let mut recs: Vec<f32> = Vec::with_capacity(rf.len() * len);
+    for fs in rf.chunks(256) {
+        let px = images(data, fs);
+        let x = image_tensor(px.clone(), fs.len(), data.channels(), &device);
+        let mu = model.mean(x, t.spec.nonneg);
+        let r = sigmoid(model.decode(mu))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        xs.extend(px);
+        recs.extend(r);
+    }
+    let n = rf.len();
+    let mut mean = vec![0.0f64; len];
+    for img in xs.chunks(len) {
+        for (m, v) in mean.iter_mut().zip(img) {
+            *m += *v as f64 / n as f64;
+        }
+    }
+    let (mut ss_res, mut ss_tot) = (0.0f64, 0.0f64);
+    for (img, rec) in xs.chunks(len).zip(recs.chunks(len)) {
+        for p in 0..len {
+            ss_res += (img[p] as f64 - rec[p] as f64).powi(2);
+            ss_tot += (img[p] as f64 - mean[p]).powi(2);
+        }
+    }
+    let r2 = if ss_tot > 0.0 {
+        1.0 - ss_res / ss_tot
+    } else {
+        f64::NAN
+    };
+    let mig_gaps = (0..keep.len())
+        .map(|k| {
+            mig.parts
+                .get(&format!("gap_factor{k}"))
+                .copied()
+                .unwrap_or(f64::NAN)
+        })
+        .collect();
+    Ok(VaeEval {
+        mig: mig.value,
+        mig_gaps,
+        r2,
+        active_latents,
+        mi: mi.outer_iter().map(|r| r.to_vec()).collect(),
+        factor_entropy: h,
+    })
+}
+
+/// Latent traversals (Fig. 12): encode the image of `factors`, then for every latent set it to
+/// `steps` values evenly spaced over `[lo_j, hi_j]` (the 2nd–98th percentile of that latent's
+/// means over `codes`) and decode. Returns images `[latent][step]` (each `C × 64 × 64` in
+/// [0, 1]).
+pub fn traversals(
+    t: &VaeTrainer,
+    data: &dyn ImageData,
+    factors: &[usize],
+    codes: &Array2<f64>,
+    steps: usize,
+) -> Vec<Vec<Vec<f32>>> {
+    let (model, device) = t.eval_model();
+    let x = image_tensor(
+        images(data, &[factors.to_vec()]),
+        1,
+        data.channels(),
+        &device,
+    );
+    let mu: Vec<f32> = model
+        .mean(x, t.spec.nonneg)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let l = mu.len();
+    let len = data.image_len();
+    (0..l)
+        .map(|j| {
+            let mut col: Vec<f64> = codes.column(j).to_vec();
+            col.sort_by(f64::total_cmp);
+            let q = |p: f64| col[((col.len() - 1) as f64 * p).round() as usize];
+            let (lo, hi) = (q(0.02), q(0.98));
+            let mut z = Vec::with_capacity(steps * l);
+            for s in 0..steps {
+                let mut row = mu.clone();
+                row[j] = (lo + (hi - lo) * s as f64 / (steps.max(2) - 1) as f64) as f32;
+                z.extend(row);
+            }
+            let zt = Tensor::<2>::from_data(TensorData::new(z, [steps, l]), &device);
+            let out = sigmoid(model.decode(zt))
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
+            out.chunks(len).map(|c| c.to_vec()).collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biodis_data::images::dsprites::DSprites;
+
+    fn small_train(steps: u64) -> VaeTrain {
+        VaeTrain {
+            steps,
+            batch: 8,
+            lr: 1e-3,
+            log_every: 1,
+            mig_samples: 200,
+            r2_samples: 16,
+            device: Backend::Cpu,
+        }
+    }
+
+    #[test]
+    fn training_lowers_the_loss_and_is_seeded() {
+        let data = DSprites::default();
+        let spec = VaeSpec {
+            beta_weight: 0.01,
+            ..VaeSpec::default()
+        };
+        let mut t = VaeTrainer::new(spec.clone(), small_train(12), 1, 3).unwrap();
+        let first = t.step(&data);
+        let mut last = first;
+        for _ in 0..11 {
+            last = t.step(&data);
+        }
+        assert!(first.total.is_finite() && last.total.is_finite());
+        assert!(last.rec < first.rec, "{first:?} → {last:?}");
+        assert!(last.weight > 0.0);
+        let e = evaluate(&t, &data, 1).unwrap();
+        assert!((0.0..=1.0).contains(&e.mig), "{e:?}");
+        assert_eq!(e.mi.len(), 10);
+        assert_eq!(e.mi[0].len(), 5);
+        let (m, dev) = t.eval_model();
+        let extremes = [vec![0, 0, 0, 0, 0], vec![2, 5, 39, 31, 31]];
+        let codes = encode_means(&m, spec.nonneg, &data, &extremes, &dev);
+        let tr = traversals(&t, &data, &[0, 3, 0, 10, 10], &codes, 4);
+        assert_eq!(tr.len(), 10);
+        assert_eq!(tr[0].len(), 4);
+        assert_eq!(tr[0][0].len(), 4096);
+        // Same seed → same first loss.
+        let mut u = VaeTrainer::new(spec, small_train(1), 1, 3).unwrap();
+        let again = u.step(&data);
+        assert_eq!(again.total, first.total);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let mut tr = small_train(1);
+        tr.batch = 0;
+        let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0).err().unwrap();
+        assert!(err.contains("train.batch"), "{err}");
+        let spec = VaeSpec {
+            beta_weight: -1.0,
+            ..VaeSpec::default()
+        };
+        let err = VaeTrainer::new(spec, small_train(1), 1, 0).err().unwrap();
+        assert!(err.contains("vae.beta_weight"), "{err}");
+        #[cfg(not(feature = "gpu"))]
+        {
+            let mut tr = small_train(1);
+            tr.device = Backend::Gpu;
+            let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0).err().unwrap();
+            assert!(err.contains("gpu"), "{err}");
+        }
+    }
+}
