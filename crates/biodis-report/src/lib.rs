@@ -13,6 +13,7 @@
 mod plot;
 
 pub mod cells;
+pub mod vae;
 
 pub use plot::{fig1, histogram, map_grid, matrix_heatmap, scatter, Fig1Panel, MapPanel, Series};
 

@@ -10,6 +10,7 @@ pub mod recipe;
 pub mod rundir;
 pub mod slurm;
 pub mod train;
+pub mod vae;
 
 pub use engine::{
     load_study, mean_se, outcomes_from_dirs, prepare_study, run_one, run_study, summary_table,

@@ -35,6 +35,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("fig6", include_str!("../../../experiments/fig6.toml")),
     ("fig7", include_str!("../../../experiments/fig7.toml")),
     ("fig14", include_str!("../../../experiments/fig14.toml")),
+    ("fig5", include_str!("../../../experiments/fig5.toml")),
+    ("fig12", include_str!("../../../experiments/fig12.toml")),
+    ("fig13", include_str!("../../../experiments/fig13.toml")),
 ];
 
 /// `biodis run synthetic`: every synthetic experiment of the paper (Figs 2, 3, 4, 8, 9, 11),
@@ -829,9 +832,15 @@ set = { "constraints.beta_activity" = 0.0 }
     #[test]
     fn embedded_recipes_parse_and_expand() {
         let mut cells = 0;
+        let mut vae = 0;
         for (n, _) in EMBEDDED {
             let s = locate(n).unwrap();
-            let count = if is_cells_recipe(&s) {
+            let count = if crate::vae::is_vae_recipe(&s) {
+                vae += 1;
+                crate::vae::expand_vae(&s, &[], None, None, &[])
+                    .unwrap()
+                    .len()
+            } else if is_cells_recipe(&s) {
                 cells += 1;
                 crate::cells::expand_cells(&s, &[], None, None, &[])
                     .unwrap()
@@ -842,6 +851,7 @@ set = { "constraints.beta_activity" = 0.0 }
             assert!(count > 0, "{n}");
         }
         assert_eq!(cells, 3, "fig6, fig7, fig14 are grid-world recipes");
+        assert_eq!(vae, 3, "fig5, fig12, fig13 are VAE recipes");
     }
 
     #[test]

@@ -282,11 +282,27 @@ impl VaeTrainer {
     pub fn step(&mut self, data: &dyn ImageData) -> VaeLoss {
         let b = self.train.batch;
         let factors = sample_factors(&data.factor_sizes(), b, &mut self.factor_rng);
-        let x = image_tensor(images(data, &factors), b, data.channels(), &self.device);
+        let pixels = images(data, &factors);
         let l = self.spec.latent;
         let eps: Vec<f32> = (0..b * l)
             .map(|_| StandardNormal.sample(&mut self.eps_rng))
             .collect();
+        self.step_on(pixels, eps, data.channels())
+    }
+
+    /// Replace the model's parameters (see [`ConvVae::set_params`]).
+    pub fn set_params(&mut self, flat: &[Vec<f32>]) -> Result<(), String> {
+        let mut m = self.model.take().expect("model present between steps");
+        let r = m.set_params(flat, &self.device);
+        self.model = Some(m);
+        r
+    }
+
+    /// One Adam step on the given batch (`pixels`: `B × C × 64 × 64`, `eps`: `B × latent`).
+    pub fn step_on(&mut self, pixels: Vec<f32>, eps: Vec<f32>, channels: usize) -> VaeLoss {
+        let l = self.spec.latent;
+        let b = eps.len() / l;
+        let x = image_tensor(pixels, b, channels, &self.device);
         let eps = Tensor::<2>::from_data(TensorData::new(eps, [b, l]), &self.device);
         let model = self.model.take().expect("model present between steps");
         let t = model.loss(x, eps, &self.spec.weights());
@@ -350,7 +366,12 @@ pub fn encode_means(
 }
 
 /// MIG, MI matrix and R² of the trainer's model on fresh samples of `data` (seeded by `seed`).
-pub fn evaluate(t: &VaeTrainer, data: &dyn ImageData, seed: u64) -> Result<VaeEval, String> {
+/// Also returns the MIG sample's codes `[n, latent]` and factor classes `[n, factors]`.
+pub fn evaluate(
+    t: &VaeTrainer,
+    data: &dyn ImageData,
+    seed: u64,
+) -> Result<(VaeEval, Array2<f64>, Array2<f64>), String> {
     let (model, device) = t.eval_model();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(13);
@@ -430,14 +451,20 @@ pub fn evaluate(t: &VaeTrainer, data: &dyn ImageData, seed: u64) -> Result<VaeEv
                 .unwrap_or(f64::NAN)
         })
         .collect();
-    Ok(VaeEval {
-        mig: mig.value,
-        mig_gaps,
-        r2,
-        active_latents,
-        mi: mi.outer_iter().map(|r| r.to_vec()).collect(),
-        factor_entropy: h,
-    })
+    let all_factors =
+        Array2::from_shape_fn((factors.len(), sizes.len()), |(i, k)| factors[i][k] as f64);
+    Ok((
+        VaeEval {
+            mig: mig.value,
+            mig_gaps,
+            r2,
+            active_latents,
+            mi: mi.outer_iter().map(|r| r.to_vec()).collect(),
+            factor_entropy: h,
+        },
+        codes,
+        all_factors,
+    ))
 }
 
 /// Latent traversals (Fig. 12): encode the image of `factors`, then for every latent set it to
@@ -520,7 +547,7 @@ mod tests {
         assert!(first.total.is_finite() && last.total.is_finite());
         assert!(last.rec < first.rec, "{first:?} → {last:?}");
         assert!(last.weight > 0.0);
-        let e = evaluate(&t, &data, 1).unwrap();
+        let (e, _, _) = evaluate(&t, &data, 1).unwrap();
         assert!((0.0..=1.0).contains(&e.mig), "{e:?}");
         assert_eq!(e.mi.len(), 10);
         assert_eq!(e.mi[0].len(), 5);

@@ -25,7 +25,7 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::{relu, softplus};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -44,6 +44,12 @@ pub enum Nonneg {
 
 /// Image side in pixels.
 pub const SIDE: usize = 64;
+
+/// Values per image of a `[B, C, H, W]` tensor.
+fn ce_len(t: &Tensor<4>) -> usize {
+    let d = t.dims();
+    d[1] * d[2] * d[3]
+}
 
 /// The conv VAE.
 #[derive(Module, Debug)]
@@ -142,6 +148,56 @@ impl ConvVae {
         m
     }
 
+    /// Overwrite every parameter from flat `f32` arrays in the order of `shared/bench` B4:
+    /// conv 0–3 (weight `[out, in, 4, 4]`, bias), encoder FC 1024→256 and 256→2·latent,
+    /// decoder FC latent→256 and 256→1024 (weights `[in, out]`, bias), up-conv 0–3 (weight
+    /// `[in, out, 4, 4]`, bias). Errors name the parameter whose length is wrong.
+    pub fn set_params(&mut self, flat: &[Vec<f32>], device: &Device) -> Result<(), String> {
+        fn put<const D: usize>(
+            p: &mut Param<Tensor<D>>,
+            v: &[f32],
+            what: &str,
+            device: &Device,
+        ) -> Result<(), String> {
+            let sh = p.dims();
+            let n: usize = sh.iter().product();
+            if v.len() != n {
+                return Err(format!(
+                    "{what}: {} values, expected {n} for shape {sh:?}",
+                    v.len()
+                ));
+            }
+            *p = Param::from_tensor(Tensor::from_data(TensorData::new(v.to_vec(), sh), device));
+            Ok(())
+        }
+        if flat.len() != 24 {
+            return Err(format!("{} parameter arrays, expected 24", flat.len()));
+        }
+        let mut it = flat.iter();
+        let mut next = || it.next().expect("24 arrays checked above");
+        for (i, c) in self.enc_conv.iter_mut().enumerate() {
+            put(&mut c.weight, next(), &format!("conv{i}.weight"), device)?;
+            let b = c.bias.as_mut().expect("conv bias");
+            put(b, next(), &format!("conv{i}.bias"), device)?;
+        }
+        for (name, l) in [
+            ("enc_fc", &mut self.enc_fc),
+            ("enc_out", &mut self.enc_out),
+            ("dec_fc0", &mut self.dec_fc0),
+            ("dec_fc1", &mut self.dec_fc1),
+        ] {
+            put(&mut l.weight, next(), &format!("{name}.weight"), device)?;
+            let b = l.bias.as_mut().expect("linear bias");
+            put(b, next(), &format!("{name}.bias"), device)?;
+        }
+        for (i, c) in self.dec_conv.iter_mut().enumerate() {
+            put(&mut c.weight, next(), &format!("upconv{i}.weight"), device)?;
+            let b = c.bias.as_mut().expect("upconv bias");
+            put(b, next(), &format!("upconv{i}.bias"), device)?;
+        }
+        Ok(())
+    }
+
     /// Latent dimension.
     pub fn latent(&self) -> usize {
         self.dec_fc0.weight.dims()[0]
@@ -209,8 +265,17 @@ impl ConvVae {
         };
         let z = mu.clone() + logvar.clone().mul_scalar(0.5).exp() * eps;
         let logits = self.decode(z);
-        // Sigmoid cross-entropy: softplus(l) − x·l, summed over pixels, mean over the batch.
-        let rec = (softplus(logits.clone(), 1.0) - x * logits)
+        // Sigmoid cross-entropy, the stable form max(l, 0) − x·l + ln(1 + e^−|l|), summed over
+        // pixels, mean over the batch.
+        // Summed per image row first (64 values), then per image, then over the batch: one flat
+        // f32 sum over B·C·64·64 terms drifts by ~1e-3 relative.
+        let n = x.dims()[0];
+        let per_img = ce_len(&logits);
+        let ce = relu(logits.clone()) - x * logits.clone() + logits.abs().neg().exp().log1p();
+        let per_row = ce.reshape([n * (per_img / SIDE), SIDE]).sum_dim(1);
+        let rec = per_row
+            .reshape([n, per_img / SIDE])
+            .sum_dim(1)
             .sum()
             .div_scalar(b);
         let kl = (logvar.clone().add_scalar(1.0) - mu.powi_scalar(2) - logvar.exp())

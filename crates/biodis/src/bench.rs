@@ -13,7 +13,8 @@ use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3), B3 (deep autoencoder, Fig 4), or
+    /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3), B3 (deep autoencoder, Fig 4), B4 (conv
+    /// VAE, Fig 5), or
     /// `metrics` (MIR + MIG and DCI timings).
     bench: String,
     /// `time` or `check`.
@@ -26,6 +27,121 @@ pub struct BenchArgs {
     /// For `metrics`: where to write the benchmark arrays (z.npy, f.npy) for bench/dci_sklearn.py.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Worker threads for B4 (burn's rayon pool; the dense benchmarks always use 1).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// `biodis bench B4`: the paper's conv VAE (β-VAE loss with β = 4, no constraints, as
+/// `bench_torch.py` B4) on burn flex, from the shared initial weights and batches
+/// (4 pools × 64 images, 64×64×3), Adam lr 1e-4. Reports ms per step.
+fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
+    use biodis_vae::model::Nonneg;
+    use biodis_vae::{Backend, VaeSpec, VaeTrain, VaeTrainer};
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.max(1))
+        .build_global()
+        .context("starting the thread pool")?;
+    let mp = dir.join("manifest.json");
+    let man: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
+            format!(
+                "reading {} (run shared/bench/gen_data.py first)",
+                mp.display()
+            )
+        })?)
+        .with_context(|| format!("parsing {}", mp.display()))?;
+    let mut names: Vec<String> = Vec::new();
+    for l in 0..4 {
+        names.push(format!("b4_c{l}_w"));
+        names.push(format!("b4_c{l}_b"));
+    }
+    for n in ["b4_e0", "b4_e1", "b4_d0", "b4_d1"] {
+        names.push(format!("{n}_w"));
+        names.push(format!("{n}_b"));
+    }
+    for l in 0..4 {
+        names.push(format!("b4_t{l}_w"));
+        names.push(format!("b4_t{l}_b"));
+    }
+    let params: Vec<Vec<f32>> = names
+        .iter()
+        .map(|n| load(dir, &man, n))
+        .collect::<Result<_>>()?;
+    let x = load(dir, &man, "b4_x")?;
+    let eps = load(dir, &man, "b4_eps")?;
+    let spec = VaeSpec {
+        nonneg: Nonneg::None,
+        beta_vae: 4.0,
+        beta_weight: 0.0,
+        ..VaeSpec::default()
+    };
+    let train = VaeTrain {
+        steps: 1,
+        batch: 64,
+        lr: 1e-4,
+        log_every: 1,
+        mig_samples: 10_000,
+        r2_samples: 1000,
+        device: Backend::Cpu,
+    };
+    let mut t = VaeTrainer::new(spec, train, 3, 0).map_err(anyhow::Error::msg)?;
+    t.set_params(&params).map_err(anyhow::Error::msg)?;
+    let (px, pe) = (64 * 3 * 64 * 64, 64 * 10);
+    let mut step = |i: usize| -> f64 {
+        let p = i % 4;
+        let l = t.step_on(
+            x[p * px..(p + 1) * px].to_vec(),
+            eps[p * pe..(p + 1) * pe].to_vec(),
+            3,
+        );
+        if i == 0 && a.mode == "check" {
+            eprintln!("step 0: rec {} kl {}", l.rec, l.kl);
+        }
+        l.total
+    };
+    if a.mode == "check" {
+        let mut out = Vec::new();
+        for i in 0..200 {
+            let l = step(i);
+            if [0, 1, 10, 50, 100, 199].contains(&i) {
+                out.push(serde_json::json!([i, l]));
+            }
+        }
+        println!(
+            "{}",
+            serde_json::json!({"fw": "biodis", "bench": "B4", "mode": "check", "losses": out})
+        );
+        return Ok(());
+    }
+    if a.mode != "time" {
+        bail!("--mode {}: expected time or check", a.mode);
+    }
+    let n = 4;
+    let t0 = Instant::now();
+    for i in 0..2 {
+        step(i);
+    }
+    let warm = t0.elapsed().as_secs_f64();
+    let mut ms = Vec::new();
+    let mut i = 2;
+    for _ in 0..a.reps.max(1) {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(step(i));
+            i += 1;
+        }
+        ms.push(t0.elapsed().as_secs_f64() * 1e3 / n as f64);
+    }
+    let mut sorted = ms.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = sorted[sorted.len() / 2];
+    println!(
+        "{}",
+        serde_json::json!({"fw": "biodis-burn-flex", "bench": "B4", "threads": a.threads, "mode": "time", "steps": n,
+            "warm_s": warm, "median_ms": median, "median": 1e3 / median, "ms": ms})
+    );
+    Ok(())
 }
 
 /// `biodis bench metrics`: MIR + MIG on 10 000 samples × 10 latents × 6 factors, and DCI on the
@@ -153,7 +269,7 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
         "B1" => ("b1", vec![6, 188, 6], None, Head::Mse, 2000, 128),
         "B2" => ("b2", vec![6, 188, 186, 184, 182, 180, 6], None, Head::Mse, 300, 128),
         "B3" => ("b3", vec![50, 500, 300, 100, 10, 100, 300, 500, 50], Some(3), Head::SigmoidCe, 300, 64),
-        other => bail!("unknown benchmark '{other}': expected B1, B2 or B3 (B4 is the conv VAE, B5 the lockstep population: not implemented in this build)"),
+        other => bail!("unknown benchmark '{other}': expected B1, B2, B3 or B4 (B5, the lockstep population, is not implemented in this build)"),
     };
     let mut params = Vec::new();
     for l in 0..dims.len() - 1 {
@@ -205,8 +321,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
     }
     let dir = a
         .data
+        .clone()
         .or_else(|| std::env::var_os("BENCH_DATA").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/tmp/biodis-bench-data"));
+    if a.bench == "B4" {
+        return b4_bench(&a, &dir);
+    }
     let mut s = setup(&a.bench, &dir)?;
     let mut adam: Adam<f32> = Adam::new(s.net.params.len());
     let (dx, dy) = (s.net.spec.dims[0], *s.net.spec.dims.last().unwrap_or(&0));

@@ -60,6 +60,23 @@ enum Cmd {
         /// With --engine slurm: submit and return without waiting.
         #[arg(long)]
         detach: bool,
+        /// VAE recipes (fig5, fig12, fig13): a scale preset of the recipe's [scales] table,
+        /// `cpu` (default: minutes to an hour on a laptop) or `paper` (Table 1: needs a GPU).
+        #[arg(long)]
+        scale: Option<String>,
+    },
+    /// Generate a dataset file: `biodis data dsprites --out FILE.npz` writes the procedural
+    /// dSprites in the official npz layout (imgs, latents_values, latents_classes).
+    Data {
+        /// `dsprites`.
+        dataset: String,
+        /// Output file (.npz).
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep the first k classes of each factor (color, shape, scale, orientation, posX,
+        /// posY); default the full set 1,3,6,40,32,32 (737 280 images).
+        #[arg(long, value_delimiter = ',')]
+        sizes: Vec<usize>,
     },
     /// Run one run of a prepared study (what each Slurm array task executes).
     RunOne {
@@ -180,6 +197,7 @@ fn real_main() -> Result<()> {
             quiet,
             engine,
             detach,
+            scale,
         } => {
             let overrides = set
                 .iter()
@@ -202,6 +220,7 @@ fn real_main() -> Result<()> {
                     let src = biodis_study::locate(name)?;
                     let r = run_recipe(
                         &src,
+                        None,
                         &overrides,
                         seeds,
                         steps,
@@ -233,9 +252,45 @@ fn real_main() -> Result<()> {
             }
             let src = biodis_study::locate(&recipe)?;
             run_recipe(
-                &src, &overrides, seeds, steps, &variants, out, jobs, dry_run, quiet, &engine,
+                &src,
+                scale.as_deref(),
+                &overrides,
+                seeds,
+                steps,
+                &variants,
+                out,
+                jobs,
+                dry_run,
+                quiet,
+                &engine,
                 detach,
             )
+        }
+        Cmd::Data {
+            dataset,
+            out,
+            sizes,
+        } => data_cmd(&dataset, &out, &sizes),
+        Cmd::RunOne { study, .. } if biodis_study::vae::is_vae_study(&study) => bail!(
+            "{}: VAE studies run on the local engine only; use `biodis resume {}`",
+            study.display(),
+            study.display()
+        ),
+        Cmd::Resume {
+            dir, jobs, quiet, ..
+        } if biodis_study::vae::is_vae_study(&dir) => {
+            let all = biodis_study::vae::load_vae_study(&dir).map_err(anyhow::Error::msg)?;
+            let jobs = jobs.unwrap_or(1);
+            run_vae_dir(&dir, &all, jobs, quiet)
+        }
+        Cmd::Report { dir } if biodis_study::vae::is_vae_study(&dir) => {
+            let rep = biodis_report::vae::report_vae(&dir)
+                .with_context(|| format!("report for {}", dir.display()))?;
+            println!("{}", rep.table);
+            for f in &rep.files {
+                println!("wrote {}", f.display());
+            }
+            Ok(())
         }
         Cmd::RunOne { study, .. } if biodis_study::cells::is_cells_study(&study) => bail!(
             "{}: grid-world studies run on the local engine only; use `biodis resume {}`",
@@ -492,8 +547,53 @@ fn execute_subset(
     Ok(())
 }
 
+/// `biodis data dsprites --out FILE.npz [--sizes ...]`.
+fn data_cmd(dataset: &str, out: &std::path::Path, sizes: &[usize]) -> Result<()> {
+    use biodis_data::images::dsprites::{DSprites, LATENT_SIZES};
+    if dataset != "dsprites" {
+        bail!("unknown dataset '{dataset}': expected dsprites (Shapes3D cannot be regenerated; its look-alike is rendered on the fly)");
+    }
+    let sizes: [usize; 6] = if sizes.is_empty() {
+        LATENT_SIZES
+    } else {
+        sizes.try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "--sizes {:?}: expected 6 numbers (color, shape, scale, orientation, posX, posY)",
+                sizes
+            )
+        })?
+    };
+    let n: usize = sizes.iter().product();
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} images  {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let t0 = std::time::Instant::now();
+    let written =
+        biodis_data::images::npz::write_dsprites_npz(out, &DSprites::default(), sizes, |k| {
+            bar.set_position(k as u64)
+        })?;
+    bar.finish_and_clear();
+    let md5 = biodis_data::images::npz::md5_file(out)?;
+    println!(
+        "wrote {} ({written} images, dSprites-procedural (approximate), {:.1} s, md5 {md5})",
+        out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn status(dir: &std::path::Path) -> Result<()> {
-    let ids: Vec<String> = if biodis_study::cells::is_cells_study(dir) {
+    let ids: Vec<String> = if biodis_study::vae::is_vae_study(dir) {
+        biodis_study::vae::load_vae_study(dir)
+            .map_err(anyhow::Error::msg)?
+            .iter()
+            .map(|c| c.run_id())
+            .collect()
+    } else if biodis_study::cells::is_cells_study(dir) {
         biodis_study::cells::load_cells_study(dir)
             .map_err(anyhow::Error::msg)?
             .iter()
@@ -552,6 +652,7 @@ fn status(dir: &std::path::Path) -> Result<()> {
 #[allow(clippy::too_many_arguments)]
 fn run_recipe(
     src: &biodis_study::RecipeSource,
+    scale: Option<&str>,
     overrides: &[(String, toml::Value)],
     seeds: Option<u64>,
     steps: Option<u64>,
@@ -570,6 +671,56 @@ fn run_recipe(
             .unwrap_or_else(|| PathBuf::from("runs").join(&study));
         (study, dir)
     };
+    if biodis_study::vae::is_vae_recipe(src) {
+        // a VAE study (fig5, fig12, fig13 or a user's recipe with a [vae] table)
+        let mut all =
+            biodis_study::vae::scale_overrides(src, scale.unwrap_or("cpu")).or_else(|e| {
+                if scale.is_none() {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            })?;
+        let mut only: Vec<String> = variants.to_vec();
+        if let Some(pos) = all.iter().position(|(k, _)| k == "variants") {
+            let (_, v) = all.remove(pos);
+            if only.is_empty() {
+                only = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+        }
+        all.extend(overrides.iter().cloned());
+        let runs = biodis_study::vae::expand_vae(src, &all, seeds, steps, &only)?;
+        let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
+        eprintln!(
+            "VAE study {study} (scale {}): {} runs, {} steps each, {jobs} at a time -> {}",
+            scale.unwrap_or("cpu"),
+            runs.len(),
+            runs.first().map(|r| r.train.steps).unwrap_or(0),
+            dir.display()
+        );
+        if dry_run {
+            runs.iter().for_each(|r| println!("{}", r.run_id()));
+            return Ok(());
+        }
+        if engine.engine != "local" || detach {
+            bail!(
+                "VAE studies run on the local engine only (got --engine {}{}); run them with --engine local",
+                engine.engine,
+                if detach { " --detach" } else { "" }
+            );
+        }
+        return run_vae_dir(&dir, &runs, jobs, quiet);
+    }
+    if scale.is_some() {
+        bail!("--scale applies to VAE recipes (fig5, fig12, fig13) only");
+    }
     if biodis_study::recipe::is_cells_recipe(src) {
         // a grid-world study (fig6, fig7, fig14 or a user's recipe with a [cells] table): the
         // local engine, then the summary table, figures and report
@@ -616,6 +767,36 @@ fn run_recipe(
         return Ok(());
     }
     execute(&dir, &runs, jobs, quiet, engine, detach)
+}
+
+fn run_vae_dir(
+    dir: &std::path::Path,
+    runs: &[biodis_study::vae::VaeRunConfig],
+    jobs: usize,
+    quiet: bool,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let outcomes =
+        biodis_study::vae::run_vae_study(dir, runs, jobs, !quiet).map_err(anyhow::Error::msg)?;
+    println!("{}", biodis_study::vae::vae_summary_table(&outcomes));
+    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
+    let rep = biodis_report::vae::report_vae(dir)
+        .with_context(|| format!("report for {}", dir.display()))?;
+    for f in rep
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
+    {
+        println!("wrote {}", f.display());
+    }
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if failed > 0 {
+        bail!(
+            "{failed} run(s) failed (see above and `biodis status {}`)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn run_cells_dir(

@@ -1,0 +1,530 @@
+//! VAE studies (`biodis run fig5|fig13`): recipes with a `[vae]` table, run directories, and
+//! the local engine. The model is `biodis-vae` (the paper's §3 VAE, App. A.5/A.8).
+//!
+//! A VAE recipe has `[study]`, `[data]` ([`VaeData`]), `[vae]` (`biodis_vae::VaeSpec`),
+//! `[train]` (`biodis_vae::VaeTrain`), `[[variant]]` / `[sweep]` entries as every recipe, and
+//! `[scales.NAME]` tables of dotted overrides that `--scale NAME` applies before `--set`
+//! (the recipes ship `cpu`, their defaults, and `paper`).
+//!
+//! Each run directory holds `recipe.toml`, `status.json`, `curve.csv` (mean training-loss
+//! terms every `log_every` steps), `result.json` (MIG, per-factor gaps, R², MI matrix, active
+//! latents, timing) and `arrays/`: `codes.npy` (the MIG sample's scored means, `[n, latent]`),
+//! `factors.npy` (its factor classes), `traversals.npy` (`[latent, step, C, 64, 64]`, decoded
+//! from the mean of one image with one latent swept over its 2nd–98th percentile: Fig. 12).
+//! An interrupted run starts again from step 0 when resumed (the burn model and optimiser
+//! state are not checkpointed); finished runs are kept.
+
+use crate::recipe::{
+    expand_tables, from_table, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant,
+};
+use crate::rundir::{atomic_write, RunDir, State, Status};
+use biodis_data::images::dsprites::DSprites;
+use biodis_data::images::npz::{DSpritesNpz, DSPRITES_NPZ_MD5};
+use biodis_data::images::shapes3d::{Shapes3dH5, Shapes3dLike, SHAPES3D_H5_MD5};
+use biodis_data::images::ImageData;
+use biodis_vae::{evaluate, traversals, VaeEval, VaeLoss, VaeSpec, VaeTrain, VaeTrainer};
+use ndarray::{Array2, Array5};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Which images to train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetKind {
+    /// dSprites regenerated procedurally (calibrated on the official GIF).
+    Dsprites,
+    /// The real dSprites npz (`data.path`).
+    DspritesNpz,
+    /// The synthetic Shapes3D look-alike.
+    Shapes3dLike,
+    /// The real `3dshapes.h5` (`data.path`).
+    Shapes3dH5,
+}
+
+/// `[data]` of a VAE recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeData {
+    pub dataset: DatasetKind,
+    /// File for `dsprites_npz` / `shapes3d_h5`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `"official"` (default: the published file's MD5), `"skip"`, or a hex MD5.
+    #[serde(default = "official")]
+    pub md5: String,
+}
+
+fn official() -> String {
+    "official".into()
+}
+
+impl VaeData {
+    /// Open the dataset (checks files and MD5 now, so a bad file fails before training).
+    pub fn open(&self) -> Result<Box<dyn ImageData>, String> {
+        let md5 = |official: &'static str| -> Option<String> {
+            match self.md5.as_str() {
+                "official" => Some(official.to_string()),
+                "skip" => None,
+                hex => Some(hex.to_string()),
+            }
+        };
+        let path = || -> Result<&Path, String> {
+            self.path.as_deref().ok_or_else(|| {
+                format!(
+                    "data.path is missing: data.dataset = \"{}\" reads a file",
+                    match self.dataset {
+                        DatasetKind::DspritesNpz => "dsprites_npz",
+                        _ => "shapes3d_h5",
+                    }
+                )
+            })
+        };
+        Ok(match self.dataset {
+            DatasetKind::Dsprites => Box::new(DSprites::default()),
+            DatasetKind::Shapes3dLike => Box::new(Shapes3dLike),
+            DatasetKind::DspritesNpz => Box::new(
+                DSpritesNpz::open(path()?, md5(DSPRITES_NPZ_MD5).as_deref())
+                    .map_err(|e| e.to_string())?,
+            ),
+            DatasetKind::Shapes3dH5 => Box::new(
+                Shapes3dH5::open(path()?, md5(SHAPES3D_H5_MD5).as_deref())
+                    .map_err(|e| e.to_string())?,
+            ),
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let needs_file = matches!(
+            self.dataset,
+            DatasetKind::DspritesNpz | DatasetKind::Shapes3dH5
+        );
+        if needs_file && self.path.is_none() {
+            return Err("data.path is missing: this dataset reads a file".into());
+        }
+        if !needs_file && self.path.is_some() {
+            return Err(
+                "data.path is set but data.dataset is a generated set (use dsprites_npz or shapes3d_h5 to read a file)"
+                    .into(),
+            );
+        }
+        let m = self.md5.as_str();
+        if m != "official"
+            && m != "skip"
+            && !(m.len() == 32 && m.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(format!(
+                "data.md5 = \"{m}\": expected \"official\", \"skip\" or 32 hex digits"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A VAE recipe as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeRecipe {
+    pub study: StudyMeta,
+    pub data: VaeData,
+    #[serde(default)]
+    pub vae: VaeSpec,
+    pub train: VaeTrain,
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<Variant>,
+    #[serde(default)]
+    pub sweep: Sweep,
+    /// Named presets of dotted overrides (`--scale NAME`).
+    #[serde(default)]
+    pub scales: BTreeMap<String, toml::Table>,
+}
+
+/// The resolved configuration of one VAE run (its `recipe.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaeRunConfig {
+    pub study: StudyMeta,
+    pub run: RunIdent,
+    pub data: VaeData,
+    pub vae: VaeSpec,
+    pub train: VaeTrain,
+}
+
+impl VaeRunConfig {
+    pub fn run_id(&self) -> String {
+        self.run.run_id()
+    }
+    pub fn group(&self) -> String {
+        self.run.group()
+    }
+    pub fn validate(&self) -> Result<(), String> {
+        self.data.validate()?;
+        self.vae.validate()?;
+        self.train.validate()?;
+        if self.study.seeds == 0 {
+            return Err("study.seeds = 0: expected at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// True when the recipe text has a `[vae]` table.
+pub fn is_vae_recipe(src: &RecipeSource) -> bool {
+    src.text
+        .parse::<toml::Table>()
+        .map(|t| t.contains_key("vae"))
+        .unwrap_or(false)
+}
+
+/// The overrides of `[scales.NAME]`, as `--set` pairs (applied before the user's `--set`).
+pub fn scale_overrides(
+    src: &RecipeSource,
+    scale: &str,
+) -> Result<Vec<(String, toml::Value)>, RecipeError> {
+    let r: VaeRecipe = toml::from_str(&src.text).map_err(|e| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: e.to_string().trim().to_string(),
+    })?;
+    let t = r.scales.get(scale).ok_or_else(|| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: format!(
+            "--scale {scale}: this recipe has the scales {:?}",
+            r.scales.keys().collect::<Vec<_>>()
+        ),
+    })?;
+    Ok(t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Expands a VAE recipe into its runs (variants × sweep points × seeds).
+pub fn expand_vae(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+) -> Result<Vec<VaeRunConfig>, RecipeError> {
+    toml::from_str::<VaeRecipe>(&src.text).map_err(|e| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: e.to_string().trim().to_string(),
+    })?;
+    let mut out = Vec::new();
+    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
+        let r: VaeRecipe = from_table(std::mem::take(&mut e.table), &e.label)?;
+        for run in e.idents(&r.study) {
+            let cfg = VaeRunConfig {
+                study: r.study.clone(),
+                run,
+                data: r.data.clone(),
+                vae: r.vae.clone(),
+                train: r.train.clone(),
+            };
+            cfg.validate().map_err(|msg| RecipeError::Parse {
+                source_name: e.label.clone(),
+                msg,
+            })?;
+            out.push(cfg);
+        }
+    }
+    Ok(out)
+}
+
+/// `result.json` of a VAE run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaeResult {
+    pub steps: u64,
+    pub dataset: String,
+    pub factor_names: Vec<String>,
+    pub eval: VaeEval,
+    pub final_loss: VaeLoss,
+    pub train_s: f64,
+    pub eval_s: f64,
+    pub ms_per_step: f64,
+    pub ids: BTreeMap<String, String>,
+}
+
+/// Trains (or skips when done) one VAE run into `dir`.
+pub fn run_vae(
+    dir: &RunDir,
+    cfg: &VaeRunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VaeResult, String> {
+    let id = cfg.run_id();
+    let err = |e: String| format!("{id}: {e}");
+    if let Some(st) = dir.read_status() {
+        if st.state == State::Done {
+            if let Ok(t) = std::fs::read_to_string(dir.result()) {
+                if let Ok(r) = serde_json::from_str::<VaeResult>(&t) {
+                    progress(cfg.train.steps);
+                    return Ok(r);
+                }
+            }
+        }
+    }
+    let data = cfg.data.open().map_err(err)?;
+    let mut t = VaeTrainer::new(
+        cfg.vae.clone(),
+        cfg.train.clone(),
+        data.channels(),
+        cfg.run.seed,
+    )
+    .map_err(err)?;
+    let write_status = |state: State, step: u64, msg: Option<String>| {
+        let _ = dir.write_status(&Status {
+            state,
+            step,
+            error: msg,
+            loss_terms: None,
+            pid: None,
+        });
+    };
+    write_status(State::Running, 0, None);
+    let mut curve = String::from("step,total,rec,kl,nonneg,weight\n");
+    let mut acc = VaeLoss::default();
+    let mut n_acc = 0.0;
+    let mut last = VaeLoss::default();
+    let t0 = Instant::now();
+    for s in 1..=cfg.train.steps {
+        let l = t.step(data.as_ref());
+        if !l.total.is_finite() {
+            let msg = format!("the loss is {} at step {s} (diverged)", l.total);
+            write_status(State::Failed, s, Some(msg.clone()));
+            return Err(err(msg));
+        }
+        acc.total += l.total;
+        acc.rec += l.rec;
+        acc.kl += l.kl;
+        acc.nonneg += l.nonneg;
+        acc.weight += l.weight;
+        n_acc += 1.0;
+        if s % cfg.train.log_every == 0 || s == cfg.train.steps {
+            curve.push_str(&format!(
+                "{s},{},{},{},{},{}\n",
+                acc.total / n_acc,
+                acc.rec / n_acc,
+                acc.kl / n_acc,
+                acc.nonneg / n_acc,
+                acc.weight / n_acc
+            ));
+            atomic_write(&dir.curve(), curve.as_bytes()).map_err(|e| err(e.to_string()))?;
+            write_status(State::Running, s, None);
+            acc = VaeLoss::default();
+            n_acc = 0.0;
+        }
+        last = l;
+        progress(1);
+    }
+    let train_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let (eval, codes, factors) = evaluate(&t, data.as_ref(), cfg.run.seed).map_err(err)?;
+    // Fig. 12: traversals of one fixed image (the middle of every factor).
+    let mid: Vec<usize> = data.factor_sizes().iter().map(|s| s / 2).collect();
+    let steps = 8;
+    let tr = traversals(&t, data.as_ref(), &mid, &codes, steps);
+    let c = data.channels();
+    let flat: Vec<f32> = tr.into_iter().flatten().flatten().collect();
+    let tr = Array5::from_shape_vec((cfg.vae.latent, steps, c, 64, 64), flat)
+        .map_err(|e| err(e.to_string()))?;
+    let eval_s = t1.elapsed().as_secs_f64();
+    let arrays = dir.arrays();
+    std::fs::create_dir_all(&arrays).map_err(|e| err(format!("{}: {e}", arrays.display())))?;
+    let save = |name: &str, f: &dyn Fn(&mut Vec<u8>) -> Result<(), ndarray_npy::WriteNpyError>| {
+        let mut b = Vec::new();
+        f(&mut b).map_err(|e| err(format!("{name}: {e}")))?;
+        atomic_write(&arrays.join(name), &b).map_err(|e| err(e.to_string()))
+    };
+    use ndarray_npy::WriteNpyExt;
+    save("codes.npy", &|b| codes.mapv(|v| v as f32).write_npy(b))?;
+    save("factors.npy", &|b| factors.mapv(|v| v as i64).write_npy(b))?;
+    save("traversals.npy", &|b| tr.write_npy(b))?;
+    let mut ids = BTreeMap::new();
+    ids.insert("biodis".into(), env!("CARGO_PKG_VERSION").into());
+    ids.insert(
+        "model".into(),
+        "higgins2017.convvae.whittington2023.v1".into(),
+    );
+    ids.insert("mig".into(), "mig.dlib".into());
+    let res = VaeResult {
+        steps: cfg.train.steps,
+        dataset: data.name().to_string(),
+        factor_names: data
+            .factor_names()
+            .into_iter()
+            .zip(data.factor_sizes())
+            .filter(|(_, s)| *s > 1)
+            .map(|(n, _)| n)
+            .collect(),
+        eval,
+        final_loss: last,
+        train_s,
+        eval_s,
+        ms_per_step: train_s * 1e3 / cfg.train.steps as f64,
+        ids,
+    };
+    let text = serde_json::to_string_pretty(&res).map_err(|e| err(e.to_string()))?;
+    atomic_write(&dir.result(), text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    write_status(State::Done, cfg.train.steps, None);
+    Ok(res)
+}
+
+/// Outcome of one VAE run.
+pub struct VaeOutcome {
+    pub run_id: String,
+    pub variant: String,
+    pub seed: u64,
+    pub dir: PathBuf,
+    pub result: Result<VaeResult, String>,
+}
+
+/// Runs every VAE run of a study, `jobs` at a time; writes `runs.json` and `summary.csv`.
+pub fn run_vae_study(
+    study_dir: &Path,
+    runs: &[VaeRunConfig],
+    jobs: usize,
+    show_progress: bool,
+) -> Result<Vec<VaeOutcome>, String> {
+    use rayon::prelude::*;
+    crate::engine::prepare_runs(study_dir, runs, |c| c.run_id())?;
+    atomic_write(&study_dir.join("kind"), b"vae\n")
+        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    let total: u64 = runs.iter().map(|r| r.train.steps).sum();
+    let (_mp, bar) = crate::engine::steps_bar(total, show_progress);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
+    let outcomes: Vec<VaeOutcome> = pool.install(|| {
+        runs.par_iter()
+            .map(|cfg| {
+                let dir = study_dir.join(cfg.run_id());
+                let rd = RunDir::new(dir.clone());
+                let pb = bar.clone();
+                let res = run_vae(&rd, cfg, &move |n| pb.inc(n));
+                if let Err(e) = &res {
+                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
+                }
+                VaeOutcome {
+                    run_id: cfg.run_id(),
+                    variant: cfg.group(),
+                    seed: cfg.run.seed,
+                    dir,
+                    result: res,
+                }
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    write_vae_summary(study_dir, runs, &outcomes)?;
+    Ok(outcomes)
+}
+
+/// Writes `summary.csv`: one row per run with its settings and scores.
+pub fn write_vae_summary(
+    study_dir: &Path,
+    runs: &[VaeRunConfig],
+    outcomes: &[VaeOutcome],
+) -> Result<(), String> {
+    let mut s = String::from(
+        "run_id,variant,seed,status,steps,nonneg,beta_vae,beta_weight,mig,r2,active_latents,ms_per_step,error\n",
+    );
+    for (o, c) in outcomes.iter().zip(runs) {
+        let head = format!(
+            "{},{},{},{{}},{},{:?},{},{}",
+            o.run_id,
+            o.variant,
+            o.seed,
+            c.train.steps,
+            c.vae.nonneg,
+            c.vae.beta_vae,
+            c.vae.beta_weight
+        );
+        match &o.result {
+            Ok(r) => s.push_str(&format!(
+                "{},{},{},{},{},\n",
+                head.replace("{}", "done"),
+                r.eval.mig,
+                r.eval.r2,
+                r.eval.active_latents,
+                r.ms_per_step
+            )),
+            Err(e) => s.push_str(&format!(
+                "{},,,,,\"{}\"\n",
+                head.replace("{}", "failed"),
+                e.replace('"', "'")
+            )),
+        }
+    }
+    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
+        .map_err(|e| format!("{}: {e}", study_dir.display()))
+}
+
+/// Per-variant table (mean ± s.e. over seeds) of MIG and R².
+pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
+    let mut order: Vec<String> = Vec::new();
+    for o in outcomes {
+        if !order.contains(&o.variant) {
+            order.push(o.variant.clone());
+        }
+    }
+    let mut s = format!(
+        "{:<18} {:>4} {:>15} {:>15} {:>8}\n",
+        "variant", "runs", "MIG", "R²", "active"
+    );
+    for v in &order {
+        let ok: Vec<&VaeResult> = outcomes
+            .iter()
+            .filter(|o| &o.variant == v)
+            .filter_map(|o| o.result.as_ref().ok())
+            .collect();
+        let col = |f: &dyn Fn(&VaeResult) -> f64| {
+            let vals: Vec<f64> = ok.iter().map(|r| f(r)).collect();
+            let (m, se, _) = crate::engine::mean_se(&vals);
+            format!("{m:.3}±{se:.3}")
+        };
+        s.push_str(&format!(
+            "{v:<18} {:>4} {:>15} {:>15} {:>8}\n",
+            ok.len(),
+            col(&|r| r.eval.mig),
+            col(&|r| r.eval.r2),
+            col(&|r| r.eval.active_latents as f64)
+        ));
+    }
+    for o in outcomes {
+        if let Err(e) = &o.result {
+            s.push_str(&format!("failed {}: {e}\n", o.run_id));
+        }
+    }
+    s
+}
+
+/// Reads a VAE study back (configurations in index order).
+pub fn load_vae_study(study_dir: &Path) -> Result<Vec<VaeRunConfig>, String> {
+    let rp = study_dir.join("runs.json");
+    let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
+    let entries: Vec<crate::engine::RunEntry> =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", rp.display()))?;
+    entries
+        .iter()
+        .map(|e| {
+            let p = study_dir.join(&e.run_id).join("recipe.toml");
+            let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
+            toml::from_str::<VaeRunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
+        })
+        .collect()
+}
+
+/// True when `study_dir` holds a VAE study.
+pub fn is_vae_study(study_dir: &Path) -> bool {
+    std::fs::read_to_string(study_dir.join("kind"))
+        .map(|s| s.trim() == "vae")
+        .unwrap_or(false)
+}
+
+/// Codes as `[n, latent]` f64 from `codes.npy`.
+pub fn read_codes(run_dir: &Path) -> Result<Array2<f64>, String> {
+    let p = run_dir.join("arrays/codes.npy");
+    let f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let a: Array2<f32> =
+        ndarray_npy::ReadNpyExt::read_npy(f).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(a.mapv(|v| v as f64))
+}
