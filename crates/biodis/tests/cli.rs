@@ -998,3 +998,130 @@ fn gridworld_bad_input_is_named() {
     ]);
     assert!(e.contains("local engine"), "{e}");
 }
+
+/// The VAE path end to end on tiny settings: fig13 (2 variants × 1 seed × 3 steps), its
+/// report files, a skipped rerun, the dSprites writer, and bad input named.
+#[test]
+fn vae_study_data_writer_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f13");
+    let o = run_ok(&[
+        "run",
+        "fig13",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--variants",
+        "bio_w1,bvae_relu_b8",
+        "--set",
+        "train.mig_samples=200",
+        "--set",
+        "train.r2_samples=8",
+        "--set",
+        "train.batch=4",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("bvae_relu_b8"), "{stdout}");
+    for f in [
+        "summary.csv",
+        "report.html",
+        "figures/mig_by_variant.png",
+        "figures/mig_vs_r2.png",
+        "figures/mi_best.png",
+        "figures/traversals_best.png",
+        "figures/traversals_best.gif",
+        "bio_w1-s0/result.json",
+        "bio_w1-s0/curve.csv",
+        "bio_w1-s0/arrays/codes.npy",
+        "bio_w1-s0/arrays/traversals.npy",
+    ] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bio_w1-s0/result.json")).unwrap())
+            .unwrap();
+    let mig = r["eval"]["mig"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&mig), "{mig}");
+    assert_eq!(r["eval"]["mi"].as_array().unwrap().len(), 10);
+    assert_eq!(r["factor_names"].as_array().unwrap().len(), 5);
+    // Status and report on the finished study.
+    let o = run_ok(&["status", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("done"));
+    run_ok(&["report", out.to_str().unwrap()]);
+
+    // The dSprites writer: a small grid, then read back by a recipe with the file's MD5.
+    let npz = tmp.path().join("d.npz");
+    let o = run_ok(&[
+        "data",
+        "dsprites",
+        "--out",
+        npz.to_str().unwrap(),
+        "--sizes",
+        "1,3,2,2,4,4",
+    ]);
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(said.contains("192 images"), "{said}");
+    let md5 = said
+        .split("md5 ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(|c: char| !c.is_ascii_hexdigit())
+        .to_string();
+    let recipe = tmp.path().join("npz.toml");
+    let write = |md5: &str| {
+        std::fs::write(
+            &recipe,
+            format!(
+                "[study]\nname = \"npz\"\nseeds = 1\n[data]\ndataset = \"dsprites_npz\"\npath = \"{}\"\nmd5 = \"{md5}\"\n[vae]\nnonneg = \"hinge\"\n[train]\nsteps = 2\nbatch = 4\nmig_samples = 100\nr2_samples = 4\n",
+                npz.display()
+            ),
+        )
+        .unwrap()
+    };
+    write(&md5);
+    run_ok(&[
+        "run",
+        recipe.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        tmp.path().join("npz").to_str().unwrap(),
+    ]);
+    // Wrong MD5: the run fails and says why, naming the file.
+    write("0123456789abcdef0123456789abcdef");
+    let err = run_err(&[
+        "run",
+        recipe.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        tmp.path().join("npz2").to_str().unwrap(),
+    ]);
+    assert!(err.contains("d.npz") || err.contains("failed"), "{err}");
+    let status = std::fs::read_to_string(tmp.path().join("npz2/summary.csv")).unwrap();
+    assert!(status.contains("MD5"), "{status}");
+    // Bad values are named.
+    let err = run_err(&["run", "fig13", "--set", "vae.beta_weight=-1", "--dry-run"]);
+    assert!(err.contains("vae.beta_weight"), "{err}");
+    let err = run_err(&["run", "fig13", "--scale", "huge", "--dry-run"]);
+    assert!(err.contains("huge") && err.contains("cpu"), "{err}");
+    let err = run_err(&["run", "fig2", "--scale", "cpu", "--dry-run"]);
+    assert!(err.contains("VAE recipes"), "{err}");
+    let err = run_err(&["run", "fig13", "--set", "data.md5=xyz", "--dry-run"]);
+    assert!(err.contains("data.md5"), "{err}");
+    let err = run_err(&["data", "shapes3d", "--out", "x.npz"]);
+    assert!(err.contains("shapes3d"), "{err}");
+    let err = run_err(&[
+        "data",
+        "dsprites",
+        "--out",
+        tmp.path().join("e.npz").to_str().unwrap(),
+        "--sizes",
+        "1,4,1,1,1,1",
+    ]);
+    assert!(err.contains("sizes[1]"), "{err}");
+}
