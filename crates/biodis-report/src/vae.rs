@@ -173,7 +173,10 @@ fn write_gif(path: &Path, tr: &[Vec<Vec<f32>>], channels: usize) -> Result<(), R
     Ok(())
 }
 
-fn read_traversals(run_dir: &Path) -> Result<(Vec<Vec<Vec<f32>>>, usize), ReportError> {
+/// Traversal images `[latent][step][C·64·64]`.
+type Traversals = Vec<Vec<Vec<f32>>>;
+
+fn read_traversals(run_dir: &Path) -> Result<(Traversals, usize), ReportError> {
     let p = run_dir.join("arrays/traversals.npy");
     let f = std::fs::File::open(&p).map_err(|e| ferr(&p, e))?;
     let a: ndarray::Array5<f32> = ndarray_npy::ReadNpyExt::read_npy(f).map_err(|e| ferr(&p, e))?;

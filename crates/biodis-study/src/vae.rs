@@ -11,8 +11,9 @@
 //! latents, timing) and `arrays/`: `codes.npy` (the MIG sample's scored means, `[n, latent]`),
 //! `factors.npy` (its factor classes), `traversals.npy` (`[latent, step, C, 64, 64]`, decoded
 //! from the mean of one image with one latent swept over its 2nd–98th percentile: Fig. 12).
-//! An interrupted run starts again from step 0 when resumed (the burn model and optimiser
-//! state are not checkpointed); finished runs are kept.
+//! `checkpoint.safetensors` (every `train.checkpoint_every` steps) holds the parameters, the
+//! Adam moments and the positions of the factor and ε streams: a resumed run continues from
+//! it and ends with the same numbers as an uninterrupted one. Finished runs are kept.
 
 use crate::recipe::{
     expand_tables, from_table, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant,
@@ -22,7 +23,8 @@ use biodis_data::images::dsprites::DSprites;
 use biodis_data::images::npz::{DSpritesNpz, DSPRITES_NPZ_MD5};
 use biodis_data::images::shapes3d::{Shapes3dH5, Shapes3dLike, SHAPES3D_H5_MD5};
 use biodis_data::images::ImageData;
-use biodis_vae::{evaluate, traversals, VaeEval, VaeLoss, VaeSpec, VaeTrain, VaeTrainer};
+use biodis_nn::checkpoint::{to_bytes, Checkpoint};
+use biodis_vae::{evaluate, traversals, VaeEval, VaeLoss, VaeSpec, VaeState, VaeTrain, VaeTrainer};
 use ndarray::{Array2, Array5};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -278,13 +280,58 @@ pub fn run_vae(
             pid: None,
         });
     };
-    write_status(State::Running, 0, None);
-    let mut curve = String::from("step,total,rec,kl,nonneg,weight\n");
+    let header = "step,total,rec,kl,nonneg,weight\n";
+    let mut curve = String::from(header);
+    let ck = dir.checkpoint();
+    let mut wall_before = 0.0;
+    if ck.exists() {
+        let c = Checkpoint::load(&ck).map_err(|e| err(e.to_string()))?;
+        let n = c
+            .meta::<usize>("n_params", &ck)
+            .map_err(|e| err(e.to_string()))?;
+        let get = |prefix: &str| -> Result<Vec<Vec<f32>>, String> {
+            (0..n)
+                .map(|k| {
+                    let name = format!("{prefix}{k}");
+                    let v = c
+                        .tensors
+                        .get(&name)
+                        .ok_or_else(|| err(format!("{}: no tensor {name}", ck.display())))?;
+                    Ok(v.clone())
+                })
+                .collect()
+        };
+        let state = VaeState {
+            params: get("p")?,
+            adam_m: get("m")?,
+            adam_v: get("v")?,
+            step: c.meta("step", &ck).map_err(|e| err(e.to_string()))?,
+            factor_rng: c.meta("factor_rng", &ck).map_err(|e| err(e.to_string()))?,
+            eps_rng: c.meta("eps_rng", &ck).map_err(|e| err(e.to_string()))?,
+        };
+        t.restore(&state)
+            .map_err(|e| err(format!("{}: {e}", ck.display())))?;
+        wall_before = c.meta("wall_s", &ck).unwrap_or(0.0);
+        let text = std::fs::read_to_string(dir.curve()).unwrap_or_default();
+        for l in text.lines().skip(1) {
+            let s: u64 = l
+                .split(',')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX);
+            if s <= t.step {
+                curve.push_str(l);
+                curve.push('\n');
+            }
+        }
+        progress(t.step);
+    }
+    write_status(State::Running, t.step, None);
     let mut acc = VaeLoss::default();
     let mut n_acc = 0.0;
     let mut last = VaeLoss::default();
     let t0 = Instant::now();
-    for s in 1..=cfg.train.steps {
+    for s in t.step + 1..=cfg.train.steps {
         let l = t.step(data.as_ref());
         if !l.total.is_finite() {
             let msg = format!("the loss is {} at step {s} (diverged)", l.total);
@@ -313,8 +360,31 @@ pub fn run_vae(
         }
         last = l;
         progress(1);
+        if s % cfg.train.checkpoint_every == 0 && s < cfg.train.steps {
+            let st = t.state();
+            let mut meta = std::collections::HashMap::new();
+            meta.insert("n_params".to_string(), st.params.len().to_string());
+            meta.insert("step".to_string(), st.step.to_string());
+            meta.insert("factor_rng".to_string(), st.factor_rng.to_string());
+            meta.insert("eps_rng".to_string(), st.eps_rng.to_string());
+            meta.insert(
+                "wall_s".to_string(),
+                (wall_before + t0.elapsed().as_secs_f64()).to_string(),
+            );
+            let names: Vec<String> = (0..st.params.len())
+                .flat_map(|k| [format!("p{k}"), format!("m{k}"), format!("v{k}")])
+                .collect();
+            let mut tensors: Vec<(&str, &[f32])> = Vec::new();
+            for k in 0..st.params.len() {
+                tensors.push((&names[3 * k], &st.params[k]));
+                tensors.push((&names[3 * k + 1], &st.adam_m[k]));
+                tensors.push((&names[3 * k + 2], &st.adam_v[k]));
+            }
+            let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+            atomic_write(&ck, &bytes).map_err(|e| err(e.to_string()))?;
+        }
     }
-    let train_s = t0.elapsed().as_secs_f64();
+    let train_s = wall_before + t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let (eval, codes, factors) = evaluate(&t, data.as_ref(), cfg.run.seed).map_err(err)?;
     // Fig. 12: traversals of one fixed image (the middle of every factor).

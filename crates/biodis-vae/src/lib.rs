@@ -20,8 +20,9 @@ pub mod model;
 
 use biodis_data::images::{images, sample_factors, ImageData, IMAGE_SIDE};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::module::Param;
 use burn::tensor::activation::sigmoid;
+use burn::tensor::Gradients;
 use burn::tensor::{Device, Tensor, TensorData};
 use model::{ConvVae, LossWeights, Nonneg};
 use ndarray::Array2;
@@ -77,9 +78,16 @@ pub struct VaeTrain {
     /// Samples for the reconstruction R².
     #[serde(default = "default_r2_samples")]
     pub r2_samples: usize,
+    /// Write a checkpoint (parameters, Adam moments, stream positions) every this many steps.
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
     /// Backend.
     #[serde(default)]
     pub device: Backend,
+}
+
+fn default_checkpoint_every() -> u64 {
+    1000
 }
 
 fn default_batch() -> usize {
@@ -111,6 +119,9 @@ impl VaeTrain {
                 "train.lr = {}: expected a positive number",
                 self.lr
             ));
+        }
+        if self.checkpoint_every == 0 {
+            return Err("train.checkpoint_every = 0: expected at least 1".into());
         }
         if self.log_every == 0 {
             return Err("train.log_every = 0: expected at least 1".into());
@@ -218,7 +229,9 @@ pub struct VaeLoss {
 pub struct VaeTrainer {
     /// Always `Some` between steps (taken while the optimiser consumes it).
     model: Option<ConvVae>,
-    opt: ModuleOptimizer,
+    /// Adam's first and second moments per parameter (flat, on the plain device).
+    adam_m: Vec<Tensor<1>>,
+    adam_v: Vec<Tensor<1>>,
     pub spec: VaeSpec,
     pub train: VaeTrain,
     device: Device,
@@ -246,19 +259,19 @@ impl VaeTrainer {
         spec.validate()?;
         train.validate()?;
         let device = train.device.device()?.autodiff();
-        let model = ConvVae::new_seeded(channels, spec.latent, &device, seed);
-        let opt = AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-8)
-            .init();
+        let mut model = ConvVae::new_seeded(channels, spec.latent, &device, seed);
+        let plain = device.clone().inner();
+        let sizes: Vec<usize> = model.get_params().iter().map(Vec::len).collect();
+        let adam_m: Vec<Tensor<1>> = sizes.iter().map(|&n| Tensor::zeros([n], &plain)).collect();
+        let adam_v = adam_m.clone();
         let mut factor_rng = ChaCha8Rng::seed_from_u64(seed);
         factor_rng.set_stream(11);
         let mut eps_rng = ChaCha8Rng::seed_from_u64(seed);
         eps_rng.set_stream(12);
         Ok(VaeTrainer {
             model: Some(model),
-            opt,
+            adam_m,
+            adam_v,
             spec,
             train,
             device,
@@ -304,12 +317,20 @@ impl VaeTrainer {
         let b = eps.len() / l;
         let x = image_tensor(pixels, b, channels, &self.device);
         let eps = Tensor::<2>::from_data(TensorData::new(eps, [b, l]), &self.device);
-        let model = self.model.take().expect("model present between steps");
+        let mut model = self.model.take().expect("model present between steps");
         let t = model.loss(x, eps, &self.spec.weights());
         let grads = t.total.backward();
-        let grads = GradientsParams::from_grads(grads, &model);
-        self.model = Some(self.opt.step(self.train.lr, model, grads));
         self.step += 1;
+        let hp = AdamStep::new(self.train.lr, self.step);
+        for (k, slot) in model.params_mut().into_iter().enumerate() {
+            let (m, v) = (&mut self.adam_m[k], &mut self.adam_v[k]);
+            match slot {
+                model::ParamSlot::D4(p) => adam_update(p, &grads, m, v, &hp),
+                model::ParamSlot::D2(p) => adam_update(p, &grads, m, v, &hp),
+                model::ParamSlot::D1(p) => adam_update(p, &grads, m, v, &hp),
+            }
+        }
+        self.model = Some(model);
         let s = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
         VaeLoss {
             total: s(t.total),
@@ -318,6 +339,103 @@ impl VaeTrainer {
             nonneg: s(t.nonneg),
             weight: s(t.weight),
         }
+    }
+}
+
+/// Adam's constants of one step (PyTorch's form: β = 0.9/0.999, ε = 1e-8 added to √v̂).
+struct AdamStep {
+    lr: f64,
+    c1: f64,
+    c2: f64,
+}
+
+impl AdamStep {
+    fn new(lr: f64, t: u64) -> AdamStep {
+        AdamStep {
+            lr,
+            c1: 1.0 - 0.9f64.powi(t as i32),
+            c2: 1.0 - 0.999f64.powi(t as i32),
+        }
+    }
+}
+
+/// One Adam update of one parameter: m ← 0.9 m + 0.1 g, v ← 0.999 v + 0.001 g²,
+/// p ← p − lr · (m / c1) / (√(v / c2) + 1e-8). A parameter without a gradient is left as is.
+fn adam_update<const D: usize>(
+    p: &mut Param<Tensor<D>>,
+    grads: &Gradients,
+    m: &mut Tensor<1>,
+    v: &mut Tensor<1>,
+    hp: &AdamStep,
+) {
+    let val = p.val();
+    let Some(g) = val.grad(grads) else { return };
+    let shape = g.dims();
+    let n: usize = shape.iter().product();
+    let g = g.reshape([n]);
+    *m = m.clone().mul_scalar(0.9) + g.clone().mul_scalar(0.1);
+    *v = v.clone().mul_scalar(0.999) + g.powi_scalar(2).mul_scalar(0.001);
+    let upd = m
+        .clone()
+        .div_scalar(hp.c1)
+        .div(v.clone().div_scalar(hp.c2).sqrt().add_scalar(1e-8))
+        .mul_scalar(hp.lr);
+    let new = val.inner() - upd.reshape(shape);
+    *p = Param::from_tensor(Tensor::from_inner(new).require_grad());
+}
+
+/// Everything a VAE run needs to continue exactly: parameters, Adam moments, step, and the
+/// positions of the factor and ε streams.
+pub struct VaeState {
+    pub params: Vec<Vec<f32>>,
+    pub adam_m: Vec<Vec<f32>>,
+    pub adam_v: Vec<Vec<f32>>,
+    pub step: u64,
+    pub factor_rng: u128,
+    pub eps_rng: u128,
+}
+
+impl VaeTrainer {
+    /// The trainer's state (for a checkpoint).
+    pub fn state(&mut self) -> VaeState {
+        let mut m = self.model.take().expect("model present between steps");
+        let params = m.get_params();
+        self.model = Some(m);
+        VaeState {
+            params,
+            adam_m: self.adam_m.iter().map(|t| model::flat(t.clone())).collect(),
+            adam_v: self.adam_v.iter().map(|t| model::flat(t.clone())).collect(),
+            step: self.step,
+            factor_rng: self.factor_rng.get_word_pos(),
+            eps_rng: self.eps_rng.get_word_pos(),
+        }
+    }
+
+    /// Continue from a saved state. Errors name the array whose length is wrong.
+    pub fn restore(&mut self, s: &VaeState) -> Result<(), String> {
+        self.set_params(&s.params)?;
+        let plain = self.device.clone().inner();
+        if s.adam_m.len() != self.adam_m.len() || s.adam_v.len() != self.adam_v.len() {
+            return Err(format!(
+                "{} Adam moment arrays, expected {}",
+                s.adam_m.len(),
+                self.adam_m.len()
+            ));
+        }
+        for (k, (m, v)) in s.adam_m.iter().zip(&s.adam_v).enumerate() {
+            let n = self.adam_m[k].dims()[0];
+            if m.len() != n || v.len() != n {
+                return Err(format!(
+                    "Adam moments of parameter {k}: expected {n} values"
+                ));
+            }
+            self.adam_m[k] = Tensor::from_data(TensorData::new(m.clone(), [n]), &plain);
+            self.adam_v[k] = Tensor::from_data(TensorData::new(v.clone(), [n]), &plain);
+        }
+        self.step = s.step;
+        self.factor_rng.set_word_pos(s.factor_rng);
+        self.eps_rng.set_word_pos(s.eps_rng);
+        Ok(())
     }
 }
 
@@ -527,6 +645,7 @@ mod tests {
             log_every: 1,
             mig_samples: 200,
             r2_samples: 16,
+            checkpoint_every: 1000,
             device: Backend::Cpu,
         }
     }
@@ -559,9 +678,21 @@ mod tests {
         assert_eq!(tr[0].len(), 4);
         assert_eq!(tr[0][0].len(), 4096);
         // Same seed → same first loss.
-        let mut u = VaeTrainer::new(spec, small_train(1), 1, 3).unwrap();
+        let mut u = VaeTrainer::new(spec.clone(), small_train(1), 1, 3).unwrap();
         let again = u.step(&data);
         assert_eq!(again.total, first.total);
+        // Save after 1 step, restore into a fresh trainer: the next steps are identical.
+        let st = u.state();
+        let mut w = VaeTrainer::new(spec, small_train(1), 1, 3).unwrap(); // the streams need the run seed
+        w.restore(&st).unwrap();
+        for _ in 0..3 {
+            let a = u.step(&data);
+            let b = w.step(&data);
+            assert_eq!(a.total, b.total);
+        }
+        let mut bad = w.state();
+        bad.adam_m[3].pop();
+        assert!(w.restore(&bad).unwrap_err().contains("parameter 3"));
     }
 
     #[test]

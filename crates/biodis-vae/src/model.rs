@@ -62,6 +62,18 @@ pub struct ConvVae {
     dec_conv: Vec<ConvTranspose2d>,
 }
 
+/// A mutable reference to one parameter of any rank.
+pub enum ParamSlot<'a> {
+    D4(&'a mut Param<Tensor<4>>),
+    D2(&'a mut Param<Tensor<2>>),
+    D1(&'a mut Param<Tensor<1>>),
+}
+
+/// A tensor's values as a flat `f32` vector.
+pub fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
 /// Loss terms of one batch (already multiplied by their β), as device tensors.
 pub struct LossTerms {
     pub total: Tensor<1>,
@@ -196,6 +208,41 @@ impl ConvVae {
             put(b, next(), &format!("upconv{i}.bias"), device)?;
         }
         Ok(())
+    }
+
+    /// Every parameter, in the order of [`ConvVae::set_params`].
+    pub fn params_mut(&mut self) -> Vec<ParamSlot<'_>> {
+        let mut out = Vec::with_capacity(24);
+        for c in self.enc_conv.iter_mut() {
+            out.push(ParamSlot::D4(&mut c.weight));
+            out.push(ParamSlot::D1(c.bias.as_mut().expect("conv bias")));
+        }
+        for l in [
+            &mut self.enc_fc,
+            &mut self.enc_out,
+            &mut self.dec_fc0,
+            &mut self.dec_fc1,
+        ] {
+            out.push(ParamSlot::D2(&mut l.weight));
+            out.push(ParamSlot::D1(l.bias.as_mut().expect("linear bias")));
+        }
+        for c in self.dec_conv.iter_mut() {
+            out.push(ParamSlot::D4(&mut c.weight));
+            out.push(ParamSlot::D1(c.bias.as_mut().expect("upconv bias")));
+        }
+        out
+    }
+
+    /// Every parameter as flat `f32` (the order of [`ConvVae::set_params`]).
+    pub fn get_params(&mut self) -> Vec<Vec<f32>> {
+        self.params_mut()
+            .into_iter()
+            .map(|p| match p {
+                ParamSlot::D4(p) => flat(p.val()),
+                ParamSlot::D2(p) => flat(p.val()),
+                ParamSlot::D1(p) => flat(p.val()),
+            })
+            .collect()
     }
 
     /// Latent dimension.

@@ -83,6 +83,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         log_every: 1,
         mig_samples: 10_000,
         r2_samples: 1000,
+        checkpoint_every: u64::MAX,
         device: Backend::Cpu,
     };
     let mut t = VaeTrainer::new(spec, train, 3, 0).map_err(anyhow::Error::msg)?;
