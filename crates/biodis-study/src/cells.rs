@@ -26,7 +26,6 @@ use biodis_nn::checkpoint::{to_bytes, Checkpoint};
 use ndarray::{Array3, Array4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -518,37 +517,27 @@ pub fn run_cells_study(
     jobs: usize,
     show_progress: bool,
 ) -> Result<Vec<CellsOutcome>, String> {
-    crate::engine::prepare_runs(study_dir, runs, |c| c.run_id())?;
-    atomic_write(&study_dir.join("kind"), b"cells\n")
-        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
-
-    let total: u64 = runs.iter().map(|r| r.train.steps).sum();
-    let (_mp, bar) = crate::engine::steps_bar(total, show_progress);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
-    let outcomes: Vec<CellsOutcome> = pool.install(|| {
-        runs.par_iter()
-            .map(|cfg| {
-                let dir = study_dir.join(cfg.run_id());
-                let rd = RunDir::new(dir.clone());
-                let pb = bar.clone();
-                let res = run_cells(&rd, cfg, &move |n| pb.inc(n));
-                if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
-                }
-                CellsOutcome {
-                    run_id: cfg.run_id(),
-                    variant: cfg.group(),
-                    seed: cfg.run.seed,
-                    dir,
-                    result: res,
-                }
-            })
-            .collect()
-    });
-    bar.finish_and_clear();
+    let done = crate::engine::run_local_pool(
+        study_dir,
+        "cells",
+        runs,
+        jobs,
+        show_progress,
+        |c: &CellsRunConfig| c.run_id(),
+        |c| c.train.steps,
+        run_cells,
+    )?;
+    let outcomes: Vec<CellsOutcome> = runs
+        .iter()
+        .zip(done)
+        .map(|(cfg, (dir, result))| CellsOutcome {
+            run_id: cfg.run_id(),
+            variant: cfg.group(),
+            seed: cfg.run.seed,
+            dir,
+            result,
+        })
+        .collect();
     write_cells_summary(study_dir, &outcomes)?;
     Ok(outcomes)
 }

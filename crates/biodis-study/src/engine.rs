@@ -175,6 +175,55 @@ pub fn steps_bar(total: u64, show: bool) -> (MultiProgress, ProgressBar) {
     (mp, bar)
 }
 
+/// One run's directory and its outcome.
+pub type PoolResult<R> = (PathBuf, Result<R, String>);
+
+/// The local engine of the study kinds that train in-process (grid world, VAE): prepares the
+/// study directory (marked by a `kind` file), then trains every run into
+/// `study_dir/<run-id>/` on `jobs` worker threads with one shared progress bar in steps.
+/// Returns each run's directory and result, in the order of `runs`; a failed run is reported
+/// on the bar and does not stop the others.
+#[allow(clippy::too_many_arguments)]
+pub fn run_local_pool<C, R>(
+    study_dir: &Path,
+    kind: &str,
+    runs: &[C],
+    jobs: usize,
+    show_progress: bool,
+    id: impl Fn(&C) -> String + Sync,
+    steps: impl Fn(&C) -> u64,
+    run: impl Fn(&RunDir, &C, &(dyn Fn(u64) + Sync)) -> Result<R, String> + Sync,
+) -> Result<Vec<PoolResult<R>>, String>
+where
+    C: serde::Serialize + Sync,
+    R: Send,
+{
+    prepare_runs(study_dir, runs, &id)?;
+    atomic_write(&study_dir.join("kind"), format!("{kind}\n").as_bytes())
+        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+    let total: u64 = runs.iter().map(&steps).sum();
+    let (_mp, bar) = steps_bar(total, show_progress);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
+    let out = pool.install(|| {
+        runs.par_iter()
+            .map(|cfg| {
+                let dir = study_dir.join(id(cfg));
+                let pb = bar.clone();
+                let res = run(&RunDir::new(dir.clone()), cfg, &move |n| pb.inc(n));
+                if let Err(e) = &res {
+                    bar.println(format!("run {} failed: {e}", id(cfg)));
+                }
+                (dir, res)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    Ok(out)
+}
+
 /// Runs all `runs` into `study_dir/<run-id>/` and writes `study_dir/summary.csv`.
 pub fn run_study(
     study_dir: &Path,

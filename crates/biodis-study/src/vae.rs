@@ -453,37 +453,27 @@ pub fn run_vae_study(
     jobs: usize,
     show_progress: bool,
 ) -> Result<Vec<VaeOutcome>, String> {
-    use rayon::prelude::*;
-    crate::engine::prepare_runs(study_dir, runs, |c| c.run_id())?;
-    atomic_write(&study_dir.join("kind"), b"vae\n")
-        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
-    let total: u64 = runs.iter().map(|r| r.train.steps).sum();
-    let (_mp, bar) = crate::engine::steps_bar(total, show_progress);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))?;
-    let outcomes: Vec<VaeOutcome> = pool.install(|| {
-        runs.par_iter()
-            .map(|cfg| {
-                let dir = study_dir.join(cfg.run_id());
-                let rd = RunDir::new(dir.clone());
-                let pb = bar.clone();
-                let res = run_vae(&rd, cfg, &move |n| pb.inc(n));
-                if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
-                }
-                VaeOutcome {
-                    run_id: cfg.run_id(),
-                    variant: cfg.group(),
-                    seed: cfg.run.seed,
-                    dir,
-                    result: res,
-                }
-            })
-            .collect()
-    });
-    bar.finish_and_clear();
+    let done = crate::engine::run_local_pool(
+        study_dir,
+        "vae",
+        runs,
+        jobs,
+        show_progress,
+        |c: &VaeRunConfig| c.run_id(),
+        |c| c.train.steps,
+        run_vae,
+    )?;
+    let outcomes: Vec<VaeOutcome> = runs
+        .iter()
+        .zip(done)
+        .map(|(cfg, (dir, result))| VaeOutcome {
+            run_id: cfg.run_id(),
+            variant: cfg.group(),
+            seed: cfg.run.seed,
+            dir,
+            result,
+        })
+        .collect();
     write_vae_summary(study_dir, runs, &outcomes)?;
     Ok(outcomes)
 }

@@ -698,25 +698,17 @@ fn run_recipe(
         all.extend(overrides.iter().cloned());
         let runs = biodis_study::vae::expand_vae(src, &all, seeds, steps, &only)?;
         let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
-        eprintln!(
-            "VAE study {study} (scale {}): {} runs, {} steps each, {jobs} at a time -> {}",
-            scale.unwrap_or("cpu"),
-            runs.len(),
-            runs.first().map(|r| r.train.steps).unwrap_or(0),
-            dir.display()
-        );
-        if dry_run {
-            runs.iter().for_each(|r| println!("{}", r.run_id()));
-            return Ok(());
-        }
-        if engine.engine != "local" || detach {
-            bail!(
-                "VAE studies run on the local engine only (got --engine {}{}); run them with --engine local",
-                engine.engine,
-                if detach { " --detach" } else { "" }
-            );
-        }
-        return run_vae_dir(&dir, &runs, jobs, quiet);
+        let label = format!("VAE study {study} (scale {})", scale.unwrap_or("cpu"));
+        let steps_each = runs.first().map(|r| r.train.steps).unwrap_or(0);
+        let ids: Vec<String> = runs.iter().map(|r| r.run_id()).collect();
+        local_only(
+            &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
+        )?;
+        return if dry_run {
+            Ok(())
+        } else {
+            run_vae_dir(&dir, &runs, jobs, quiet)
+        };
     }
     if scale.is_some() {
         bail!("--scale applies to VAE recipes (fig5, fig12, fig13) only");
@@ -726,24 +718,17 @@ fn run_recipe(
         // local engine, then the summary table, figures and report
         let runs = biodis_study::cells::expand_cells(src, overrides, seeds, steps, variants)?;
         let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
-        eprintln!(
-            "grid-world study {study}: {} runs, {} steps each, {jobs} at a time -> {}",
-            runs.len(),
-            runs.first().map(|r| r.train.steps).unwrap_or(0),
-            dir.display()
-        );
-        if dry_run {
-            runs.iter().for_each(|r| println!("{}", r.run_id()));
-            return Ok(());
-        }
-        if engine.engine != "local" || detach {
-            bail!(
-                "grid-world studies run on the local engine only (got --engine {}{}); run them with --engine local",
-                engine.engine,
-                if detach { " --detach" } else { "" }
-            );
-        }
-        return run_cells_dir(&dir, &runs, jobs, quiet);
+        let label = format!("grid-world study {study}");
+        let steps_each = runs.first().map(|r| r.train.steps).unwrap_or(0);
+        let ids: Vec<String> = runs.iter().map(|r| r.run_id()).collect();
+        local_only(
+            &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
+        )?;
+        return if dry_run {
+            Ok(())
+        } else {
+            run_cells_dir(&dir, &runs, jobs, quiet)
+        };
     }
     let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
     let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
@@ -769,6 +754,65 @@ fn run_recipe(
     execute(&dir, &runs, jobs, quiet, engine, detach)
 }
 
+/// The shared preamble of the study kinds that run on the local engine only (grid world,
+/// VAE): announce the study, list the runs on `--dry-run`, refuse other engines.
+#[allow(clippy::too_many_arguments)]
+fn local_only(
+    label: &str,
+    ids: &[String],
+    steps_each: u64,
+    jobs: usize,
+    dir: &std::path::Path,
+    dry_run: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<()> {
+    eprintln!(
+        "{label}: {} runs, {steps_each} steps each, {jobs} at a time -> {}",
+        ids.len(),
+        dir.display()
+    );
+    if dry_run {
+        ids.iter().for_each(|i| println!("{i}"));
+        return Ok(());
+    }
+    if engine.engine != "local" || detach {
+        bail!(
+            "{label} runs on the local engine only (got --engine {}{}); run it with --engine local",
+            engine.engine,
+            if detach { " --detach" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// Prints the summary table and wall time, writes the report, and fails if a run failed.
+fn finish_local(
+    dir: &std::path::Path,
+    table: String,
+    t0: std::time::Instant,
+    failed: usize,
+    report: Result<biodis_report::Report, biodis_report::ReportError>,
+) -> Result<()> {
+    println!("{table}");
+    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
+    let rep = report.with_context(|| format!("report for {}", dir.display()))?;
+    for f in rep
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
+    {
+        println!("wrote {}", f.display());
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} run(s) failed (see above and `biodis status {}`)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn run_vae_dir(
     dir: &std::path::Path,
     runs: &[biodis_study::vae::VaeRunConfig],
@@ -778,25 +822,9 @@ fn run_vae_dir(
     let t0 = std::time::Instant::now();
     let outcomes =
         biodis_study::vae::run_vae_study(dir, runs, jobs, !quiet).map_err(anyhow::Error::msg)?;
-    println!("{}", biodis_study::vae::vae_summary_table(&outcomes));
-    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
-    let rep = biodis_report::vae::report_vae(dir)
-        .with_context(|| format!("report for {}", dir.display()))?;
-    for f in rep
-        .files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
-    {
-        println!("wrote {}", f.display());
-    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    if failed > 0 {
-        bail!(
-            "{failed} run(s) failed (see above and `biodis status {}`)",
-            dir.display()
-        );
-    }
-    Ok(())
+    let table = biodis_study::vae::vae_summary_table(&outcomes);
+    finish_local(dir, table, t0, failed, biodis_report::vae::report_vae(dir))
 }
 
 fn run_cells_dir(
@@ -808,25 +836,15 @@ fn run_cells_dir(
     let t0 = std::time::Instant::now();
     let outcomes = biodis_study::cells::run_cells_study(dir, runs, jobs, !quiet)
         .map_err(anyhow::Error::msg)?;
-    println!("{}", biodis_study::cells::cells_summary_table(&outcomes));
-    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
-    let rep = biodis_report::cells::report_cells(dir)
-        .with_context(|| format!("report for {}", dir.display()))?;
-    for f in rep
-        .files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
-    {
-        println!("wrote {}", f.display());
-    }
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    if failed > 0 {
-        bail!(
-            "{failed} run(s) failed (see above and `biodis status {}`)",
-            dir.display()
-        );
-    }
-    Ok(())
+    let table = biodis_study::cells::cells_summary_table(&outcomes);
+    finish_local(
+        dir,
+        table,
+        t0,
+        failed,
+        biodis_report::cells::report_cells(dir),
+    )
 }
 
 /// `runs/synthetic/index.html`: one line per study with its final-MIR table and a link.
