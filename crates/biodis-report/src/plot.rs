@@ -621,6 +621,7 @@ fn draw_scatter<DB: DrawingBackend>(
     ylabel: &str,
     series: &[Series],
     xticks: &[String],
+    errors: &[(f64, f64, f64)],
 ) -> Result<(), ReportError> {
     let pts = series
         .iter()
@@ -632,7 +633,12 @@ fn draw_scatter<DB: DrawingBackend>(
         f64::INFINITY,
         f64::NEG_INFINITY,
     );
-    for p in pts {
+    let bars: Vec<(f64, f64)> = errors
+        .iter()
+        .flat_map(|&(x, m, e)| [(x, m - e), (x, m + e)])
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
+    for p in pts.chain(bars.iter()) {
         x0 = x0.min(p.0);
         x1 = x1.max(p.0);
         y0 = y0.min(p.1);
@@ -682,6 +688,22 @@ fn draw_scatter<DB: DrawingBackend>(
             .label(label.clone())
             .legend(move |(a, b)| Circle::new((a + 8, b), 4, c.filled()));
     }
+    if !errors.is_empty() {
+        chart
+            .draw_series(
+                errors
+                    .iter()
+                    .filter(|e| e.1.is_finite() && e.2.is_finite())
+                    .map(|&(x, m, e)| {
+                        ErrorBar::new_vertical(x, m - e, m, m + e, BLACK.stroke_width(2), 12)
+                    }),
+            )
+            .map_err(perr)?
+            .label("mean ± s.e.")
+            .legend(|(a, b)| {
+                PathElement::new(vec![(a + 2, b), (a + 14, b)], BLACK.stroke_width(2))
+            });
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -691,6 +713,23 @@ fn draw_scatter<DB: DrawingBackend>(
         .draw()
         .map_err(perr)?;
     Ok(())
+}
+
+/// [`scatter`] with vertical error bars `(x, mean, s.e.)` drawn over the points.
+#[allow(clippy::too_many_arguments)]
+pub fn scatter_with_errors(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[Series],
+    xticks: &[String],
+    errors: &[(f64, f64, f64)],
+) -> Result<Vec<PathBuf>, ReportError> {
+    both!(dir, stem, (800, 520), |root| draw_scatter(
+        &root, title, xlabel, ylabel, series, xticks, errors
+    ))
 }
 
 /// Scatter plot of labelled series: `<stem>.{png,svg}`. With `xticks`, x is a category index
@@ -705,6 +744,12 @@ pub fn scatter(
     xticks: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     both!(dir, stem, (800, 520), |root| draw_scatter(
-        &root, title, xlabel, ylabel, series, xticks
+        &root,
+        title,
+        xlabel,
+        ylabel,
+        series,
+        xticks,
+        &[]
     ))
 }

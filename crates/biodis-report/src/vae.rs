@@ -8,7 +8,7 @@
 //! * `traversals_best.png` / `.gif` — that run's latent traversals with each latent's marginal
 //!   histogram (Fig. 12).
 
-use crate::plot::{matrix_heatmap, scatter, Series};
+use crate::plot::{matrix_heatmap, scatter, scatter_with_errors, Series};
 use crate::{esc, ferr, Report, ReportError};
 use plotters::prelude::*;
 use serde_json::Value;
@@ -248,14 +248,28 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
                 })
                 .collect(),
         )];
-        files.extend(scatter(
+        let errors: Vec<(f64, f64, f64)> = variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let vals: Vec<f64> = runs
+                    .iter()
+                    .filter(|r| &r.variant == v)
+                    .map(|r| r.mig)
+                    .collect();
+                let (m, se) = crate::mean_se(&vals);
+                (i as f64, m, if se.is_finite() { se } else { 0.0 })
+            })
+            .collect();
+        files.extend(scatter_with_errors(
             &figs,
             "mig_by_variant",
-            "MIG per variant (each point a seed)",
-            "variant",
+            "MIG per variant: seeds (points), mean ± s.e. (bars)",
+            "variant (bio-VAE over β_weight; β-VAE ± ReLU over β)",
             "MIG",
             &series,
             &variants,
+            &errors,
         )?);
         // MIG vs R² by family.
         let mut fams: Vec<&str> = Vec::new();

@@ -43,6 +43,18 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Whether this build can run on the backend (the GPU needs the `gpu` feature).
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            Backend::Gpu if !cfg!(feature = "gpu") => Err(
+                "train.device = \"gpu\" needs a build with the `gpu` feature: \
+                 cargo build --release --features gpu (see the README, GPU section)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The burn device (plain, without autodiff).
     pub fn device(self) -> Result<Device, String> {
         match self {
@@ -120,6 +132,7 @@ impl VaeTrain {
                 self.lr
             ));
         }
+        self.device.available()?;
         if self.checkpoint_every == 0 {
             return Err("train.checkpoint_every = 0: expected at least 1".into());
         }

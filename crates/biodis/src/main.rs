@@ -64,6 +64,10 @@ enum Cmd {
         /// `cpu` (default: minutes to an hour on a laptop) or `paper` (Table 1: needs a GPU).
         #[arg(long)]
         scale: Option<String>,
+        /// VAE recipes: `cpu` (burn flex) or `gpu` (burn wgpu; needs a `--features gpu` build).
+        /// Same as --set train.device=...
+        #[arg(long)]
+        device: Option<String>,
     },
     /// Generate a dataset file: `biodis data dsprites --out FILE.npz` writes the procedural
     /// dSprites in the official npz layout (imgs, latents_values, latents_classes).
@@ -198,7 +202,20 @@ fn real_main() -> Result<()> {
             engine,
             detach,
             scale,
+            device,
         } => {
+            let mut set = set;
+            if let Some(d) = device {
+                if d != "cpu" && d != "gpu" {
+                    bail!("--device {d}: expected cpu or gpu");
+                }
+                if scale.is_none()
+                    && !biodis_study::vae::is_vae_recipe(&biodis_study::locate(&recipe)?)
+                {
+                    bail!("--device applies to VAE recipes (fig5, fig12, fig13) only");
+                }
+                set.push(format!("train.device=\"{d}\""));
+            }
             let overrides = set
                 .iter()
                 .map(|s| biodis_study::parse_override(s))

@@ -1113,6 +1113,13 @@ fn vae_study_data_writer_and_bad_input() {
     assert!(err.contains("VAE recipes"), "{err}");
     let err = run_err(&["run", "fig13", "--set", "data.md5=xyz", "--dry-run"]);
     assert!(err.contains("data.md5"), "{err}");
+    let err = run_err(&["run", "fig13", "--device", "gpu", "--dry-run"]);
+    assert!(
+        err.contains("gpu") && err.contains("--features gpu"),
+        "{err}"
+    );
+    let err = run_err(&["run", "fig13", "--device", "tpu", "--dry-run"]);
+    assert!(err.contains("tpu"), "{err}");
     let err = run_err(&["data", "shapes3d", "--out", "x.npz"]);
     assert!(err.contains("shapes3d"), "{err}");
     let err = run_err(&[
