@@ -743,13 +743,5 @@ pub fn scatter(
     series: &[Series],
     xticks: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
-    both!(dir, stem, (800, 520), |root| draw_scatter(
-        &root,
-        title,
-        xlabel,
-        ylabel,
-        series,
-        xticks,
-        &[]
-    ))
+    scatter_with_errors(dir, stem, title, xlabel, ylabel, series, xticks, &[])
 }

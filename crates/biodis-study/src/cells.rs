@@ -14,9 +14,7 @@
 //! (parameters, Adam moments, the world and init streams' positions). A resumed run continues
 //! from the last checkpoint and ends with the same numbers as an uninterrupted one.
 
-use crate::recipe::{
-    expand_tables, from_table, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant,
-};
+use crate::recipe::{expand_typed, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant};
 use crate::rundir::{atomic_write, RunDir, State, Status};
 use biodis_cells::analysis::{analyse, object_map, CellStats, EvalSet, PopulationStats};
 use biodis_cells::train::{CellsTrain, Task, Trainer};
@@ -95,29 +93,22 @@ pub fn expand_cells(
     steps: Option<u64>,
     only: &[String],
 ) -> Result<Vec<CellsRunConfig>, RecipeError> {
-    toml::from_str::<CellsRecipe>(&src.text).map_err(|e| RecipeError::Parse {
-        source_name: src.name.clone(),
-        msg: e.to_string().trim().to_string(),
-    })?;
-    let mut out = Vec::new();
-    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
-        let r: CellsRecipe = from_table(std::mem::take(&mut e.table), &e.label)?;
-        for run in e.idents(&r.study) {
-            let cfg = CellsRunConfig {
-                study: r.study.clone(),
-                run,
-                world: r.world.clone(),
-                cells: r.cells.clone(),
-                train: r.train.clone(),
-            };
-            cfg.validate().map_err(|msg| RecipeError::Parse {
-                source_name: e.label.clone(),
-                msg,
-            })?;
-            out.push(cfg);
-        }
-    }
-    Ok(out)
+    expand_typed(
+        src,
+        overrides,
+        seeds,
+        steps,
+        only,
+        |r: &CellsRecipe| &r.study,
+        |r, run| CellsRunConfig {
+            study: r.study.clone(),
+            run,
+            world: r.world.clone(),
+            cells: r.cells.clone(),
+            train: r.train.clone(),
+        },
+        CellsRunConfig::validate,
+    )
 }
 
 /// One row of a grid-world `curve.csv`.
@@ -656,24 +647,10 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
 
 /// Reads a grid-world study back (configurations in index order).
 pub fn load_cells_study(study_dir: &Path) -> Result<Vec<CellsRunConfig>, String> {
-    let rp = study_dir.join("runs.json");
-    let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
-    let entries: Vec<crate::engine::RunEntry> =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", rp.display()))?;
-    entries
-        .iter()
-        .map(|e| {
-            let p = study_dir.join(&e.run_id).join("recipe.toml");
-            let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
-            toml::from_str::<CellsRunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
-        })
-        .collect()
+    crate::engine::load_configs(study_dir)
 }
 
 /// True when `study_dir` holds a grid-world study.
 pub fn is_cells_study(study_dir: &Path) -> bool {
-    study_dir.join("kind").exists()
-        && std::fs::read_to_string(study_dir.join("kind"))
-            .map(|s| s.trim() == "cells")
-            .unwrap_or(false)
+    crate::engine::is_kind_study(study_dir, "cells")
 }

@@ -90,6 +90,12 @@ pub fn prepare_runs<C: serde::Serialize>(
 
 /// Reads a study back from its directory: every run's configuration, in index order.
 pub fn load_study(study_dir: &Path) -> Result<Vec<RunConfig>, String> {
+    load_configs(study_dir)
+}
+
+/// Reads a study's run configurations back (each run's `recipe.toml`, in `runs.json` order),
+/// whatever the study kind.
+pub fn load_configs<C: serde::de::DeserializeOwned>(study_dir: &Path) -> Result<Vec<C>, String> {
     let rp = study_dir.join("runs.json");
     let text = std::fs::read_to_string(&rp).map_err(|e| {
         format!(
@@ -104,9 +110,16 @@ pub fn load_study(study_dir: &Path) -> Result<Vec<RunConfig>, String> {
         .map(|e| {
             let p = study_dir.join(&e.run_id).join("recipe.toml");
             let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
-            toml::from_str::<RunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
+            toml::from_str::<C>(&t).map_err(|err| format!("{}: {err}", p.display()))
         })
         .collect()
+}
+
+/// True when `study_dir`'s `kind` file names `kind` (studies of the in-process kinds).
+pub fn is_kind_study(study_dir: &Path, kind: &str) -> bool {
+    std::fs::read_to_string(study_dir.join("kind"))
+        .map(|s| s.trim() == kind)
+        .unwrap_or(false)
 }
 
 /// Runs run `index` of the study in `study_dir` in this process (a Slurm array task).

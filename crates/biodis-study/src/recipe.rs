@@ -583,10 +583,52 @@ pub fn expand_variants(
 
 /// True when the recipe text is a grid-world (cell-type model) recipe: it has a `[cells]` table.
 pub fn is_cells_recipe(src: &RecipeSource) -> bool {
+    has_table(src, "cells")
+}
+
+/// True when the recipe text parses and has a top-level `key` table (how a recipe's kind is
+/// told: `[cells]` grid world, `[vae]` VAE, neither: dense).
+pub fn has_table(src: &RecipeSource, key: &str) -> bool {
     src.text
         .parse::<toml::Table>()
-        .map(|t| t.contains_key("cells"))
+        .map(|t| t.contains_key(key))
         .unwrap_or(false)
+}
+
+/// Expands a recipe of type `R` into run configurations `C` (variants × sweep points ×
+/// seeds): parses the whole file first (so errors name it), then every expanded table;
+/// `make` builds one run's configuration and `validate` checks it (errors name the variant).
+#[allow(clippy::too_many_arguments)]
+pub fn expand_typed<R, C>(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+    study: impl Fn(&R) -> &StudyMeta,
+    make: impl Fn(&R, RunIdent) -> C,
+    validate: impl Fn(&C) -> Result<(), String>,
+) -> Result<Vec<C>, RecipeError>
+where
+    R: serde::de::DeserializeOwned,
+{
+    toml::from_str::<R>(&src.text).map_err(|e| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg: e.to_string().trim().to_string(),
+    })?;
+    let mut out = Vec::new();
+    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
+        let r: R = from_table(std::mem::take(&mut e.table), &e.label)?;
+        for run in e.idents(study(&r)) {
+            let cfg = make(&r, run);
+            validate(&cfg).map_err(|msg| RecipeError::Parse {
+                source_name: e.label.clone(),
+                msg,
+            })?;
+            out.push(cfg);
+        }
+    }
+    Ok(out)
 }
 
 /// One expanded (variant, sweep point) configuration table, before it is typed.

@@ -15,9 +15,7 @@
 //! Adam moments and the positions of the factor and ε streams: a resumed run continues from
 //! it and ends with the same numbers as an uninterrupted one. Finished runs are kept.
 
-use crate::recipe::{
-    expand_tables, from_table, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant,
-};
+use crate::recipe::{expand_typed, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant};
 use crate::rundir::{atomic_write, RunDir, State, Status};
 use biodis_data::images::dsprites::DSprites;
 use biodis_data::images::npz::{DSpritesNpz, DSPRITES_NPZ_MD5};
@@ -173,10 +171,7 @@ impl VaeRunConfig {
 
 /// True when the recipe text has a `[vae]` table.
 pub fn is_vae_recipe(src: &RecipeSource) -> bool {
-    src.text
-        .parse::<toml::Table>()
-        .map(|t| t.contains_key("vae"))
-        .unwrap_or(false)
+    crate::recipe::has_table(src, "vae")
 }
 
 /// The overrides of `[scales.NAME]`, as `--set` pairs (applied before the user's `--set`).
@@ -206,29 +201,22 @@ pub fn expand_vae(
     steps: Option<u64>,
     only: &[String],
 ) -> Result<Vec<VaeRunConfig>, RecipeError> {
-    toml::from_str::<VaeRecipe>(&src.text).map_err(|e| RecipeError::Parse {
-        source_name: src.name.clone(),
-        msg: e.to_string().trim().to_string(),
-    })?;
-    let mut out = Vec::new();
-    for mut e in expand_tables(src, overrides, seeds, steps, only)? {
-        let r: VaeRecipe = from_table(std::mem::take(&mut e.table), &e.label)?;
-        for run in e.idents(&r.study) {
-            let cfg = VaeRunConfig {
-                study: r.study.clone(),
-                run,
-                data: r.data.clone(),
-                vae: r.vae.clone(),
-                train: r.train.clone(),
-            };
-            cfg.validate().map_err(|msg| RecipeError::Parse {
-                source_name: e.label.clone(),
-                msg,
-            })?;
-            out.push(cfg);
-        }
-    }
-    Ok(out)
+    expand_typed(
+        src,
+        overrides,
+        seeds,
+        steps,
+        only,
+        |r: &VaeRecipe| &r.study,
+        |r, run| VaeRunConfig {
+            study: r.study.clone(),
+            run,
+            data: r.data.clone(),
+            vae: r.vae.clone(),
+            train: r.train.clone(),
+        },
+        VaeRunConfig::validate,
+    )
 }
 
 /// `result.json` of a VAE run.
@@ -559,25 +547,12 @@ pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
 
 /// Reads a VAE study back (configurations in index order).
 pub fn load_vae_study(study_dir: &Path) -> Result<Vec<VaeRunConfig>, String> {
-    let rp = study_dir.join("runs.json");
-    let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
-    let entries: Vec<crate::engine::RunEntry> =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", rp.display()))?;
-    entries
-        .iter()
-        .map(|e| {
-            let p = study_dir.join(&e.run_id).join("recipe.toml");
-            let t = std::fs::read_to_string(&p).map_err(|err| format!("{}: {err}", p.display()))?;
-            toml::from_str::<VaeRunConfig>(&t).map_err(|err| format!("{}: {err}", p.display()))
-        })
-        .collect()
+    crate::engine::load_configs(study_dir)
 }
 
 /// True when `study_dir` holds a VAE study.
 pub fn is_vae_study(study_dir: &Path) -> bool {
-    std::fs::read_to_string(study_dir.join("kind"))
-        .map(|s| s.trim() == "vae")
-        .unwrap_or(false)
+    crate::engine::is_kind_study(study_dir, "vae")
 }
 
 /// Codes as `[n, latent]` f64 from `codes.npy`.

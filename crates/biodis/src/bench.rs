@@ -42,15 +42,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         .num_threads(a.threads.max(1))
         .build_global()
         .context("starting the thread pool")?;
-    let mp = dir.join("manifest.json");
-    let man: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
-            format!(
-                "reading {} (run shared/bench/gen_data.py first)",
-                mp.display()
-            )
-        })?)
-        .with_context(|| format!("parsing {}", mp.display()))?;
+    let man = read_manifest(dir)?;
     let mut names: Vec<String> = Vec::new();
     for l in 0..4 {
         names.push(format!("b4_c{l}_w"));
@@ -217,6 +209,18 @@ fn metrics_bench(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Reads `manifest.json` (array shapes) written by `shared/bench/gen_data.py`.
+fn read_manifest(dir: &Path) -> Result<serde_json::Value> {
+    let mp = dir.join("manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
+        format!(
+            "reading {} (run shared/bench/gen_data.py first)",
+            mp.display()
+        )
+    })?)
+    .with_context(|| format!("parsing {}", mp.display()))
+}
+
 /// Reads `name.bin` (raw little-endian f32) with the shape from `manifest.json`.
 fn load(dir: &Path, man: &serde_json::Value, name: &str) -> Result<Vec<f32>> {
     let shape = man
@@ -257,15 +261,7 @@ pub struct Setup {
 }
 
 pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
-    let mp = dir.join("manifest.json");
-    let man: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
-            format!(
-                "reading {} (run shared/bench/gen_data.py first)",
-                mp.display()
-            )
-        })?)
-        .with_context(|| format!("parsing {}", mp.display()))?;
+    let man = read_manifest(dir)?;
     let (prefix, dims, latent_only, head, nsteps, batch): (&str, Vec<usize>, Option<usize>, Head, usize, usize) = match bench {
         "B1" => ("b1", vec![6, 188, 6], None, Head::Mse, 2000, 128),
         "B2" => ("b2", vec![6, 188, 186, 184, 182, 180, 6], None, Head::Mse, 300, 128),

@@ -301,13 +301,7 @@ fn real_main() -> Result<()> {
             run_vae_dir(&dir, &all, jobs, quiet)
         }
         Cmd::Report { dir } if biodis_study::vae::is_vae_study(&dir) => {
-            let rep = biodis_report::vae::report_vae(&dir)
-                .with_context(|| format!("report for {}", dir.display()))?;
-            println!("{}", rep.table);
-            for f in &rep.files {
-                println!("wrote {}", f.display());
-            }
-            Ok(())
+            print_report(&dir, biodis_report::vae::report_vae(&dir))
         }
         Cmd::RunOne { study, .. } if biodis_study::cells::is_cells_study(&study) => bail!(
             "{}: grid-world studies run on the local engine only; use `biodis resume {}`",
@@ -326,13 +320,7 @@ fn real_main() -> Result<()> {
             run_cells_dir(&dir, &all, jobs, quiet)
         }
         Cmd::Report { dir } if biodis_study::cells::is_cells_study(&dir) => {
-            let rep = biodis_report::cells::report_cells(&dir)
-                .with_context(|| format!("report for {}", dir.display()))?;
-            println!("{}", rep.table);
-            for f in &rep.files {
-                println!("wrote {}", f.display());
-            }
-            Ok(())
+            print_report(&dir, biodis_report::cells::report_cells(&dir))
         }
         Cmd::RunOne { study, index } => {
             biodis_study::run_one(&study, index).map_err(anyhow::Error::msg)?;
@@ -769,6 +757,19 @@ fn run_recipe(
         return Ok(());
     }
     execute(&dir, &runs, jobs, quiet, engine, detach)
+}
+
+/// Prints a report's table and the files it wrote.
+fn print_report(
+    dir: &std::path::Path,
+    rep: Result<biodis_report::Report, biodis_report::ReportError>,
+) -> Result<()> {
+    let rep = rep.with_context(|| format!("report for {}", dir.display()))?;
+    println!("{}", rep.table);
+    for f in &rep.files {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
 }
 
 /// The shared preamble of the study kinds that run on the local engine only (grid world,
