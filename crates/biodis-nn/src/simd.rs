@@ -2,7 +2,7 @@
 //! binary for every node of a cluster, no `-C target-cpu=native`). The hot functions are
 //! compiled twice — generic x86-64 and AVX2+FMA — and the AVX2 copy is used when the CPU has
 //! it. No `mul_add` is written in these passes, so both copies round identically (LLVM does
-//! not contract `a * b + c` into an FMA without fast-math); GEMM dispatch is matrixmultiply's.
+//! not contract `a * b + c` into an FMA without fast-math); GEMM dispatch is the `gemm` crate's.
 
 /// True when the running CPU supports AVX2 and FMA (cached by std after the first call).
 #[cfg(target_arch = "x86_64")]
