@@ -315,6 +315,47 @@ pub fn random_orthogonal(k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
 }
 
 impl Dataset {
+    /// Groups identical samples: for each sample the index of its class of bit-identical
+    /// `(x, y)` rows (classes numbered in order of first occurrence), and the number of
+    /// classes. A dataset of a few repeated points (the categories task: `n_factors`
+    /// classes) lets the trainer compute each distinct row of a minibatch once; a dataset of
+    /// continuous samples has `n` classes.
+    pub fn row_classes(&self) -> (Vec<u32>, usize) {
+        use std::collections::HashMap;
+        use std::hash::{Hash, Hasher};
+        let row = |s: usize| {
+            (
+                &self.x[s * self.x_dim..(s + 1) * self.x_dim],
+                &self.y[s * self.y_dim..(s + 1) * self.y_dim],
+            )
+        };
+        let same = |a: usize, b: usize| {
+            let ((xa, ya), (xb, yb)) = (row(a), row(b));
+            xa.iter().zip(xb).all(|(p, q)| p.to_bits() == q.to_bits())
+                && ya.iter().zip(yb).all(|(p, q)| p.to_bits() == q.to_bits())
+        };
+        // hash → (representative sample, class) of every class with that hash
+        let mut by_hash: HashMap<u64, Vec<(usize, u32)>> = HashMap::new();
+        let mut classes = Vec::with_capacity(self.n);
+        let mut n_classes = 0u32;
+        for s in 0..self.n {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            let (x, y) = row(s);
+            x.iter().chain(y).for_each(|v| v.to_bits().hash(&mut h));
+            let bucket = by_hash.entry(h.finish()).or_default();
+            let class = match bucket.iter().find(|&&(rep, _)| same(rep, s)) {
+                Some(&(_, c)) => c,
+                None => {
+                    bucket.push((s, n_classes));
+                    n_classes += 1;
+                    n_classes - 1
+                }
+            };
+            classes.push(class);
+        }
+        (classes, n_classes as usize)
+    }
+
     /// Factors of samples `0..m` as `f64` (row-major `m × n_factors`).
     pub fn factors_f64(&self, m: usize) -> Vec<f64> {
         self.factors[..m * self.n_factors]
@@ -374,6 +415,22 @@ mod tests {
             assert!((l.x[i].powi(3) - c.x[i]).abs() < 1e-5);
         }
         assert_eq!(l.y, c.y);
+    }
+
+    #[test]
+    fn row_classes_group_identical_samples() {
+        let c = spec(Task::Categories).generate(2).unwrap();
+        let (cls, n) = c.row_classes();
+        assert_eq!(n, 6);
+        for s in 0..c.n {
+            let cat = c.factors[s * 6..s * 6 + 6].iter().position(|&v| v == 1.0);
+            for t in 0..20 {
+                let same_cat = cat == c.factors[t * 6..t * 6 + 6].iter().position(|&v| v == 1.0);
+                assert_eq!(cls[s] == cls[t], same_cat, "samples {s}, {t}");
+            }
+        }
+        let l = spec(Task::SupervisedLinear).generate(2).unwrap();
+        assert_eq!(l.row_classes().1, l.n);
     }
 
     #[test]

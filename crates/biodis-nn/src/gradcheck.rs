@@ -267,3 +267,84 @@ fn split_layer_gradients() {
         check(s, &c, "split");
     }
 }
+
+/// `loss_and_grad_counted` on distinct rows with multiplicities must equal `loss_and_grad` on
+/// the expanded batch: every loss term and every gradient entry, for each head, reduction,
+/// normalisation and the split (autoencoder) layout.
+#[test]
+fn counted_rows_equal_the_expanded_batch() {
+    let split = MlpSpec {
+        dims: vec![5, 7, 6, 4],
+        activations: vec![Activation::Relu, Activation::Identity],
+        head: Head::SigmoidCe,
+        reduction: Reduction::Mean,
+        split: Some((1, 3)),
+    };
+    let cases = [
+        (
+            spec(
+                vec![Activation::Relu, Activation::Relu],
+                Head::Mse,
+                Reduction::Mean,
+            ),
+            all_terms(Nonneg::Hinge, Normalisation::Sum),
+        ),
+        (
+            spec(vec![Activation::Identity], Head::Mse, Reduction::SumOutputs),
+            all_terms(Nonneg::Relu, Normalisation::Mean),
+        ),
+        (
+            spec(
+                vec![Activation::Relu, Activation::Identity],
+                Head::SigmoidCe,
+                Reduction::Mean,
+            ),
+            all_terms(Nonneg::Hinge, Normalisation::Mean),
+        ),
+        (split, all_terms(Nonneg::Hinge, Normalisation::Sum)),
+    ];
+    for (k, (s, c)) in cases.into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5 + k as u64);
+        let (din, dout) = (s.dims[0], *s.dims.last().unwrap());
+        let u = 3;
+        let xu: Vec<f64> = (0..u * din).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let yu: Vec<f64> = (0..u * dout).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let counts = [4u32, 1, 2];
+        let (mut xe, mut ye) = (Vec::new(), Vec::new());
+        // expanded batch in an interleaved order (order must not matter)
+        for pass in 0..4u32 {
+            for (r, &n) in counts.iter().enumerate() {
+                if pass < n {
+                    xe.extend_from_slice(&xu[r * din..(r + 1) * din]);
+                    ye.extend_from_slice(&yu[r * dout..(r + 1) * dout]);
+                }
+            }
+        }
+        let mut net: Mlp<f64> = Mlp::new(s, &c, &mut rng);
+        let te = net.loss_and_grad(&xe, &ye, 7, &c);
+        let ge = net.grads.clone();
+        let tc = net.loss_and_grad_counted(&xu, &yu, &counts, &c);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+        for (name, a, b) in [
+            ("total", te.total, tc.total),
+            ("prediction", te.prediction, tc.prediction),
+            ("nonneg", te.nonneg, tc.nonneg),
+            ("activity", te.activity, tc.activity),
+            ("weight", te.weight, tc.weight),
+            ("sparsity", te.sparsity, tc.sparsity),
+            ("weight_l1", te.weight_l1, tc.weight_l1),
+        ] {
+            assert!(close(a, b), "case {k}: {name} expanded {a} vs counted {b}");
+        }
+        assert!(
+            te.nonneg > 0.0 || c.nonneg != Nonneg::Hinge,
+            "case {k}: hinge term unused"
+        );
+        for (i, (a, b)) in ge.iter().zip(&net.grads).enumerate() {
+            assert!(
+                close(*a, *b),
+                "case {k}: grad {i} expanded {a} vs counted {b}"
+            );
+        }
+    }
+}

@@ -146,7 +146,7 @@ impl Scalar for f64 {
 /// As [`Scalar::gemm`].
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn gemm_any<T: 'static>(
+unsafe fn gemm_any<T: Scalar>(
     m: usize,
     k: usize,
     n: usize,
@@ -161,9 +161,7 @@ unsafe fn gemm_any<T: 'static>(
     c: *mut T,
     rsc: isize,
     csc: isize,
-) where
-    T: Scalar,
-{
+) {
     let read_dst = beta != T::ZERO;
     gemm::gemm(
         m,

@@ -449,13 +449,44 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     }
     let mut last_eval: Option<Eval> = None;
     let mut pending_progress = 0u64;
+    // A dataset of a few repeated points (categories): each distinct row of a minibatch is
+    // computed once, weighted by how often it was drawn — the same loss and gradient, and the
+    // same minibatch draws, as the expanded batch (`Mlp::loss_and_grad_counted`).
+    let (row_class, n_classes) = data.row_classes();
+    let counted = n_classes < data.n;
+    let mut slot = vec![u32::MAX; if counted { n_classes } else { 0 }];
+    let mut slot_class: Vec<u32> = Vec::with_capacity(b);
+    let mut counts: Vec<u32> = Vec::with_capacity(b);
     while step < total {
-        for i in 0..b {
-            let s = rng.gen_range(0..data.n);
-            xb[i * dx..(i + 1) * dx].copy_from_slice(&data.x[s * dx..(s + 1) * dx]);
-            yb[i * dy..(i + 1) * dy].copy_from_slice(&data.y[s * dy..(s + 1) * dy]);
-        }
-        let t = net.loss_and_grad(&xb, &yb, b, &cfg.constraints);
+        let t = if counted {
+            for &c in &slot_class {
+                slot[c as usize] = u32::MAX;
+            }
+            slot_class.clear();
+            counts.clear();
+            for _ in 0..b {
+                let s = rng.gen_range(0..data.n);
+                let c = row_class[s];
+                if slot[c as usize] == u32::MAX {
+                    let u = counts.len();
+                    slot[c as usize] = u as u32;
+                    slot_class.push(c);
+                    counts.push(0);
+                    xb[u * dx..(u + 1) * dx].copy_from_slice(&data.x[s * dx..(s + 1) * dx]);
+                    yb[u * dy..(u + 1) * dy].copy_from_slice(&data.y[s * dy..(s + 1) * dy]);
+                }
+                counts[slot[c as usize] as usize] += 1;
+            }
+            let u = counts.len();
+            net.loss_and_grad_counted(&xb[..u * dx], &yb[..u * dy], &counts, &cfg.constraints)
+        } else {
+            for i in 0..b {
+                let s = rng.gen_range(0..data.n);
+                xb[i * dx..(i + 1) * dx].copy_from_slice(&data.x[s * dx..(s + 1) * dx]);
+                yb[i * dy..(i + 1) * dy].copy_from_slice(&data.y[s * dy..(s + 1) * dy]);
+            }
+            net.loss_and_grad(&xb, &yb, b, &cfg.constraints)
+        };
         if !t.is_finite() {
             let err = RunError::NonFinite {
                 run: id.clone(),
