@@ -766,7 +766,8 @@ fn spatial_scores_maps_and_names_bad_input() {
     assert!(e.contains("infinite value in map 1"), "{e}");
 }
 
-/// Smoke run of every synthetic recipe (Figs 2, 3, 4, 8, 9, 11) for a few steps, through
+/// Smoke run of every synthetic recipe (Figs 2, 3, 4, 8, 9, 11, and the low-noise Figs 2, 3, 8,
+/// 9) for a few steps, through
 /// `biodis run synthetic`; checks Table 1's parameter counts in the run directories.
 #[test]
 fn synthetic_recipes_smoke() {
@@ -800,6 +801,8 @@ fn synthetic_recipes_smoke() {
     };
     assert_eq!(n_params("fig2", "all-s0"), 2450);
     assert_eq!(n_params("fig3", "linear-s0"), 138_574);
+    assert_eq!(n_params("fig3-lownoise", "cubic-s0"), 138_574);
+    assert_eq!(n_params("fig2-lownoise", "all-s0"), 2450);
     assert_eq!(n_params("fig4-shallow", "all-s0"), 1570);
     assert_eq!(n_params("fig4-deep", "all-s0"), 414_870);
     // the latent of an autoencoder is the head's first 10 units: MIR is reported for it
@@ -813,6 +816,9 @@ fn synthetic_recipes_smoke() {
         .join("fig8/l1-beta_sparsity=0.0001-s0/result.json")
         .exists());
     assert!(out.join("fig11/sparsity-s0/result.json").exists());
+    for study in ["fig8-lownoise", "fig9-lownoise"] {
+        assert!(out.join(study).join("summary.csv").exists(), "{study}");
+    }
     assert!(out.join("index.html").exists() && out.join("fig3/figures/mir_curve.png").exists());
 }
 
