@@ -324,6 +324,26 @@ mod tests {
         }
     }
 
+    /// One-hot category factors (Fig 11) are not independent: a neuron that fires for exactly
+    /// one category also tells which other one-hot factors are 0, so a perfect
+    /// one-category-per-neuron code scores below 1. For k equiprobable categories,
+    /// c = I(n_i; f_j)/H(f_j) = 1 − (k−1)/k · H(1/(k−1)) / H(1/k) (binary entropies H) and
+    /// MIR = (1/(1 + (k−1)c) − 1/k)/(1 − 1/k): 0.6743 for k = 6 — the ceiling of Fig 11.
+    #[test]
+    fn perfect_category_code_has_the_one_hot_ceiling() {
+        let k = 6;
+        let n = 600;
+        let f = Array2::from_shape_fn((n, k), |(s, j)| if s % k == j { 1.0 } else { 0.0 });
+        let a = Array2::from_shape_fn((n, k), |(s, j)| if s % k == j { 1.5 } else { 0.0 });
+        let r = mir(a.view(), f.view(), &MirOptions::default()).unwrap();
+        let h = |p: f64| -(p * p.ln() + (1.0 - p) * (1.0 - p).ln());
+        let kf = k as f64;
+        let c = 1.0 - (kf - 1.0) / kf * h(1.0 / (kf - 1.0)) / h(1.0 / kf);
+        let want = (1.0 / (1.0 + (kf - 1.0) * c) - 1.0 / kf) / (1.0 - 1.0 / kf);
+        assert!((want - 0.6743).abs() < 1e-4, "closed form {want}");
+        assert!((r.mir - want).abs() < 1e-9, "mir {} vs closed form {want}", r.mir);
+    }
+
     #[test]
     fn perfect_code_on_random_samples_is_near_one() {
         // With finite random samples the plug-in MI between independent binned variables is
