@@ -341,7 +341,11 @@ mod tests {
         let c = 1.0 - (kf - 1.0) / kf * h(1.0 / (kf - 1.0)) / h(1.0 / kf);
         let want = (1.0 / (1.0 + (kf - 1.0) * c) - 1.0 / kf) / (1.0 - 1.0 / kf);
         assert!((want - 0.6743).abs() < 1e-4, "closed form {want}");
-        assert!((r.mir - want).abs() < 1e-9, "mir {} vs closed form {want}", r.mir);
+        assert!(
+            (r.mir - want).abs() < 1e-9,
+            "mir {} vs closed form {want}",
+            r.mir
+        );
     }
 
     #[test]
