@@ -95,6 +95,27 @@ pub(crate) fn discretize_columns(a: ArrayView2<f64>, bins: usize) -> Vec<Vec<u32
         .collect()
 }
 
+/// The highest MIR a representation can reach when the factors are the `k` one-hot indicators
+/// of `k` equiprobable categories (Fig 11): a perfect one-category-per-neuron code still has
+/// MI with the other indicators (firing for category i says they are all 0), c = I(n_i; f_j) /
+/// H(f_j) = 1 − (k−1)/k · H(1/(k−1)) / H(1/k) with H the binary entropy, so
+/// MIR = (1/(1 + (k−1)c) − 1/k)/(1 − 1/k) — 0.6743 for k = 6, not 1. `NaN` for `k < 2`.
+pub fn mir_one_hot_ceiling(k: usize) -> f64 {
+    if k < 2 {
+        return f64::NAN;
+    }
+    let h = |p: f64| {
+        if p <= 0.0 || p >= 1.0 {
+            0.0
+        } else {
+            -(p * p.ln() + (1.0 - p) * (1.0 - p).ln())
+        }
+    };
+    let kf = k as f64;
+    let c = 1.0 - (kf - 1.0) / kf * h(1.0 / (kf - 1.0)) / h(1.0 / kf);
+    (1.0 / (1.0 + (kf - 1.0) * c) - 1.0 / kf) / (1.0 - 1.0 / kf)
+}
+
 /// The mutual information ratio (see the module docs for the exact definition).
 ///
 /// `activations`: samples × neurons. `factors`: samples × factors (continuous or discrete;
@@ -341,6 +362,9 @@ mod tests {
         let c = 1.0 - (kf - 1.0) / kf * h(1.0 / (kf - 1.0)) / h(1.0 / kf);
         let want = (1.0 / (1.0 + (kf - 1.0) * c) - 1.0 / kf) / (1.0 - 1.0 / kf);
         assert!((want - 0.6743).abs() < 1e-4, "closed form {want}");
+        assert!((mir_one_hot_ceiling(k) - want).abs() < 1e-15);
+        // two categories: the indicators are the same variable, so a perfect code scores 0
+        assert!(mir_one_hot_ceiling(2).abs() < 1e-12);
         assert!(
             (r.mir - want).abs() < 1e-9,
             "mir {} vs closed form {want}",

@@ -53,6 +53,8 @@ pub struct RunRecord {
     pub r2: f64,
     pub active: Vec<f64>,
     pub wall_s: f64,
+    /// The task's MIR ceiling when below 1 (one-hot category factors), from `result.json`.
+    pub mir_ceiling: Option<f64>,
 }
 
 /// A study's runs, failed runs and description.
@@ -241,6 +243,7 @@ pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
             r2: num(&last["r2"]),
             active: arr(&last["active"]),
             wall_s: num(&r["wall_s"]),
+            mir_ceiling: r["mir_ceiling"].as_f64(),
         });
     }
     Ok(study)

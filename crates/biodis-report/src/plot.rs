@@ -172,6 +172,27 @@ fn draw_mir_curves<DB: DrawingBackend>(
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(perr)?;
+        let primary_col = study.runs.first().map(|r| {
+            if cols.len() == 1 {
+                col.clone()
+            } else {
+                format!("mir_h{}", r.primary)
+            }
+        });
+        let ceiling = study.runs.first().and_then(|r| r.mir_ceiling);
+        if let (Some(c), true) = (ceiling, primary_col.as_deref() == Some(col.as_str())) {
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, c), (max_step, c)],
+                    6,
+                    4,
+                    grey.stroke_width(1),
+                ))
+                .map_err(perr)?
+                .label(format!("ceiling, one-hot factors ({c:.3})"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey));
+        }
         for (vi, v) in study.variants.iter().enumerate() {
             let runs: Vec<&RunRecord> = study.runs.iter().filter(|r| &r.variant == v).collect();
             let agg = aggregate(&runs, col);

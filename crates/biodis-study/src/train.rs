@@ -64,6 +64,10 @@ pub struct RunResult {
     pub n_params: usize,
     pub wall_s: f64,
     pub versions: HashMap<String, String>,
+    /// The highest MIR reachable on this task when it is below 1: the categories task's
+    /// one-hot factors (`biodis_metrics::mir::mir_one_hot_ceiling`). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mir_ceiling: Option<f64>,
 }
 
 /// Why a run stopped without finishing.
@@ -607,6 +611,8 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
         n_params: spec.n_params(),
         wall_s: t0.elapsed().as_secs_f64(),
         versions,
+        mir_ceiling: (cfg.data.task == biodis_data::Task::Categories)
+            .then(|| biodis_metrics::mir::mir_one_hot_ceiling(cfg.data.n_factors)),
     };
     let j = serde_json::to_vec_pretty(&result).map_err(|e| RunError::other(&id, e))?;
     atomic_write(&dir.result(), &j).map_err(io)?;

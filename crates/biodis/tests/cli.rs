@@ -816,6 +816,16 @@ fn synthetic_recipes_smoke() {
         .join("fig8/l1-beta_sparsity=0.0001-s0/result.json")
         .exists());
     assert!(out.join("fig11/sparsity-s0/result.json").exists());
+    // one-hot category factors: result.json carries MIR's ceiling (0.674 for 6 categories)
+    let ceiling = |study: &str| -> Option<f64> {
+        let j: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(study).join("all-s0/result.json")).unwrap(),
+        )
+        .unwrap();
+        j["mir_ceiling"].as_f64()
+    };
+    assert!((ceiling("fig11").unwrap() - 0.6743).abs() < 1e-4);
+    assert_eq!(ceiling("fig2"), None);
     for study in ["fig8-lownoise", "fig9-lownoise"] {
         assert!(out.join(study).join("summary.csv").exists(), "{study}");
     }
