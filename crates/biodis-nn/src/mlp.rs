@@ -318,7 +318,7 @@ impl<T: Scalar> Mlp<T> {
 
     /// Loss terms of the current parameters on `(x, y)` and their gradient in `self.grads`.
     pub fn loss_and_grad(&mut self, x: &[T], y: &[T], b: usize, c: &Constraints) -> LossTerms {
-        self.loss_and_grad_dispatch(x, y, b, None, c)
+        self.loss_and_grad_dispatch(Rows { x, y, b, w: None }, c)
     }
 
     /// [`Self::loss_and_grad`] of a minibatch in which row `r` of `(x, y)` occurs `counts[r]`
@@ -335,57 +335,44 @@ impl<T: Scalar> Mlp<T> {
         c: &Constraints,
     ) -> LossTerms {
         let w: Vec<T> = counts.iter().map(|&k| T::from_f64(k as f64)).collect();
-        self.loss_and_grad_dispatch(x, y, counts.len(), Some(&w), c)
+        let b = counts.len();
+        self.loss_and_grad_dispatch(
+            Rows {
+                x,
+                y,
+                b,
+                w: Some(&w),
+            },
+            c,
+        )
     }
 
-    fn loss_and_grad_dispatch(
-        &mut self,
-        x: &[T],
-        y: &[T],
-        b: usize,
-        w: Option<&[T]>,
-        c: &Constraints,
-    ) -> LossTerms {
+    fn loss_and_grad_dispatch(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
         #[cfg(target_arch = "x86_64")]
         if crate::simd::has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-            return unsafe { self.loss_and_grad_avx2(x, y, b, w, c) };
+            return unsafe { self.loss_and_grad_avx2(rows, c) };
         }
-        self.loss_and_grad_impl(x, y, b, w, c)
+        self.loss_and_grad_impl(rows, c)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn loss_and_grad_avx2(
-        &mut self,
-        x: &[T],
-        y: &[T],
-        b: usize,
-        w: Option<&[T]>,
-        c: &Constraints,
-    ) -> LossTerms {
-        self.loss_and_grad_impl(x, y, b, w, c)
+    unsafe fn loss_and_grad_avx2(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
+        self.loss_and_grad_impl(rows, c)
     }
 
-    /// `w`: optional per-row multiplicities (see [`Self::loss_and_grad_counted`]); the batch
-    /// size in every average is then `Σ w`.
     #[inline(always)]
-    fn loss_and_grad_impl(
-        &mut self,
-        x: &[T],
-        y: &[T],
-        b: usize,
-        w: Option<&[T]>,
-        c: &Constraints,
-    ) -> LossTerms {
-        self.forward_impl(x, b);
-        let n_layers = self.spec.n_layers();
-        let n_hidden = self.spec.n_hidden();
-        let mut t = LossTerms::default();
+    fn loss_and_grad_impl(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
+        let Rows { x, y, b, w } = rows;
         let bf = match w {
             Some(w) => w.iter().map(|v| v.to_f64()).sum(),
             None => b as f64,
         };
+        self.forward_impl(x, b);
+        let n_layers = self.spec.n_layers();
+        let n_hidden = self.spec.n_hidden();
+        let mut t = LossTerms::default();
         let mean_norm = c.normalisation == crate::constraints::Normalisation::Mean;
 
         // Head: loss and d loss / d output-pre into dpre.
@@ -615,6 +602,16 @@ impl<T: Scalar> Mlp<T> {
         t.total = t.prediction + t.nonneg + t.activity + t.weight + t.sparsity + t.weight_l1;
         t
     }
+}
+
+/// A minibatch for the loss: `b` rows of `x` and `y`, each counted `w[r]` times (once when
+/// `w` is `None`); the batch size in every average is `Σ w`.
+#[derive(Clone, Copy)]
+struct Rows<'a, T> {
+    x: &'a [T],
+    y: &'a [T],
+    b: usize,
+    w: Option<&'a [T]>,
 }
 
 /// Independent accumulators per reduction: lets the compiler vectorise the elementwise passes
