@@ -19,6 +19,12 @@
 //!   centred on the objects of a world (unclipped patches only), averaged over worlds with ≥ 2
 //!   objects, then over active cells; the baseline is the same statistic at random locations
 //!   drawn with the objects' spacing rule (a world's object layout from an independent stream);
+//! - **matched grid null**: each map's smoothness as the σ of a Gaussian-smoothed white-noise
+//!   field with the same lag-1 autocorrelation ([`smoothness_sigma`]); grid scores of such
+//!   smooth random fields give the cell's p95/p99 (the bin-permutation null is far too lenient
+//!   for smooth maps: p95 ≈ 0.25 vs ≈ 0.6);
+//! - **OVC call**: object-centred consistency above the 95th percentile of the same statistic
+//!   with every world's objects moved to uniformly random bins (same count per world);
 //! - **bimodality coefficient** (Sarle's, SAS): `b = (g² + 1) / (κ + 3(n−1)²/((n−2)(n−3)))` of the
 //!   stability values, `g` skewness and `κ` excess kurtosis (sample-size corrected); `b > 5/9`
 //!   (the value of a uniform distribution) suggests bimodality.
@@ -30,6 +36,7 @@ use biodis_metrics::spatial::stats::{
     object_centred_map, patch_correlation,
 };
 use biodis_metrics::spatial::{sac, DeepMindScorer, Form};
+use biodis_metrics::special::SplitMix64;
 use serde::{Deserialize, Serialize};
 
 /// Per-cell results.
@@ -42,6 +49,20 @@ pub struct CellStats {
     pub grid_null_p95: f64,
     pub grid_null_p99: f64,
     pub object_consistency: f64,
+    /// 95th percentile of `object_consistency` with each world's objects moved to uniformly
+    /// random locations (same count per world): the OVC null.
+    #[serde(default = "nan")]
+    pub object_null_p95: f64,
+    /// Smoothness of the map in the world without objects, as the σ (bins) of a Gaussian-
+    /// smoothed white-noise field with the same lag-1 autocorrelation ([`smoothness_sigma`]).
+    #[serde(default = "nan")]
+    pub smooth_sigma: f64,
+    /// 95th / 99th percentiles of the grid score of smooth random fields with that σ (the
+    /// matched null).
+    #[serde(default = "nan")]
+    pub grid_smooth_p95: f64,
+    #[serde(default = "nan")]
+    pub grid_smooth_p99: f64,
     pub patch_correlation: f64,
     /// `Σ_x |W_l[x, i]|` and `|W_o[i]|`, `Σ_a |W_t[a, i]|`.
     pub loc_weight: f64,
@@ -62,6 +83,56 @@ pub struct PopulationStats {
     pub bimodality: f64,
     /// Active cells whose grid score exceeds their own null's 95th percentile.
     pub frac_grid_above_p95: f64,
+    /// Active cells whose grid score exceeds the 95th / 99th percentile of their matched
+    /// smooth-field null (chance: 0.05 / 0.01).
+    #[serde(default = "nan")]
+    pub frac_grid_above_smooth_p95: f64,
+    #[serde(default = "nan")]
+    pub frac_grid_above_smooth_p99: f64,
+    /// Active cells whose object-centred consistency exceeds their OVC null's 95th percentile
+    /// (the OVC call; chance 0.05).
+    #[serde(default = "nan")]
+    pub frac_ovc: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+/// The σ (bins) of a Gaussian-smoothed white-noise field whose lag-1 autocorrelation equals the
+/// map's (`n × n`, row-major). Such a field has correlation `exp(−d²/4σ²)` at lag `d`, so
+/// `σ = (−4 ln ρ₁)^{−1/2}`, with `ρ₁` the correlation of horizontally and vertically adjacent
+/// bins (mean removed; pairs inside the map). `ρ₁ ≤ 0` gives 0 (white noise); σ is capped at
+/// `n / 4`. NaN for a constant map.
+pub fn smoothness_sigma(map: &[f64], n: usize) -> f64 {
+    let m = map.iter().sum::<f64>() / map.len() as f64;
+    let var: f64 = map.iter().map(|v| (v - m).powi(2)).sum::<f64>() / map.len() as f64;
+    if var <= 0.0 {
+        return f64::NAN;
+    }
+    let (mut c, mut k) = (0.0, 0usize);
+    for r in 0..n {
+        for col in 0..n {
+            let v = map[r * n + col] - m;
+            if col + 1 < n {
+                c += v * (map[r * n + col + 1] - m);
+                k += 1;
+            }
+            if r + 1 < n {
+                c += v * (map[(r + 1) * n + col] - m);
+                k += 1;
+            }
+        }
+    }
+    let rho = c / k as f64 / var;
+    let cap = n as f64 / 4.0;
+    if rho <= 0.0 {
+        0.0
+    } else if rho >= 1.0 {
+        cap
+    } else {
+        (-1.0 / (4.0 * rho.ln())).sqrt().min(cap)
+    }
 }
 
 /// Sarle's bimodality coefficient of the finite values (NaN with fewer than 4).
@@ -155,6 +226,10 @@ pub fn analyse(
             grid_null_p95: f64::NAN,
             grid_null_p99: f64::NAN,
             object_consistency: f64::NAN,
+            object_null_p95: f64::NAN,
+            smooth_sigma: f64::NAN,
+            grid_smooth_p95: f64::NAN,
+            grid_smooth_p99: f64::NAN,
             patch_correlation: f64::NAN,
             loc_weight: lw,
             obj_weight: w_obj[i].abs() as f64,
@@ -180,6 +255,20 @@ pub fn analyse(
                         c.grid_null_p95 = p95;
                         c.grid_null_p99 = p99;
                     }
+                    c.smooth_sigma = smoothness_sigma(&maps[0], n);
+                    let sm = null_scores(
+                        &maps[0],
+                        n,
+                        &scorer,
+                        Null::SmoothField(c.smooth_sigma),
+                        e.null_shuffles,
+                        e.seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                    );
+                    if !sm.is_empty() {
+                        let (_, p95, p99) = percentiles(&sm);
+                        c.grid_smooth_p95 = p95;
+                        c.grid_smooth_p99 = p99;
+                    }
                 }
             }
             // without the object's own bin: every cell whose object weight is non-zero gets the
@@ -187,6 +276,26 @@ pub fn analyse(
             // look consistent
             c.object_consistency =
                 object_centred_consistency_around(&refs[1..], &objs, n, e.object_k);
+            if e.null_shuffles > 0 && c.object_consistency.is_finite() {
+                let mut rng = SplitMix64(e.seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+                let nul: Vec<f64> = (0..e.null_shuffles)
+                    .map(|_| {
+                        let moved: Vec<Vec<(usize, usize)>> = objs
+                            .iter()
+                            .map(|o| {
+                                o.iter()
+                                    .map(|_| (rng.below(n), rng.below(n)))
+                                    .collect()
+                            })
+                            .collect();
+                        object_centred_consistency_around(&refs[1..], &moved, n, e.object_k)
+                    })
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if !nul.is_empty() {
+                    c.object_null_p95 = percentiles(&nul).1;
+                }
+            }
             c.patch_correlation = patch_mean(e.patch_worlds, e.patch_zs, nc, i, n, e.patch_k);
         }
         cells.push(c);
@@ -207,7 +316,29 @@ pub fn analyse(
         .iter()
         .filter(|c| c.grid_score.is_finite() && c.grid_null_p95.is_finite())
         .collect();
+    let frac = |sel: &dyn Fn(&CellStats) -> Option<bool>| -> f64 {
+        let v: Vec<bool> = active.iter().filter_map(|c| sel(c)).collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().filter(|&&b| b).count() as f64 / v.len() as f64
+        }
+    };
+    let above = |thr: fn(&CellStats) -> f64| {
+        move |c: &CellStats| {
+            (c.grid_score.is_finite() && thr(c).is_finite()).then(|| c.grid_score > thr(c))
+        }
+    };
+    let frac_grid_above_smooth_p95 = frac(&above(|c| c.grid_smooth_p95));
+    let frac_grid_above_smooth_p99 = frac(&above(|c| c.grid_smooth_p99));
+    let frac_ovc = frac(&|c: &CellStats| {
+        (c.object_consistency.is_finite() && c.object_null_p95.is_finite())
+            .then(|| c.object_consistency > c.object_null_p95)
+    });
     let pop = PopulationStats {
+        frac_grid_above_smooth_p95,
+        frac_grid_above_smooth_p99,
+        frac_ovc,
         n_active: active.len(),
         cosine_loc_obj: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_obj, 1)),
         cosine_loc_act: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_act, 4)),
@@ -271,6 +402,27 @@ pub fn object_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smoothness_sigma_recovers_the_sigma_of_smooth_fields() {
+        use biodis_metrics::spatial::maps::random_field;
+        let n = 32;
+        for sigma in [0.8, 1.5, 2.5] {
+            let mut rng = SplitMix64(11);
+            let est: f64 = (0..30)
+                .map(|_| smoothness_sigma(&random_field(n, sigma, &mut rng), n))
+                .sum::<f64>()
+                / 30.0;
+            assert!(
+                (est - sigma).abs() < 0.2 * sigma,
+                "σ {sigma}: estimated {est}"
+            );
+        }
+        // white noise: ≈ 0; a constant map: NaN
+        let mut rng = SplitMix64(3);
+        assert!(smoothness_sigma(&random_field(n, 0.0, &mut rng), n) < 0.4);
+        assert!(smoothness_sigma(&vec![1.0; n * n], n).is_nan());
+    }
     use rand::SeedableRng;
 
     #[test]

@@ -9,7 +9,11 @@
 //!   grid scores, object-centred consistency, module cosine distance, patch correlation).
 
 pub mod analysis;
+pub mod diag;
 pub mod model;
 pub mod train;
 
-pub use model::{CellActivation, CellLoss, CellModel, CellsSpec, Layout, Stepper, ZInit};
+pub use model::{
+    CellActivation, CellLoss, CellModel, CellsSpec, InferStats, Layout, LocationTarget, NormMode,
+    Stepper, TransInit, ZInit,
+};

@@ -63,6 +63,47 @@ pub enum ZInit {
     Zeros,
     /// Fresh `|N(0, init_scale²)|` noise per world (no location information).
     Random,
+    /// One `|N(0, init_scale²)|` draw per location at initialisation, shared by all worlds and
+    /// never learned (a fixed random start; the `z0` block holds it).
+    FixedRandom,
+}
+
+/// The kind of norm constraint of `z_norm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormMode {
+    Sphere,
+    Floor,
+}
+
+/// How the transitions `W_a` are initialised (App. A.9 does not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransInit {
+    /// `N(0, s²/n_c)` (variance-preserving at `s = 1`; today's default).
+    Random,
+    /// `I + N(0, s²/n_c)`: starts as "no motion", selecting smooth long-wavelength patterns
+    /// (Gao et al. 2021 start `M = I + BΔr + …` with `B` at s.d. 0.001).
+    Identity,
+    /// A random orthogonal matrix (QR of a Gaussian matrix, signs fixed by `R`'s diagonal),
+    /// norm-preserving (`kylehkhsu/modular`'s grid-warp notebook); `s` is unused.
+    Orthogonal,
+}
+
+/// The location target of the location loss (eq. 49 uses a one-hot target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationTarget {
+    /// One-hot on the true location (eq. 49, the paper).
+    OneHot,
+    /// `y_x(j) ∝ exp(−d(x, j)² / 2σ²)` (Euclidean lattice distance in bins, on the torus when
+    /// periodic): a place-cell-like target with a spatial scale (Gao et al. 2021's Gaussian
+    /// kernel). A departure from A.9.
+    Gaussian,
+    /// Difference of Gaussians (Sorscher et al. 2019/2023): `g_σ − g_{kσ}`, each normalised to
+    /// sum 1 over locations, then shifted to a minimum of 0 and renormalised to sum 1
+    /// (`k = location_surround`). A departure from A.9.
+    Dog,
 }
 
 /// The model and inference settings (the `[cells]` table of a grid-world recipe). The paper's
@@ -103,6 +144,36 @@ pub struct CellsSpec {
     /// Also put the weight energy on the transitions `W_a`.
     #[serde(default)]
     pub weight_on_transitions: bool,
+    /// Norm constraint on the code: when > 0, every location's `z(x)` is projected onto the
+    /// sphere `‖z(x)‖₂ = z_norm` on the start of inference and after every Euler step (after
+    /// the nonnegative clamp; an all-zero row is left at 0). 0 = off (today's behaviour; the
+    /// paper has no norm constraint). Gao et al. renormalise block-wise after every step.
+    #[serde(default)]
+    pub z_norm: f64,
+    /// How `z_norm` constrains: `sphere` (`‖z(x)‖ = z_norm`; the activity energy is then a
+    /// constant) or `floor` (`‖z(x)‖ ≥ z_norm`: rows below are scaled up, rows above left
+    /// alone, so the activity energy still acts above the floor).
+    #[serde(default = "d_norm_mode")]
+    pub z_norm_mode: NormMode,
+    /// Initialisation of the transitions `W_a`.
+    #[serde(default = "d_trans_init")]
+    pub trans_init: TransInit,
+    /// The noise scale `s` of `trans_init` (see [`TransInit`]).
+    #[serde(default = "d_one")]
+    pub trans_init_scale: f64,
+    /// Stop inference early once the mean per-location update norm `mean_x ‖Δz(x)‖` falls
+    /// below this tolerance; `euler_steps` stays the cap. 0 = always take `euler_steps`.
+    #[serde(default)]
+    pub infer_tol: f64,
+    /// Target of the location loss.
+    #[serde(default = "d_loc_target")]
+    pub location_target: LocationTarget,
+    /// σ of the Gaussian / DoG location target, in bins.
+    #[serde(default = "d_one")]
+    pub location_sigma: f64,
+    /// Surround-to-centre width ratio `k` of the DoG target (Sorscher et al.: 2).
+    #[serde(default = "d_two")]
+    pub location_surround: f64,
     #[serde(default = "d_bnn")]
     pub beta_nonneg: f64,
     #[serde(default = "d_bw")]
@@ -130,6 +201,21 @@ fn d_true() -> bool {
 }
 fn d_init() -> ZInit {
     ZInit::Learned
+}
+fn d_norm_mode() -> NormMode {
+    NormMode::Sphere
+}
+fn d_trans_init() -> TransInit {
+    TransInit::Random
+}
+fn d_loc_target() -> LocationTarget {
+    LocationTarget::OneHot
+}
+fn d_one() -> f64 {
+    1.0
+}
+fn d_two() -> f64 {
+    2.0
 }
 fn d_scale() -> f64 {
     0.1
@@ -187,6 +273,14 @@ fn toml_default() -> CellsSpec {
         clip_norm: d_clip(),
         readout_bias: false,
         weight_on_transitions: false,
+        z_norm: 0.0,
+        z_norm_mode: d_norm_mode(),
+        trans_init: d_trans_init(),
+        trans_init_scale: 1.0,
+        infer_tol: 0.0,
+        location_target: d_loc_target(),
+        location_sigma: 1.0,
+        location_surround: 2.0,
         beta_nonneg: d_bnn(),
         beta_weight: d_bw(),
         beta_activity: d_bact(),
@@ -208,6 +302,9 @@ impl CellsSpec {
             ("pi_step", self.pi_step),
             ("object_step", self.object_step),
             ("clip_norm", self.clip_norm),
+            ("z_norm", self.z_norm),
+            ("trans_init_scale", self.trans_init_scale),
+            ("infer_tol", self.infer_tol),
             ("beta_nonneg", self.beta_nonneg),
             ("beta_weight", self.beta_weight),
             ("beta_activity", self.beta_activity),
@@ -220,6 +317,22 @@ impl CellsSpec {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("cells.{k} = {v}: expected a finite value ≥ 0"));
             }
+        }
+        if self.location_target != LocationTarget::OneHot
+            && !(self.location_sigma.is_finite() && self.location_sigma > 0.0)
+        {
+            return Err(format!(
+                "cells.location_sigma = {}: expected a finite value > 0 (bins) for a {:?} target",
+                self.location_sigma, self.location_target
+            ));
+        }
+        if self.location_target == LocationTarget::Dog
+            && !(self.location_surround.is_finite() && self.location_surround > 1.0)
+        {
+            return Err(format!(
+                "cells.location_surround = {}: expected a finite ratio > 1",
+                self.location_surround
+            ));
         }
         Ok(())
     }
@@ -242,6 +355,21 @@ pub struct CellLoss {
     pub action_acc: f64,
     /// Fraction of object locations whose object logit is > 0.
     pub object_hit: f64,
+    /// `action_acc` of the trivial readout that predicts "not optimal" for every action
+    /// everywhere (the baseline `action_acc` must beat).
+    #[serde(default)]
+    pub action_zero_acc: f64,
+}
+
+/// What one inference did (for the diagnostics in `curve.csv`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct InferStats {
+    /// Euler steps taken (≤ `euler_steps`; fewer when `infer_tol` stopped it).
+    pub steps: usize,
+    /// Fraction of the per-location updates (over all steps) that the norm clip shortened.
+    pub clipped_frac: f64,
+    /// Mean per-location update norm `mean_x ‖Δz(x)‖` of the last step taken.
+    pub last_update: f64,
 }
 
 impl CellLoss {
@@ -257,6 +385,7 @@ impl CellLoss {
         self.location_acc += s * o.location_acc;
         self.action_acc += s * o.action_acc;
         self.object_hit += s * o.object_hit;
+        self.action_zero_acc += s * o.action_zero_acc;
     }
 }
 
@@ -313,6 +442,76 @@ pub struct CellModel<T: Scalar> {
     pub theta: Vec<T>,
     /// Per action, the `(p, q)` pairs with `q = p + d_a` on the lattice.
     pub pairs: [Vec<(usize, usize)>; 4],
+    /// Soft location targets (`n_l × n_l`, row `x` is the target distribution for location
+    /// `x`); `None` for the one-hot target.
+    pub target: Option<Vec<f64>>,
+}
+
+/// The soft location targets of `spec` on `world` (`None` for one-hot); see [`LocationTarget`].
+pub fn location_targets(spec: &CellsSpec, world: &WorldSpec) -> Option<Vec<f64>> {
+    let nl = world.n_locations();
+    let gauss = |sigma: f64| -> Vec<f64> {
+        let mut t = vec![0.0; nl * nl];
+        for x in 0..nl {
+            let row = &mut t[x * nl..(x + 1) * nl];
+            for (j, v) in row.iter_mut().enumerate() {
+                let d = world.euclidean_distance(x, j);
+                *v = (-d * d / (2.0 * sigma * sigma)).exp();
+            }
+            let sum: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= sum);
+        }
+        t
+    };
+    match spec.location_target {
+        LocationTarget::OneHot => None,
+        LocationTarget::Gaussian => Some(gauss(spec.location_sigma)),
+        LocationTarget::Dog => {
+            let c = gauss(spec.location_sigma);
+            let sur = gauss(spec.location_sigma * spec.location_surround);
+            let mut t: Vec<f64> = c.iter().zip(&sur).map(|(a, b)| a - b).collect();
+            for row in t.chunks_mut(nl) {
+                let mn = row.iter().copied().fold(f64::INFINITY, f64::min);
+                row.iter_mut().for_each(|v| *v -= mn);
+                let sum: f64 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= sum);
+            }
+            Some(t)
+        }
+    }
+}
+
+/// A random `n × n` orthogonal matrix (row-major): modified Gram–Schmidt on the rows of a
+/// Gaussian matrix (the QR factor with a positive diagonal of `R`, i.e. Haar-distributed).
+fn random_orthogonal<R: Rng>(n: usize, rng: &mut R) -> Vec<f64> {
+    let mut q: Vec<f64> = (0..n * n)
+        .map(|_| StandardNormal.sample(&mut *rng))
+        .collect();
+    for i in 0..n {
+        for j in 0..i {
+            let dot: f64 = (0..n).map(|k| q[i * n + k] * q[j * n + k]).sum();
+            for k in 0..n {
+                q[i * n + k] -= dot * q[j * n + k];
+            }
+        }
+        let norm: f64 = (0..n).map(|k| q[i * n + k].powi(2)).sum::<f64>().sqrt();
+        for k in 0..n {
+            q[i * n + k] /= norm;
+        }
+    }
+    q
+}
+
+/// Projects every `nc`-row of `z` onto the sphere of radius `r` (`Sphere`) or scales rows of
+/// norm below `r` up to it (`Floor`); rows of norm 0 stay 0.
+fn project_rows<T: Scalar>(z: &mut [T], nc: usize, r: f64, mode: NormMode) {
+    for row in z.chunks_mut(nc) {
+        let n = row.iter().map(|v| (*v * *v).to_f64()).sum::<f64>().sqrt();
+        if n > 0.0 && (mode == NormMode::Sphere || n < r) {
+            let s = T::from_f64(r / n);
+            row.iter_mut().for_each(|v| *v *= s);
+        }
+    }
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -403,21 +602,47 @@ impl<T: Scalar> CellModel<T> {
         for v in &mut theta[layout.w_act..layout.b_act] {
             *v = normal(ro);
         }
-        let tr = 1.0 / (nc as f64).sqrt();
-        for v in &mut theta[layout.w_trans..layout.len] {
-            *v = normal(tr);
+        let tr = spec.trans_init_scale / (nc as f64).sqrt();
+        match spec.trans_init {
+            TransInit::Random => {
+                for v in &mut theta[layout.w_trans..layout.len] {
+                    *v = normal(tr);
+                }
+            }
+            TransInit::Identity => {
+                for a in 0..4 {
+                    let off = layout.trans(a);
+                    for r in 0..nc {
+                        for c in 0..nc {
+                            let eye = if r == c { 1.0 } else { 0.0 };
+                            theta[off + r * nc + c] = T::from_f64(eye) + normal(tr);
+                        }
+                    }
+                }
+            }
+            TransInit::Orthogonal => {
+                for a in 0..4 {
+                    let off = layout.trans(a);
+                    let q = random_orthogonal(nc, &mut *rng);
+                    for (t, v) in theta[off..off + nc * nc].iter_mut().zip(q) {
+                        *t = T::from_f64(v);
+                    }
+                }
+            }
         }
         let pairs = std::array::from_fn(|a| {
             (0..nl)
                 .filter_map(|p| world.neighbour(p, a).map(|q| (p, q)))
                 .collect()
         });
+        let target = location_targets(&spec, &world);
         CellModel {
             spec,
             world,
             layout,
             theta,
             pairs,
+            target,
         }
     }
 
@@ -450,7 +675,7 @@ impl<T: Scalar> CellModel<T> {
     pub fn z_start<R: Rng>(&self, rng: &mut R) -> Vec<T> {
         let l = &self.layout;
         match self.spec.z_init {
-            ZInit::Learned => self.theta[l.z0..l.w_loc].to_vec(),
+            ZInit::Learned | ZInit::FixedRandom => self.theta[l.z0..l.w_loc].to_vec(),
             ZInit::Zeros => vec![T::ZERO; l.nl * l.nc],
             ZInit::Random => (0..l.nl * l.nc)
                 .map(|_| {
@@ -487,9 +712,25 @@ impl<T: Scalar> CellModel<T> {
         sq
     }
 
+    /// The norm constraint on the start of inference: with `z_norm > 0`, clamp at 0 (with
+    /// `nonneg_projection`) and project every location onto `‖z(x)‖ = z_norm`; else a no-op.
+    pub fn project_start(&self, z: &mut [T]) {
+        let sp = &self.spec;
+        if sp.z_norm > 0.0 {
+            if sp.nonneg_projection {
+                z.iter_mut().for_each(|v| {
+                    if *v < T::ZERO {
+                        *v = T::ZERO
+                    }
+                });
+            }
+            project_rows(z, self.layout.nc, sp.z_norm, sp.z_norm_mode);
+        }
+    }
+
     /// Infers `z` for `world` in place (eqs. 54–55; see the module docs). `scratch` holds three
     /// `n_l × n_c` buffers.
-    pub fn infer(&self, world: &World, z: &mut [T], scratch: &mut [Vec<T>; 3]) {
+    pub fn infer(&self, world: &World, z: &mut [T], scratch: &mut [Vec<T>; 3]) -> InferStats {
         let (nc, sp) = (self.layout.nc, &self.spec);
         let [g, u, d] = scratch;
         let (wo, bo) = (
@@ -497,6 +738,9 @@ impl<T: Scalar> CellModel<T> {
             self.theta[self.layout.b_obj],
         );
         let eta = T::from_f64(sp.pi_step);
+        let mut stats = InferStats::default();
+        let (mut clipped, mut updates) = (0usize, 0usize);
+        self.project_start(z);
         for _ in 0..sp.euler_steps {
             self.pi_grad(z, g, u, d);
             // g becomes the update Δ
@@ -516,14 +760,17 @@ impl<T: Scalar> CellModel<T> {
                     }
                 }
             }
-            if sp.clip_norm > 0.0 {
-                for row in g.chunks_mut(nc) {
-                    let n2: f64 = row.iter().map(|v| (*v * *v).to_f64()).sum();
-                    let n = n2.sqrt();
-                    if n > sp.clip_norm {
-                        let s = T::from_f64(sp.clip_norm / n);
-                        row.iter_mut().for_each(|v| *v *= s);
-                    }
+            let mut norm_sum = 0.0;
+            for row in g.chunks_mut(nc) {
+                let n = row.iter().map(|v| (*v * *v).to_f64()).sum::<f64>().sqrt();
+                updates += 1;
+                if sp.clip_norm > 0.0 && n > sp.clip_norm {
+                    let s = T::from_f64(sp.clip_norm / n);
+                    row.iter_mut().for_each(|v| *v *= s);
+                    clipped += 1;
+                    norm_sum += sp.clip_norm;
+                } else {
+                    norm_sum += n;
                 }
             }
             for (zi, gi) in z.iter_mut().zip(g.iter()) {
@@ -532,7 +779,21 @@ impl<T: Scalar> CellModel<T> {
                     *zi = T::ZERO;
                 }
             }
+            if sp.z_norm > 0.0 {
+                project_rows(z, nc, sp.z_norm, sp.z_norm_mode);
+            }
+            stats.steps += 1;
+            stats.last_update = norm_sum / self.layout.nl as f64;
+            if sp.infer_tol > 0.0 && stats.last_update < sp.infer_tol {
+                break;
+            }
         }
+        stats.clipped_frac = if updates > 0 {
+            clipped as f64 / updates as f64
+        } else {
+            0.0
+        };
+        stats
     }
 
     /// Loss of one world at fixed `z`, without the weight energy; accumulates `scale ×` the
@@ -577,11 +838,24 @@ impl<T: Scalar> CellModel<T> {
             }
             let se: f64 = row.iter().map(|v| (v.to_f64() - mx).exp()).sum();
             let lse = mx + se.ln();
-            loc += lse - row[x].to_f64();
-            for v in row.iter_mut() {
-                *v = T::from_f64(c_loc * (v.to_f64() - lse).exp());
+            match &self.target {
+                None => {
+                    loc += lse - row[x].to_f64();
+                    for v in row.iter_mut() {
+                        *v = T::from_f64(c_loc * (v.to_f64() - lse).exp());
+                    }
+                    row[x] -= T::from_f64(c_loc);
+                }
+                Some(t) => {
+                    // cross-entropy −Σ_j y_j ln p_j against the soft target row
+                    let y = &t[x * nl..(x + 1) * nl];
+                    for (v, &yj) in row.iter_mut().zip(y) {
+                        let lv = v.to_f64();
+                        loc += yj * (lse - lv);
+                        *v = T::from_f64(c_loc * ((lv - lse).exp() - yj));
+                    }
+                }
             }
-            row[x] -= T::from_f64(c_loc);
         }
         out.location = c_loc * loc;
         out.location_acc = hits as f64 * inv;
@@ -640,6 +914,12 @@ impl<T: Scalar> CellModel<T> {
         out.object = c_obj * obj;
         out.action = c_act * act;
         out.action_acc = act_ok as f64 / (4 * nl) as f64;
+        out.action_zero_acc = world
+            .action
+            .iter()
+            .map(|a| a.iter().filter(|&&t| t == 0).count())
+            .sum::<usize>() as f64
+            / (4 * nl) as f64;
         out.object_hit = if world.objects.is_empty() {
             f64::NAN
         } else {
@@ -975,6 +1255,140 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    #[allow(clippy::needless_range_loop)]
+    fn soft_location_targets_have_exact_gradients() {
+        for target in [LocationTarget::Gaussian, LocationTarget::Dog] {
+            let (mut m, w) = small(CellActivation::Relu, false);
+            m.spec.location_target = target;
+            m.spec.location_sigma = 1.3;
+            m.spec.beta_location = 0.7;
+            m.target = location_targets(&m.spec, &m.world);
+            let l = m.layout;
+            // rows are distributions, peaked at their own location
+            let t = m.target.as_ref().expect("soft target");
+            for x in 0..l.nl {
+                let row = &t[x * l.nl..(x + 1) * l.nl];
+                assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                assert!(row.iter().all(|&v| v >= 0.0));
+                let arg = (0..l.nl).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+                assert_eq!(arg, x, "{target:?}");
+            }
+            let z = rand_z(l.nl * l.nc, 5);
+            let mut grad = vec![0.0; l.len];
+            let mut gz = vec![0.0; l.nl * l.nc];
+            let mut logits = vec![0.0; l.nl * l.nl];
+            let (mut u, mut d) = (gz.clone(), gz.clone());
+            m.world_loss_grad(&w, &z, 1.0, &mut grad, &mut gz, &mut logits, &mut u, &mut d);
+            m.weight_energy(&mut grad);
+            let h = 1e-6;
+            for i in l.w_loc..l.w_obj {
+                let v = m.theta[i];
+                m.theta[i] = v + h;
+                let lp = full_loss(&m, &w, &z);
+                m.theta[i] = v - h;
+                let lm = full_loss(&m, &w, &z);
+                m.theta[i] = v;
+                let fd = (lp - lm) / (2.0 * h);
+                assert!(
+                    (fd - grad[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{target:?} θ[{i}]: analytic {} fd {fd}",
+                    grad[i]
+                );
+            }
+            for i in 0..z.len() {
+                let mut zp = z.clone();
+                zp[i] += h;
+                let mut zm = z.clone();
+                zm[i] -= h;
+                let fd = (full_loss(&m, &w, &zp) - full_loss(&m, &w, &zm)) / (2.0 * h);
+                assert!(
+                    (fd - gz[i]).abs() < 1e-6 * (1.0 + fd.abs()),
+                    "{target:?} z[{i}]: analytic {} fd {fd}",
+                    gz[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn transition_inits_have_their_structure() {
+        let ws = WorldSpec {
+            size: 4,
+            ..WorldSpec::default()
+        };
+        let nc = 8;
+        let mk = |init: TransInit, scale: f64| {
+            let spec = CellsSpec {
+                n_cells: nc,
+                trans_init: init,
+                trans_init_scale: scale,
+                ..CellsSpec::default()
+            };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            CellModel::<f64>::new(spec, ws.clone(), &mut rng)
+        };
+        let m = mk(TransInit::Orthogonal, 1.0);
+        for a in 0..4 {
+            let w = &m.theta[m.layout.trans(a)..m.layout.trans(a) + nc * nc];
+            for i in 0..nc {
+                for j in 0..nc {
+                    let dot: f64 = (0..nc).map(|k| w[i * nc + k] * w[j * nc + k]).sum();
+                    let eye = if i == j { 1.0 } else { 0.0 };
+                    assert!((dot - eye).abs() < 1e-12, "W_{a} rows {i},{j}: {dot}");
+                }
+            }
+        }
+        // identity with zero noise is exactly I; the default is unchanged N(0, 1/n_c)
+        let m = mk(TransInit::Identity, 0.0);
+        let w = &m.theta[m.layout.trans(2)..m.layout.trans(2) + nc * nc];
+        for i in 0..nc * nc {
+            assert_eq!(w[i], if i / nc == i % nc { 1.0 } else { 0.0 });
+        }
+        let spec = CellsSpec {
+            n_cells: nc,
+            ..CellsSpec::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let a = CellModel::<f64>::new(spec, ws.clone(), &mut rng);
+        let b = mk(TransInit::Random, 1.0);
+        assert_eq!(a.theta, b.theta);
+    }
+
+    #[test]
+    fn norm_projection_and_tolerance_shape_inference() {
+        let (mut m, w) = small(CellActivation::Relu, false);
+        m.spec.z_norm = 0.5;
+        m.spec.clip_norm = 0.0;
+        let nc = m.layout.nc;
+        let mut z = rand_z(m.layout.nl * nc, 9);
+        let mut scratch = [vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; z.len()]];
+        let st = m.infer(&w, &mut z, &mut scratch);
+        assert_eq!(st.steps, m.spec.euler_steps);
+        assert_eq!(st.clipped_frac, 0.0);
+        for row in z.chunks(nc) {
+            let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            assert!((n - 0.5).abs() < 1e-12 || n == 0.0, "row norm {n}");
+            assert!(row.iter().all(|&v| v >= 0.0));
+        }
+        // floor: rows end at norm ≥ 0.5
+        m.spec.z_norm_mode = NormMode::Floor;
+        let mut z = rand_z(m.layout.nl * nc, 9);
+        m.infer(&w, &mut z, &mut scratch);
+        for row in z.chunks(nc) {
+            let n = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            assert!(n >= 0.5 - 1e-12 || n == 0.0, "row norm {n}");
+        }
+        // a huge tolerance stops after the first step; a tight clip clips every update
+        m.spec.infer_tol = 1e9;
+        m.spec.clip_norm = 1e-9;
+        let mut z = rand_z(m.layout.nl * nc, 9);
+        let st = m.infer(&w, &mut z, &mut scratch);
+        assert_eq!(st.steps, 1);
+        assert_eq!(st.clipped_frac, 1.0);
+        assert!((st.last_update - 1e-9).abs() < 1e-15);
     }
 
     #[test]

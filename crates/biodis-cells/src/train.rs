@@ -10,7 +10,7 @@
 //! Random streams (ChaCha8 seeded with the run's seed): 1 = training worlds, 2 = parameter
 //! init, 3 = random `z` inits (`z_init = "random"`), 4 = evaluation worlds.
 
-use crate::model::{CellLoss, CellModel, CellsSpec, Stepper};
+use crate::model::{CellLoss, CellModel, CellsSpec, InferStats, Stepper};
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_nn::{Adam, Schedule};
 use rand::SeedableRng;
@@ -193,20 +193,33 @@ impl Trainer {
 
     /// Infers `z` for each of `worlds` with the current weights (`n_l × n_c` each).
     pub fn infer_all(&mut self, worlds: &[World]) -> Vec<Vec<f32>> {
+        self.infer_traced(worlds).1
+    }
+
+    /// [`Trainer::infer_all`] with each world's start of inference and its [`InferStats`]:
+    /// `(starts, zs, stats)`. The start is taken after the start's norm projection.
+    pub fn infer_traced(
+        &mut self,
+        worlds: &[World],
+    ) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<InferStats>) {
         let l = self.model.layout;
         let mut scratch = [
             vec![0.0; l.nl * l.nc],
             vec![0.0; l.nl * l.nc],
             vec![0.0; l.nl * l.nc],
         ];
-        worlds
-            .iter()
-            .map(|w| {
-                let mut z = self.model.z_start(&mut self.z_rng.clone());
-                self.model.infer(w, &mut z, &mut scratch);
-                z
-            })
-            .collect()
+        let mut starts = Vec::with_capacity(worlds.len());
+        let mut zs = Vec::with_capacity(worlds.len());
+        let mut stats = Vec::with_capacity(worlds.len());
+        for w in worlds {
+            let mut z = self.model.z_start(&mut self.z_rng.clone());
+            let mut start = z.clone();
+            self.model.project_start(&mut start);
+            stats.push(self.model.infer(w, &mut z, &mut scratch));
+            starts.push(start);
+            zs.push(z);
+        }
+        (starts, zs, stats)
     }
 
     /// Loss terms at the inferred `z` of `worlds` (no update).

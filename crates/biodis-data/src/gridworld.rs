@@ -145,6 +145,12 @@ impl WorldSpec {
         dr + dc
     }
 
+    /// Euclidean distance between locations in bins, on the torus when periodic.
+    pub fn euclidean_distance(&self, x: usize, y: usize) -> f64 {
+        let (dr, dc) = self.deltas(x, y);
+        (dr * dr + dc * dc).sqrt()
+    }
+
     /// Distance in `spacing_metric`.
     pub fn spacing_distance(&self, x: usize, y: usize) -> f64 {
         let (dr, dc) = self.deltas(x, y);

@@ -89,7 +89,7 @@ pub const STABLE: f64 = 0.5;
 /// Mode statistics of one run (Fig 6H): the fraction of active cells with stability ≥
 /// [`STABLE`], the fraction of those whose grid score exceeds their null's 95th percentile, and
 /// the mean object-centred consistency of the stable and of the unstable cells.
-fn mode_stats(r: &CellRun) -> [f64; 4] {
+fn mode_stats(r: &CellRun) -> [f64; 6] {
     let (a, s, g, p, o) = (
         active(r),
         cell_field(r, "stability"),
@@ -97,6 +97,22 @@ fn mode_stats(r: &CellRun) -> [f64; 4] {
         cell_field(r, "grid_null_p95"),
         cell_field(r, "object_consistency"),
     );
+    let (sp99, onull) = (
+        cell_field(r, "grid_smooth_p99"),
+        cell_field(r, "object_null_p95"),
+    );
+    let frac_above = |set: &[usize], v: &[f64], thr: &[f64]| -> f64 {
+        let g: Vec<usize> = set
+            .iter()
+            .copied()
+            .filter(|&i| v[i].is_finite() && thr[i].is_finite())
+            .collect();
+        if g.is_empty() {
+            f64::NAN
+        } else {
+            g.iter().filter(|&&i| v[i] > thr[i]).count() as f64 / g.len() as f64
+        }
+    };
     let idx: Vec<usize> = (0..a.len()).filter(|&i| a[i] && s[i].is_finite()).collect();
     let stable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] >= STABLE).collect();
     let unstable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] < STABLE).collect();
@@ -126,6 +142,8 @@ fn mode_stats(r: &CellRun) -> [f64; 4] {
         },
         mean(stable.iter().map(|&i| o[i]).collect()),
         mean(unstable.iter().map(|&i| o[i]).collect()),
+        frac_above(&stable, &g, &sp99),
+        frac_above(&unstable, &o, &onull),
     ]
 }
 
@@ -272,13 +290,17 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 16] = [
+    let cols: [(&str, &str); 22] = [
         ("loc acc", "eval.location_acc"),
         ("action acc", "eval.action_acc"),
+        ("action acc (all-zero)", "eval.action_zero_acc"),
         ("active", "pop.n_active"),
         ("stability", "pop.stability_mean"),
         ("bimodality", "pop.bimodality"),
         ("grid > p95", "pop.frac_grid_above_p95"),
+        ("grid > smooth p95", "pop.frac_grid_above_smooth_p95"),
+        ("grid > smooth p99", "pop.frac_grid_above_smooth_p99"),
+        ("OVC", "pop.frac_ovc"),
         ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
         ("corr(stability, action share)", "readout_corr"),
@@ -289,6 +311,8 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("stable grid > p95", "modes.stable_grid_p95"),
         ("stable obj-cons", "modes.stable_objc"),
         ("unstable obj-cons", "modes.unstable_objc"),
+        ("stable grid > smooth p99", "modes.stable_grid_smooth_p99"),
+        ("unstable OVC", "modes.unstable_ovc"),
     ];
     let get = |r: &CellRun, path: &str| -> f64 {
         if path == "readout_corr" {
@@ -315,6 +339,8 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
                 "stable_grid_p95" => m[1],
                 "stable_objc" => m[2],
                 "unstable_objc" => m[3],
+                "stable_grid_smooth_p99" => m[4],
+                "unstable_ovc" => m[5],
                 _ => f64::NAN,
             };
         }

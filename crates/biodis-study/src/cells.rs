@@ -17,6 +17,7 @@
 use crate::recipe::{expand_typed, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant};
 use crate::rundir::{atomic_write, RunDir, State, Status};
 use biodis_cells::analysis::{analyse, object_map, CellStats, EvalSet, PopulationStats};
+use biodis_cells::diag::{diagnose, Diagnostics};
 use biodis_cells::train::{CellsTrain, Task, Trainer};
 use biodis_cells::{CellLoss, CellsSpec};
 use biodis_data::gridworld::{World, WorldSpec};
@@ -120,6 +121,8 @@ pub struct CellsCurveRow {
     /// Loss terms and accuracies on the evaluation worlds.
     pub eval: CellLoss,
     pub pop: PopulationStats,
+    /// Inference and transition diagnostics on the evaluation worlds.
+    pub diag: Diagnostics,
 }
 
 /// `result.json` of a grid-world run.
@@ -133,6 +136,9 @@ pub struct CellsResult {
     pub task: Task,
     pub eval: CellLoss,
     pub pop: PopulationStats,
+    /// Inference and transition diagnostics at the end (absent in runs before they existed).
+    #[serde(default)]
+    pub diag: Diagnostics,
     pub cells: Vec<CellStats>,
     pub n_params: usize,
     pub wall_s: f64,
@@ -145,7 +151,9 @@ pub struct CellsResult {
 
 const CURVE_HEADER: &str = "step,loss,location,object,action,pi,nonneg,activity,weight,\
 eval_loss,eval_location_acc,eval_action_acc,eval_object_hit,n_active,stability_mean,bimodality,\
-frac_grid_above_p95,cosine_loc_obj,cosine_loc_act,patch_corr_objects,patch_corr_random";
+frac_grid_above_p95,cosine_loc_obj,cosine_loc_act,patch_corr_objects,patch_corr_random,\
+eval_action_zero_acc,z_norm_start,z_norm_end,pi_residual,clipped_frac,infer_steps,last_update,\
+checkerboard,wa_radius,wa_trace_cos,wa_identity_dist";
 
 fn curve_line(r: &CellsCurveRow) -> String {
     let (t, e, p) = (&r.train, &r.eval, &r.pop);
@@ -172,6 +180,19 @@ fn curve_line(r: &CellsCurveRow) -> String {
         p.cosine_loc_act,
         p.patch_corr_objects,
         p.patch_corr_random
+    ) + &format!(
+        ",{},{},{},{},{},{},{},{},{},{},{}",
+        e.action_zero_acc,
+        r.diag.z_norm_start,
+        r.diag.z_norm_end,
+        r.diag.pi_residual,
+        r.diag.clipped_frac,
+        r.diag.infer_steps,
+        r.diag.last_update,
+        r.diag.checkerboard,
+        r.diag.wa_radius,
+        r.diag.wa_trace_cos,
+        r.diag.wa_identity_dist
     )
 }
 
@@ -198,6 +219,7 @@ fn eval_worlds(cfg: &CellsRunConfig) -> (Vec<World>, Vec<World>) {
 struct Evaluation {
     eval: CellLoss,
     pop: PopulationStats,
+    diag: Diagnostics,
     cells: Vec<CellStats>,
     zs: Vec<Vec<f32>>,
     patch_worlds: Vec<World>,
@@ -207,7 +229,8 @@ struct Evaluation {
 
 fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
     let (worlds, layouts) = eval_worlds(cfg);
-    let zs = t.infer_all(&worlds);
+    let (starts, zs, stats) = t.infer_traced(&worlds);
+    let diag = diagnose(&t.model, &worlds, &starts, &zs, &stats);
     let (patch_worlds, patch_zs) = match t.fixed.clone() {
         Some(w) => {
             let z = t.infer_all(std::slice::from_ref(&w));
@@ -257,6 +280,7 @@ fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
     Evaluation {
         eval,
         pop,
+        diag,
         cells,
         zs,
         patch_worlds,
@@ -383,6 +407,7 @@ pub fn run_cells(
                 train,
                 eval: ev.eval,
                 pop: ev.pop,
+                diag: ev.diag,
             }));
             let mut text = String::from(CURVE_HEADER);
             text.push('\n');
@@ -473,6 +498,7 @@ pub fn run_cells(
         task: cfg.train.task,
         eval: ev.eval,
         pop: ev.pop,
+        diag: ev.diag,
         cells: ev.cells,
         n_params: n,
         wall_s,
@@ -534,14 +560,18 @@ pub fn run_cells_study(
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
-pub const SUMMARY_COLUMNS: [&str; 13] = [
+pub const SUMMARY_COLUMNS: [&str; 17] = [
     "location_acc",
     "action_acc",
+    "action_zero_acc",
     "object_hit",
     "n_active",
     "stability_mean",
     "bimodality",
     "frac_grid_above_p95",
+    "frac_grid_above_smooth_p95",
+    "frac_grid_above_smooth_p99",
+    "frac_ovc",
     "cosine_loc_obj",
     "cosine_loc_act",
     "patch_corr_objects",
@@ -550,16 +580,20 @@ pub const SUMMARY_COLUMNS: [&str; 13] = [
     "euler_step_ms",
 ];
 
-fn summary_values(r: &CellsResult) -> [f64; 13] {
+fn summary_values(r: &CellsResult) -> [f64; 17] {
     let p = &r.pop;
     [
         r.eval.location_acc,
         r.eval.action_acc,
+        r.eval.action_zero_acc,
         r.eval.object_hit,
         p.n_active as f64,
         p.stability_mean,
         p.bimodality,
         p.frac_grid_above_p95,
+        p.frac_grid_above_smooth_p95,
+        p.frac_grid_above_smooth_p99,
+        p.frac_ovc,
         p.cosine_loc_obj,
         p.cosine_loc_act,
         p.patch_corr_objects,
