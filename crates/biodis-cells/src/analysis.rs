@@ -282,11 +282,7 @@ pub fn analyse(
                     .map(|_| {
                         let moved: Vec<Vec<(usize, usize)>> = objs
                             .iter()
-                            .map(|o| {
-                                o.iter()
-                                    .map(|_| (rng.below(n), rng.below(n)))
-                                    .collect()
-                            })
+                            .map(|o| o.iter().map(|_| (rng.below(n), rng.below(n))).collect())
                             .collect();
                         object_centred_consistency_around(&refs[1..], &moved, n, e.object_k)
                     })

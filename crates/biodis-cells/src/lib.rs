@@ -4,6 +4,8 @@
 //!
 //! - [`model`]: parameters, inference (eqs. 54–55), the weight-step loss (eqs. 45–52) and its
 //!   gradient;
+//! - [`unroll`]: the weight step through the inference (exact reverse-mode gradients);
+//! - [`diag`]: diagnostics of inference and transitions;
 //! - [`train`]: the two-stage optimisation over batches of worlds (factorised or entangled task);
 //! - [`analysis`]: the paper's analyses of a trained model (ratemaps, cross-world stability,
 //!   grid scores, object-centred consistency, module cosine distance, patch correlation).
@@ -12,8 +14,9 @@ pub mod analysis;
 pub mod diag;
 pub mod model;
 pub mod train;
+pub mod unroll;
 
 pub use model::{
     CellActivation, CellLoss, CellModel, CellsSpec, InferStats, Layout, LocationTarget, NormMode,
-    Stepper, TransInit, ZInit,
+    Stepper, TransInit, WeightStep, ZInit,
 };

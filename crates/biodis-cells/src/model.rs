@@ -37,7 +37,21 @@
 //! terms (eqs. 49–51) and the structural term (eq. 52), each with its β and `1/n_l`. The
 //! learned `z0` gets the gradient of the loss at the inferred `z` (a straight-through step
 //! through the inference: the first-order term of `∂z_K/∂z_0 = I + …`), so it learns the
-//! location code that inference starts from.
+//! location code that inference starts from. With `weight_step = "unrolled"` the gradient is
+//! instead taken exactly through the Euler steps ([`crate::unroll`]).
+//!
+//! ## Readings the paper leaves open (recipe keys; defaults keep A.9 as first implemented)
+//!
+//! | key | values | source |
+//! |---|---|---|
+//! | `z_norm`, `z_norm_mode` | 0 (off) / radius; `sphere` or `floor` | Gao et al. 2021 renormalise the code after every step; Dorrell et al. 2023 normalise neurons |
+//! | `trans_init`, `trans_init_scale` | `random` N(0, s²/n_c), `identity` I + N(0, s²/n_c), `orthogonal` | not in A.9; Gao et al. start at I; `kylehkhsu/modular` orthogonal |
+//! | `z_init` | `learned`, `zeros`, `random` (per world), `fixed_random` (shared, not learned) | not in A.9 |
+//! | `euler_steps`, `infer_tol` | cap, and stop when `mean_x ‖Δz(x)‖ < tol` | not in A.9 |
+//! | `weight_step` | `fixed_z`, `unrolled` | A.9: "optimise with respect to the weights" |
+//! | `location_target`, `location_sigma`, `location_surround` | `one_hot` (eq. 49), `gaussian`, `dog` | a departure: Sorscher et al. (DoG), Gao et al. (Gaussian) |
+//! | `readout_bias` | biases on the object/action readouts | eqs. 50–51 have none |
+//! | `world.periodic` | torus or walls | not in A.9 |
 
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_nn::Scalar;
@@ -66,6 +80,14 @@ pub enum ZInit {
     /// One `|N(0, init_scale²)|` draw per location at initialisation, shared by all worlds and
     /// never learned (a fixed random start; the `z0` block holds it).
     FixedRandom,
+}
+
+/// How the weight step treats the inferred `z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightStep {
+    FixedZ,
+    Unrolled,
 }
 
 /// The kind of norm constraint of `z_norm`.
@@ -165,6 +187,11 @@ pub struct CellsSpec {
     /// below this tolerance; `euler_steps` stays the cap. 0 = always take `euler_steps`.
     #[serde(default)]
     pub infer_tol: f64,
+    /// The weight step: `fixed_z` (the loss at the inferred `z`, held fixed; `z0` gets a
+    /// straight-through gradient) or `unrolled` (exact gradients through the Euler steps of
+    /// inference; [`crate::unroll`]).
+    #[serde(default = "d_weight_step")]
+    pub weight_step: WeightStep,
     /// Target of the location loss.
     #[serde(default = "d_loc_target")]
     pub location_target: LocationTarget,
@@ -201,6 +228,9 @@ fn d_true() -> bool {
 }
 fn d_init() -> ZInit {
     ZInit::Learned
+}
+fn d_weight_step() -> WeightStep {
+    WeightStep::FixedZ
 }
 fn d_norm_mode() -> NormMode {
     NormMode::Sphere
@@ -278,6 +308,7 @@ fn toml_default() -> CellsSpec {
         trans_init: d_trans_init(),
         trans_init_scale: 1.0,
         infer_tol: 0.0,
+        weight_step: d_weight_step(),
         location_target: d_loc_target(),
         location_sigma: 1.0,
         location_surround: 2.0,
@@ -646,7 +677,7 @@ impl<T: Scalar> CellModel<T> {
         }
     }
 
-    fn f(&self, u: T) -> T {
+    pub(crate) fn f(&self, u: T) -> T {
         match self.spec.activation {
             CellActivation::Linear => u,
             CellActivation::Relu => {
@@ -658,7 +689,7 @@ impl<T: Scalar> CellModel<T> {
             }
         }
     }
-    fn df(&self, u: T) -> T {
+    pub(crate) fn df(&self, u: T) -> T {
         match self.spec.activation {
             CellActivation::Linear => T::ONE,
             CellActivation::Relu => {
@@ -731,7 +762,23 @@ impl<T: Scalar> CellModel<T> {
     /// Infers `z` for `world` in place (eqs. 54–55; see the module docs). `scratch` holds three
     /// `n_l × n_c` buffers.
     pub fn infer(&self, world: &World, z: &mut [T], scratch: &mut [Vec<T>; 3]) -> InferStats {
+        self.infer_recorded(world, z, scratch, None)
+    }
+
+    /// [`CellModel::infer`], recording on `tape` (when given) what the backward pass through
+    /// the Euler steps needs (see [`crate::unroll`]).
+    pub fn infer_recorded(
+        &self,
+        world: &World,
+        z: &mut [T],
+        scratch: &mut [Vec<T>; 3],
+        mut tape: Option<&mut crate::unroll::Tape<T>>,
+    ) -> InferStats {
         let (nc, sp) = (self.layout.nc, &self.spec);
+        if let Some(t) = tape.as_deref_mut() {
+            t.clear();
+            t.start_raw.extend_from_slice(z);
+        }
         let [g, u, d] = scratch;
         let (wo, bo) = (
             &self.theta[self.layout.w_obj..self.layout.b_obj],
@@ -742,6 +789,9 @@ impl<T: Scalar> CellModel<T> {
         let (mut clipped, mut updates) = (0usize, 0usize);
         self.project_start(z);
         for _ in 0..sp.euler_steps {
+            if let Some(t) = tape.as_deref_mut() {
+                t.z.push(z.to_vec());
+            }
             self.pi_grad(z, g, u, d);
             // g becomes the update Δ
             g.iter_mut().for_each(|v| *v = -eta * *v);
@@ -760,6 +810,9 @@ impl<T: Scalar> CellModel<T> {
                     }
                 }
             }
+            if let Some(t) = tape.as_deref_mut() {
+                t.delta.push(g.to_vec());
+            }
             let mut norm_sum = 0.0;
             for row in g.chunks_mut(nc) {
                 let n = row.iter().map(|v| (*v * *v).to_f64()).sum::<f64>().sqrt();
@@ -773,11 +826,16 @@ impl<T: Scalar> CellModel<T> {
                     norm_sum += n;
                 }
             }
-            for (zi, gi) in z.iter_mut().zip(g.iter()) {
-                *zi += *gi;
-                if sp.nonneg_projection && *zi < T::ZERO {
-                    *zi = T::ZERO;
-                }
+            z.iter_mut().zip(g.iter()).for_each(|(zi, gi)| *zi += *gi);
+            if let Some(t) = tape.as_deref_mut() {
+                t.y.push(z.to_vec());
+            }
+            if sp.nonneg_projection {
+                z.iter_mut().for_each(|zi| {
+                    if *zi < T::ZERO {
+                        *zi = T::ZERO;
+                    }
+                });
             }
             if sp.z_norm > 0.0 {
                 project_rows(z, nc, sp.z_norm, sp.z_norm_mode);
@@ -1018,6 +1076,9 @@ pub struct Stepper<T: Scalar> {
     pub gz: Vec<T>,
     pub logits: Vec<T>,
     pub scratch: [Vec<T>; 3],
+    /// One tape per world of the batch (`weight_step = "unrolled"` only).
+    pub tapes: Vec<crate::unroll::Tape<T>>,
+    work: [Vec<T>; 5],
 }
 
 impl<T: Scalar> Stepper<T> {
@@ -1028,6 +1089,8 @@ impl<T: Scalar> Stepper<T> {
             gz: vec![T::ZERO; m],
             logits: vec![T::ZERO; l.nl * l.nl],
             scratch: [vec![T::ZERO; m], vec![T::ZERO; m], vec![T::ZERO; m]],
+            tapes: Vec::new(),
+            work: std::array::from_fn(|_| vec![T::ZERO; m]),
         }
     }
 
@@ -1042,12 +1105,22 @@ impl<T: Scalar> Stepper<T> {
     ) -> CellLoss {
         grad.iter_mut().for_each(|v| *v = T::ZERO);
         self.z.clear();
-        for w in worlds {
+        let unrolled = model.spec.weight_step == WeightStep::Unrolled;
+        self.tapes
+            .resize_with(if unrolled { worlds.len() } else { 0 }, Default::default);
+        for (k, w) in worlds.iter().enumerate() {
             let mut z = model.z_start(rng);
-            model.infer(w, &mut z, &mut self.scratch);
+            let tape = if unrolled {
+                Some(&mut self.tapes[k])
+            } else {
+                None
+            };
+            model.infer_recorded(w, &mut z, &mut self.scratch, tape);
             self.z.push(z);
         }
-        self.loss_grad_at(model, worlds, grad)
+        let out = self.loss_grad_at(model, worlds, grad);
+        self.tapes.clear();
+        out
     }
 
     /// The weight-step loss and gradient at the `z`s already in `self.z`.
@@ -1062,7 +1135,7 @@ impl<T: Scalar> Stepper<T> {
         let mut total = CellLoss::default();
         let mut hits = (0.0, 0usize);
         let [_, u, d] = &mut self.scratch;
-        for (w, z) in worlds.iter().zip(&self.z) {
+        for (k, (w, z)) in worlds.iter().zip(&self.z).enumerate() {
             let t = model.world_loss_grad(w, z, s, grad, &mut self.gz, &mut self.logits, u, d);
             if t.object_hit.is_finite() {
                 hits.0 += t.object_hit;
@@ -1071,7 +1144,16 @@ impl<T: Scalar> Stepper<T> {
             let mut t2 = t;
             t2.object_hit = 0.0;
             total.add_scaled(&t2, s);
-            if model.spec.z_init == ZInit::Learned {
+            if let Some(tape) = self.tapes.get(k) {
+                // exact: back through the Euler steps to the start of inference
+                self.gz.iter_mut().for_each(|v| *v *= T::from_f64(s));
+                model.backprop_inference(w, tape, &mut self.gz, grad, &mut self.work);
+                if model.spec.z_init == ZInit::Learned {
+                    for (g, v) in grad[l.z0..l.w_loc].iter_mut().zip(&self.gz) {
+                        *g += *v;
+                    }
+                }
+            } else if model.spec.z_init == ZInit::Learned {
                 for (g, v) in grad[l.z0..l.w_loc].iter_mut().zip(&self.gz) {
                     *g += T::from_f64(s) * *v;
                 }

@@ -642,18 +642,30 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
             order.push(o.variant.clone());
         }
     }
-    let cols = [
-        ("loc acc", 0),
-        ("act acc", 1),
-        ("stability", 4),
-        ("bimodality", 5),
-        ("grid>p95", 6),
-        ("cos(Wl,Wo)", 7),
-        ("patch obj", 9),
-        ("patch rand", 10),
-    ];
+    // columns by name, so that the table cannot drift from SUMMARY_COLUMNS
+    let cols: Vec<(&str, usize)> = [
+        ("loc acc", "location_acc"),
+        ("act acc", "action_acc"),
+        ("act all-zero", "action_zero_acc"),
+        ("stability", "stability_mean"),
+        ("bimodality", "bimodality"),
+        ("grid>smooth99", "frac_grid_above_smooth_p99"),
+        ("OVC", "frac_ovc"),
+        ("cos(Wl,Wo)", "cosine_loc_obj"),
+        ("patch obj", "patch_corr_objects"),
+        ("patch rand", "patch_corr_random"),
+    ]
+    .into_iter()
+    .map(|(label, name)| {
+        let j = SUMMARY_COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .expect("every table column is a summary column");
+        (label, j)
+    })
+    .collect();
     let mut s = format!("{:<14} {:>4}", "variant", "runs");
-    for (c, _) in cols {
+    for (c, _) in &cols {
         s.push_str(&format!(" {c:>15}"));
     }
     s.push('\n');
@@ -664,7 +676,7 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
             .filter_map(|o| o.result.as_ref().ok())
             .collect();
         s.push_str(&format!("{v:<14} {:>4}", ok.len()));
-        for (_, j) in cols {
+        for &(_, j) in &cols {
             let vals: Vec<f64> = ok.iter().map(|r| summary_values(r)[j]).collect();
             let (m, se, _) = crate::engine::mean_se(&vals);
             s.push_str(&format!(" {:>15}", format!("{m:.3}±{se:.3}")));
