@@ -23,8 +23,10 @@
 //!   field with the same lag-1 autocorrelation ([`smoothness_sigma`]); grid scores of such
 //!   smooth random fields give the cell's p95/p99 (the bin-permutation null is far too lenient
 //!   for smooth maps: p95 ≈ 0.25 vs ≈ 0.6);
-//! - **OVC call**: object-centred consistency above the 95th percentile of the same statistic
-//!   with every world's objects moved to uniformly random bins (same count per world);
+//! - **OVC call**: the mean object-centred map peaks ≥ 2 bins from the object
+//!   ([`peak_offset`]) and [`ovc_consistency`] (object-centred consistency outside the object's
+//!   3×3 neighbourhood) exceeds the 95th percentile of the same statistic with every world's objects
+//!   moved to uniformly random bins (same count per world);
 //! - **bimodality coefficient** (Sarle's, SAS): `b = (g² + 1) / (κ + 3(n−1)²/((n−2)(n−3)))` of the
 //!   stability values, `g` skewness and `κ` excess kurtosis (sample-size corrected); `b > 5/9`
 //!   (the value of a uniform distribution) suggests bimodality.
@@ -32,8 +34,8 @@
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_metrics::spatial::null::{null_scores, percentiles, Null};
 use biodis_metrics::spatial::stats::{
-    mean_pairwise_correlation, module_cosine_distance, object_centred_consistency_around,
-    object_centred_map, patch_correlation,
+    map_correlation, mean_pairwise_correlation, module_cosine_distance,
+    object_centred_consistency_around, object_centred_map, patch_correlation,
 };
 use biodis_metrics::spatial::{sac, DeepMindScorer, Form};
 use biodis_metrics::special::SplitMix64;
@@ -49,10 +51,17 @@ pub struct CellStats {
     pub grid_null_p95: f64,
     pub grid_null_p99: f64,
     pub object_consistency: f64,
-    /// 95th percentile of `object_consistency` with each world's objects moved to uniformly
+    /// [`ovc_consistency`]: split-half consistency of the object-centred map outside the
+    /// object's 3×3 neighbourhood (a field at a fixed offset ≥ 2 bins from the objects).
+    #[serde(default = "nan")]
+    pub ovc_consistency: f64,
+    /// 95th percentile of `ovc_consistency` with each world's objects moved to uniformly
     /// random locations (same count per world): the OVC null.
     #[serde(default = "nan")]
-    pub object_null_p95: f64,
+    pub ovc_null_p95: f64,
+    /// Chebyshev offset (bins) of the peak of the mean object-centred map from the object.
+    #[serde(default = "nan")]
+    pub ovc_peak_offset: f64,
     /// Smoothness of the map in the world without objects, as the σ (bins) of a Gaussian-
     /// smoothed white-noise field with the same lag-1 autocorrelation ([`smoothness_sigma`]).
     #[serde(default = "nan")]
@@ -89,8 +98,8 @@ pub struct PopulationStats {
     pub frac_grid_above_smooth_p95: f64,
     #[serde(default = "nan")]
     pub frac_grid_above_smooth_p99: f64,
-    /// Active cells whose object-centred consistency exceeds their OVC null's 95th percentile
-    /// (the OVC call; chance 0.05).
+    /// Active cells whose object-centred map peaks at an offset ≥ 2 bins from the object and
+    /// whose `ovc_consistency` exceeds their OVC null's 95th percentile (the OVC call).
     #[serde(default = "nan")]
     pub frac_ovc: f64,
 }
@@ -226,7 +235,9 @@ pub fn analyse(
             grid_null_p95: f64::NAN,
             grid_null_p99: f64::NAN,
             object_consistency: f64::NAN,
-            object_null_p95: f64::NAN,
+            ovc_consistency: f64::NAN,
+            ovc_null_p95: f64::NAN,
+            ovc_peak_offset: f64::NAN,
             smooth_sigma: f64::NAN,
             grid_smooth_p95: f64::NAN,
             grid_smooth_p99: f64::NAN,
@@ -276,7 +287,12 @@ pub fn analyse(
             // look consistent
             c.object_consistency =
                 object_centred_consistency_around(&refs[1..], &objs, n, e.object_k);
-            if e.null_shuffles > 0 && c.object_consistency.is_finite() {
+            c.ovc_consistency = ovc_consistency(&refs[1..], &objs, n, e.object_k);
+            c.ovc_peak_offset = peak_offset(
+                &object_centred_map(&refs[1..], &objs, n, e.object_k),
+                e.object_k,
+            );
+            if e.null_shuffles > 0 && c.ovc_consistency.is_finite() {
                 let mut rng = SplitMix64(e.seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
                 let nul: Vec<f64> = (0..e.null_shuffles)
                     .map(|_| {
@@ -284,12 +300,12 @@ pub fn analyse(
                             .iter()
                             .map(|o| o.iter().map(|_| (rng.below(n), rng.below(n))).collect())
                             .collect();
-                        object_centred_consistency_around(&refs[1..], &moved, n, e.object_k)
+                        ovc_consistency(&refs[1..], &moved, n, e.object_k)
                     })
                     .filter(|v| v.is_finite())
                     .collect();
                 if !nul.is_empty() {
-                    c.object_null_p95 = percentiles(&nul).1;
+                    c.ovc_null_p95 = percentiles(&nul).1;
                 }
             }
             c.patch_correlation = patch_mean(e.patch_worlds, e.patch_zs, nc, i, n, e.patch_k);
@@ -328,8 +344,8 @@ pub fn analyse(
     let frac_grid_above_smooth_p95 = frac(&above(|c| c.grid_smooth_p95));
     let frac_grid_above_smooth_p99 = frac(&above(|c| c.grid_smooth_p99));
     let frac_ovc = frac(&|c: &CellStats| {
-        (c.object_consistency.is_finite() && c.object_null_p95.is_finite())
-            .then(|| c.object_consistency > c.object_null_p95)
+        (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
+            .then(|| c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
     });
     let pop = PopulationStats {
         frac_grid_above_smooth_p95,
@@ -353,6 +369,49 @@ pub fn analyse(
         },
     };
     (cells, pop)
+}
+
+/// Split-half consistency of a cell's object-centred maps (`(2k+1)²` window, means over the
+/// first and second halves of `maps`) with the object's 3×3 neighbourhood (Chebyshev offset ≤ 1)
+/// left out: whether the cell has a field at a fixed offset of ≥ 2 bins from the objects — an
+/// object-*vector* response, not the bump the object update puts at every object. NaN with
+/// fewer than two worlds.
+pub fn ovc_consistency(
+    maps: &[&[f64]],
+    objects: &[Vec<(usize, usize)>],
+    n: usize,
+    k: usize,
+) -> f64 {
+    let h = maps.len() / 2;
+    if h == 0 || k < 2 {
+        return f64::NAN;
+    }
+    let mut a = object_centred_map(&maps[..h], &objects[..h], n, k);
+    let mut b = object_centred_map(&maps[h..], &objects[h..], n, k);
+    let w = 2 * k + 1;
+    for dy in k - 1..=k + 1 {
+        for dx in k - 1..=k + 1 {
+            a[dy * w + dx] = f64::NAN;
+            b[dy * w + dx] = f64::NAN;
+        }
+    }
+    map_correlation(&a, &b)
+}
+
+/// Chebyshev offset from the centre of the largest finite bin of an object-centred map
+/// (`(2k+1)²`); NaN when no bin is finite.
+pub fn peak_offset(map: &[f64], k: usize) -> f64 {
+    let w = 2 * k + 1;
+    let mut best: Option<(f64, usize)> = None;
+    for (i, &v) in map.iter().enumerate() {
+        if v.is_finite() && best.is_none_or(|(b, _)| v > b) {
+            best = Some((v, i));
+        }
+    }
+    best.map_or(f64::NAN, |(_, i)| {
+        let (dy, dx) = ((i / w) as i64 - k as i64, (i % w) as i64 - k as i64);
+        dy.abs().max(dx.abs()) as f64
+    })
 }
 
 /// Mean over `worlds` (with ≥ 2 objects) of cell `i`'s patch correlation around their objects.
@@ -398,6 +457,42 @@ pub fn object_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ovc_consistency_sees_offset_fields_not_object_bumps() {
+        let n = 16;
+        let mut rng = SplitMix64(5);
+        let objs: Vec<Vec<(usize, usize)>> = (0..8)
+            .map(|_| vec![(3 + rng.below(6), 3 + rng.below(10))])
+            .collect();
+        let field = |o: &(usize, usize), dx: i64, noise: &mut SplitMix64| -> Vec<f64> {
+            (0..n * n)
+                .map(|b| {
+                    let (x, y) = ((b % n) as f64, (b / n) as f64);
+                    let (cx, cy) = (o.0 as f64 + dx as f64, o.1 as f64);
+                    (-((x - cx).powi(2) + (y - cy).powi(2)) / 2.0).exp() + 0.01 * noise.normal()
+                })
+                .collect()
+        };
+        let ovc: Vec<Vec<f64>> = objs.iter().map(|o| field(&o[0], 3, &mut rng)).collect();
+        let bump: Vec<Vec<f64>> = objs.iter().map(|o| field(&o[0], 0, &mut rng)).collect();
+        fn r(m: &[Vec<f64>]) -> Vec<&[f64]> {
+            m.iter().map(|v| v.as_slice()).collect()
+        }
+        let c_ovc = ovc_consistency(&r(&ovc), &objs, n, 4);
+        let c_bump = ovc_consistency(&r(&bump), &objs, n, 4);
+        assert!(c_ovc > 0.9, "offset field: {c_ovc}");
+        assert!(c_bump.is_finite());
+        // the bump's tail is consistent too; the peak offset tells the two apart
+        let om = |m: &[Vec<f64>]| object_centred_map(&r(m), &objs, n, 4);
+        assert_eq!(peak_offset(&om(&ovc), 4), 3.0);
+        assert_eq!(peak_offset(&om(&bump), 4), 0.0);
+        // moving the objects destroys it
+        let moved: Vec<Vec<(usize, usize)>> =
+            (0..8).map(|_| vec![(rng.below(n), rng.below(n))]).collect();
+        let c_null = ovc_consistency(&r(&ovc), &moved, n, 4);
+        assert!(c_null < 0.5, "moved objects: {c_null}");
+    }
 
     #[test]
     fn smoothness_sigma_recovers_the_sigma_of_smooth_fields() {

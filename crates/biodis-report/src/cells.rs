@@ -99,7 +99,7 @@ fn mode_stats(r: &CellRun) -> [f64; 6] {
     );
     let (sp99, onull) = (
         cell_field(r, "grid_smooth_p99"),
-        cell_field(r, "object_null_p95"),
+        cell_field(r, "ovc_null_p95"),
     );
     let frac_above = |set: &[usize], v: &[f64], thr: &[f64]| -> f64 {
         let g: Vec<usize> = set
@@ -143,7 +143,7 @@ fn mode_stats(r: &CellRun) -> [f64; 6] {
         mean(stable.iter().map(|&i| o[i]).collect()),
         mean(unstable.iter().map(|&i| o[i]).collect()),
         frac_above(&stable, &g, &sp99),
-        frac_above(&unstable, &o, &onull),
+        frac_above(&unstable, &cell_field(r, "ovc_consistency"), &onull),
     ]
 }
 

@@ -47,6 +47,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("fig6", include_str!("../../../experiments/fig6.toml")),
     ("fig7", include_str!("../../../experiments/fig7.toml")),
     ("fig14", include_str!("../../../experiments/fig14.toml")),
+    (
+        "fig6-search",
+        include_str!("../../../experiments/fig6-search.toml"),
+    ),
     ("fig5", include_str!("../../../experiments/fig5.toml")),
     ("fig12", include_str!("../../../experiments/fig12.toml")),
     ("fig13", include_str!("../../../experiments/fig13.toml")),

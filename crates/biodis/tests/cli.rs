@@ -914,6 +914,74 @@ fn gridworld_recipes_smoke_report_and_resume() {
 }
 
 #[test]
+fn gridworld_search_readings_smoke() {
+    // every reading key of the search (fig6-search's variants cover the norm constraint, the
+    // W_a inits, the soft targets, beta_location, the torus and the unrolled weight step; the
+    // fixed random start and the inference tolerance are set on top) runs end to end and
+    // writes the diagnostics
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("search");
+    let mut args = vec![
+        "run",
+        "fig6-search",
+        "--steps",
+        "2",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--variants",
+        "sphere_id_dog,floor_id,sphere_orth_dog,sphere_id_gauss,bloc1_sphere_id_dog_torus,sphere_id_dog_unrolled,linear_sphere_id_dog_unrolled",
+        "--set",
+        "cells.z_init=\"fixed_random\"",
+        "--set",
+        "cells.infer_tol=1e-3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(CELLS_SMALL);
+    run_ok(&args);
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 8, "{summary}");
+    assert!(
+        summary.lines().skip(1).all(|l| l.contains(",done,")),
+        "{summary}"
+    );
+    let curve = std::fs::read_to_string(out.join("sphere_id_dog_unrolled-s0/curve.csv")).unwrap();
+    let header: Vec<&str> = curve.lines().next().unwrap().split(',').collect();
+    let last: Vec<f64> = curve
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let col = |name: &str| last[header.iter().position(|h| *h == name).unwrap()];
+    // the sphere projection holds every location at norm 1
+    assert!((col("z_norm_end") - 1.0).abs() < 1e-4, "{curve}");
+    assert!((col("z_norm_start") - 1.0).abs() < 1e-4, "{curve}");
+    assert!(col("infer_steps") >= 1.0 && col("infer_steps") <= 3.0);
+    assert!(col("wa_trace_cos") > 0.5, "near-identity W_a: {curve}");
+    let res: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("sphere_id_dog-s0/result.json")).unwrap(),
+    )
+    .unwrap();
+    for k in ["frac_grid_above_smooth_p99", "frac_ovc"] {
+        assert!(res["pop"].get(k).is_some(), "{k}");
+    }
+    // a soft target needs a positive width
+    let e = run_err(&[
+        "run",
+        "fig6-search",
+        "--dry-run",
+        "--set",
+        "cells.location_target=\"dog\"",
+        "--set",
+        "cells.location_sigma=0",
+    ]);
+    assert!(e.contains("cells.location_sigma"), "{e}");
+}
+
+#[test]
 fn gridworld_resume_continues_exactly() {
     // an interrupted run (simulated: the last checkpoint at step 4 of 8, status `running`)
     // resumes and ends with the same numbers and weights as an uninterrupted one
