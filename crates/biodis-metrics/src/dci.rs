@@ -73,6 +73,8 @@ pub fn dci(
     n_train: usize,
     opts: GbdtOptions,
 ) -> Result<(Score, Array2<f64>), MetricError> {
+    crate::options::check_bins("bins", bins)?;
+    opts.validate()?;
     check_pair(codes, factors, 4)?;
     let (n, d) = codes.dim();
     if n_train < 2 || n_train >= n {

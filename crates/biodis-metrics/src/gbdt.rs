@@ -74,6 +74,25 @@ impl Default for GbdtOptions {
     }
 }
 
+impl GbdtOptions {
+    /// Checks the ranges: `n_estimators >= 1`, `learning_rate` finite and > 0, `max_depth` in
+    /// `1..=32` (a depth-d tree has up to 2^d leaves).
+    pub fn validate(&self) -> Result<(), crate::MetricError> {
+        use crate::options::*;
+        check_at_least("n_estimators", self.n_estimators, 1)?;
+        check_above("learning_rate", self.learning_rate, 0.0)?;
+        check_at_least("max_depth", self.max_depth, 1)?;
+        if self.max_depth > 32 {
+            return Err(crate::MetricError::BadOption {
+                option: "max_depth".into(),
+                value: self.max_depth.to_string(),
+                expected: "an integer from 1 to 32".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A fitted classifier.
 #[derive(Debug, Clone)]
 pub struct Gbdt {

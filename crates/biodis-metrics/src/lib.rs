@@ -42,6 +42,7 @@ pub mod irs;
 pub mod labels;
 pub mod logistic;
 pub mod mir;
+pub mod options;
 pub mod protocol;
 pub mod sap;
 pub mod score;
@@ -77,6 +78,13 @@ pub enum MetricError {
     },
     #[error("{what}: {msg}")]
     Invalid { what: String, msg: String },
+    /// A metric option outside its range (see [`options`]).
+    #[error("{option} = {value}: expected {expected}")]
+    BadOption {
+        option: String,
+        value: String,
+        expected: String,
+    },
 }
 
 /// Checks that every entry of `a` is finite, naming `what` and the first bad position.

@@ -303,6 +303,8 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         .collect();
     }
     let bins = a.bins;
+    // options are checked before any metric runs, named as the flags are
+    biodis_metrics::options::check_bins("--bins", bins)?;
     let mir_opts = biodis_metrics::MirOptions {
         bins,
         ..Default::default()

@@ -472,6 +472,81 @@ fn score_reads_npy_npz_csv_and_reports_json() {
 }
 
 #[test]
+fn score_metric_options_are_checked_and_sap_form_is_its_own_option() {
+    let d = tempfile::tempdir().unwrap();
+    let f = grid_factors();
+    let z = ndarray::Array2::from_shape_fn((360, 4), |(s, j)| {
+        if j < 3 {
+            2.0 * f[[s, j]] - 1.0
+        } else {
+            ((s * 7) % 5) as f64
+        }
+    });
+    let (zp, fp) = (d.path().join("z.npy"), d.path().join("f.npy"));
+    write_npy(&zp, &z);
+    write_npy(&fp, &f);
+    let (zs, fs) = (zp.to_str().unwrap(), fp.to_str().unwrap());
+    // issue 20: `--bins 0` printed MIG 0.0000 and IRS -inf with exit 0
+    for b in ["0", "1", "100000000"] {
+        let e = run_err(&["score", "--latents", zs, "--factors", fs, "--bins", b]);
+        assert!(
+            e.contains(&format!(
+                "--bins = {b}: expected an integer from 2 to 65536"
+            )),
+            "{e}"
+        );
+    }
+    // the SAP form no longer follows --discrete-factors silently
+    let ids = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "score",
+            "--latents",
+            zs,
+            "--factors",
+            fs,
+            "--metrics",
+            "sap",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = run_ok(&args);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&[]), ["sap_continuous.dlib"]);
+    assert_eq!(ids(&["--discrete-factors"]), ["sap.dlib"]);
+    assert_eq!(
+        ids(&["--discrete-factors", "--sap", "continuous"]),
+        ["sap_continuous.dlib"]
+    );
+    assert_eq!(ids(&["--sap", "discrete"]), ["sap.dlib"]);
+}
+
+#[test]
+fn recipe_metric_options_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 100, "");
+    let ps = p.to_str().unwrap();
+    for (set, want) in [
+        ("metrics.bins=0", "metrics.bins = 0"),
+        ("metrics.bins=100000000", "metrics.bins = 100000000"),
+        (
+            "metrics.activity_threshold=-1",
+            "metrics.activity_threshold = -1",
+        ),
+        ("metrics.mi_threshold=0", "metrics.mi_threshold = 0"),
+    ] {
+        let e = run_err(&["run", ps, "--dry-run", "--set", set]);
+        assert!(e.contains(want) && e.contains("expected"), "{set}: {e}");
+    }
+}
+
+#[test]
 fn score_bad_input_is_named() {
     let d = tempfile::tempdir().unwrap();
     let f = grid_factors();
