@@ -528,6 +528,50 @@ fn score_metric_options_are_checked_and_sap_form_is_its_own_option() {
 }
 
 #[test]
+fn protocol_score_identity_is_one_constant_is_chance() {
+    // disentanglement_lib's factor_vae_test / beta_vae_test expectations, with its tests' sample
+    // counts (`--preset test`), on the dSprites factor grid
+    let get = |repr: &str| -> serde_json::Value {
+        let o = run_ok(&[
+            "protocol-score",
+            "--dataset",
+            "dsprites",
+            "--representation",
+            repr,
+            "--preset",
+            "test",
+            "--json",
+        ]);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let part = |j: &serde_json::Value, id: &str, k: &str| -> f64 {
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["parts"][k]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    let j = get("identity");
+    for id in ["factor_vae.dlib", "beta_vae.dlib"] {
+        for k in ["train_accuracy", "eval_accuracy"] {
+            let v = part(&j, id, k);
+            assert!((0.9..=1.0).contains(&v), "{id} {k} = {v}");
+        }
+    }
+    let j = get("constant");
+    let fv = j["scores"][0]["value"].as_f64().unwrap();
+    assert!((0.0..=0.2).contains(&fv), "FactorVAE of a constant: {fv}");
+    // 5 dSprites factors: chance is 1/5
+    let bv = part(&j, "beta_vae.dlib", "eval_accuracy");
+    assert!((0.1..=0.3).contains(&bv), "BetaVAE of a constant: {bv}");
+    let e = run_err(&["protocol-score", "--metrics", "dci"]);
+    assert!(e.contains("unknown metric 'dci'"), "{e}");
+}
+
+#[test]
 fn recipe_metric_options_are_checked() {
     let d = tempfile::tempdir().unwrap();
     let p = mini_recipe(d.path(), 100, "");
