@@ -571,6 +571,67 @@ fn protocol_score_identity_is_one_constant_is_chance() {
     assert!(e.contains("unknown metric 'dci'"), "{e}");
 }
 
+/// A trained biodis VAE run directory scored with the protocol metrics (tiny: 3 steps, few
+/// votes — the numbers are not meaningful, the path is).
+#[test]
+fn protocol_score_of_a_vae_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f13");
+    run_ok(&[
+        "run",
+        "fig13",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--variants",
+        "bio_w1",
+        "--set",
+        "train.mig_samples=200",
+        "--set",
+        "train.r2_samples=8",
+        "--set",
+        "train.batch=4",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let run = out.join("bio_w1-s0");
+    assert!(run.join("weights.safetensors").exists());
+    let o = run_ok(&[
+        "protocol-score",
+        "--run",
+        run.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "--num-train",
+        "30",
+        "--num-eval",
+        "20",
+        "--num-variance-estimate",
+        "64",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["factor_sizes"], serde_json::json!([3, 6, 40, 32, 32]));
+    assert!(j["representation"].as_str().unwrap().contains("bio_w1-s0"));
+    for s in j["scores"].as_array().unwrap() {
+        let v = s["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{s}");
+    }
+    // a directory without final weights is named
+    std::fs::remove_file(run.join("weights.safetensors")).unwrap();
+    let e = run_err(&["protocol-score", "--run", run.to_str().unwrap()]);
+    assert!(
+        e.contains("weights.safetensors") && e.contains("no final weights"),
+        "{e}"
+    );
+    let e = run_err(&["protocol-score", "--run", tmp.path().to_str().unwrap()]);
+    assert!(e.contains("recipe.toml"), "{e}");
+}
+
 #[test]
 fn recipe_metric_options_are_checked() {
     let d = tempfile::tempdir().unwrap();
