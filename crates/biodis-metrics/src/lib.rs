@@ -20,6 +20,8 @@
 //!   unsupervised [`discrete::gaussian_total_correlation`], [`discrete::mean_pairwise_mi`];
 //! - [`infom::infom`] (Hsu et al. 2023): MIR's formula on a k-NN MI estimate.
 //! - [`bootstrap`]: percentile confidence intervals over samples for any of them.
+//! - [`options`]: range checks of every metric option ([`MetricError::BadOption`] names the
+//!   option, the value and the accepted range).
 //!
 //! The learning parts (gradient-boosted trees for DCI, a linear SVC for SAP, logistic regression
 //! for BetaVAE/explicitness) are small implementations of scikit-learn's exact formulations
