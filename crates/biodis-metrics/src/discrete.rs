@@ -42,6 +42,7 @@ pub fn mig(
     kind: FactorKind,
     bins: usize,
 ) -> Result<Score, MetricError> {
+    crate::options::check_bins("bins", bins)?;
     check_pair(codes, factors, 2)?;
     if codes.ncols() < 2 {
         return Err(MetricError::Invalid {
@@ -79,6 +80,7 @@ pub fn modularity(
     kind: FactorKind,
     bins: usize,
 ) -> Result<Score, MetricError> {
+    crate::options::check_bins("bins", bins)?;
     check_pair(codes, factors, 2)?;
     if factors.ncols() < 2 {
         return Err(MetricError::Invalid {
@@ -112,6 +114,7 @@ pub fn modularity_from_mi(m: &Array2<f64>) -> f64 {
 /// Mean pairwise MI between discretised latents (off-diagonal mean), nats — an unsupervised
 /// measure of how redundant the code is (disentanglement_lib `unsupervised_metrics`).
 pub fn mean_pairwise_mi(codes: ArrayView2<f64>, bins: usize) -> Result<Score, MetricError> {
+    crate::options::check_bins("bins", bins)?;
     crate::check_finite("latents", codes)?;
     let d = codes.ncols();
     if d < 2 || codes.nrows() < 2 {

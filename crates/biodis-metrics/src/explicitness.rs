@@ -46,6 +46,7 @@ pub fn explicitness(
     bins: usize,
     n_train: usize,
 ) -> Result<Score, MetricError> {
+    crate::options::check_bins("bins", bins)?;
     check_pair(codes, factors, 4)?;
     let (n, d) = codes.dim();
     if n_train < 2 || n_train >= n {

@@ -115,6 +115,7 @@ pub fn infom(
     bins: usize,
     seed: u64,
 ) -> Result<(Score, Array2<f64>), MetricError> {
+    crate::options::check_bins("bins", bins)?;
     check_pair(codes, factors, 4)?;
     let (n, d) = codes.dim();
     let kf = factors.ncols();

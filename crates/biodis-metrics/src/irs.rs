@@ -19,6 +19,8 @@ pub fn irs(
     bins: usize,
     diff_quantile: f64,
 ) -> Result<Score, MetricError> {
+    crate::options::check_bins("bins", bins)?;
+    crate::options::check_half_open("diff_quantile", diff_quantile, 0.0, 1.0)?;
     check_pair(codes, factors, 2)?;
     let n = codes.nrows();
     let fl = column_labels(factors, FactorKind::Continuous, bins);

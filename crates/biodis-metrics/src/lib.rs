@@ -20,6 +20,8 @@
 //!   unsupervised [`discrete::gaussian_total_correlation`], [`discrete::mean_pairwise_mi`];
 //! - [`infom::infom`] (Hsu et al. 2023): MIR's formula on a k-NN MI estimate.
 //! - [`bootstrap`]: percentile confidence intervals over samples for any of them.
+//! - [`options`]: range checks of every metric option ([`MetricError::BadOption`] names the
+//!   option, the value and the accepted range).
 //!
 //! The learning parts (gradient-boosted trees for DCI, a linear SVC for SAP, logistic regression
 //! for BetaVAE/explicitness) are small implementations of scikit-learn's exact formulations
@@ -42,6 +44,7 @@ pub mod irs;
 pub mod labels;
 pub mod logistic;
 pub mod mir;
+pub mod options;
 pub mod protocol;
 pub mod sap;
 pub mod score;
@@ -77,6 +80,13 @@ pub enum MetricError {
     },
     #[error("{what}: {msg}")]
     Invalid { what: String, msg: String },
+    /// A metric option outside its range (see [`options`]).
+    #[error("{option} = {value}: expected {expected}")]
+    BadOption {
+        option: String,
+        value: String,
+        expected: String,
+    },
 }
 
 /// Checks that every entry of `a` is finite, naming `what` and the first bad position.

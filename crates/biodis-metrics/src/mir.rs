@@ -65,6 +65,20 @@ impl Default for MirOptions {
     }
 }
 
+impl MirOptions {
+    /// Checks the ranges: `bins` in `2..=`[`crate::options::MAX_BINS`]; both thresholds finite
+    /// and > 1 (a neuron is kept when its statistic exceeds the maximum divided by the
+    /// threshold, so a threshold ≤ 1 keeps no neuron at all). Errors name the option
+    /// (`bins`, `activity_threshold`, `mi_threshold`), the value and the range.
+    pub fn validate(&self) -> Result<(), MetricError> {
+        use crate::options::*;
+        check_bins("bins", self.bins)?;
+        check_above("activity_threshold", self.activity_threshold, 1.0)?;
+        check_above("mi_threshold", self.mi_threshold, 1.0)?;
+        Ok(())
+    }
+}
+
 /// Everything [`mir`] computed, for reports and re-analysis.
 #[derive(Debug, Clone)]
 pub struct MirResult {
@@ -158,13 +172,7 @@ pub fn mir(
             msg: "no neurons (0 columns)".into(),
         });
     }
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    if opts.bins < 2 || !positive(opts.activity_threshold) || !positive(opts.mi_threshold) {
-        return Err(MetricError::Invalid {
-            what: "MIR options".into(),
-            msg: "bins must be >= 2 and both thresholds > 0".into(),
-        });
-    }
+    opts.validate()?;
     check_finite("activations", activations)?;
     check_finite("factors", factors)?;
 

@@ -67,6 +67,27 @@ impl Protocol {
     }
 }
 
+impl Protocol {
+    /// Checks the ranges: `batch_size >= 2` (a variance over the batch needs two points),
+    /// `num_train`, `num_eval >= 1`, `num_variance_estimate >= 2`, `prune_threshold` in
+    /// `[0, ∞)` and finite.
+    pub fn validate(&self) -> Result<(), MetricError> {
+        use crate::options::*;
+        check_at_least("batch_size", self.batch_size, 2)?;
+        check_at_least("num_train", self.num_train, 1)?;
+        check_at_least("num_eval", self.num_eval, 1)?;
+        check_at_least("num_variance_estimate", self.num_variance_estimate, 2)?;
+        if !(self.prune_threshold.is_finite() && self.prune_threshold >= 0.0) {
+            return Err(MetricError::BadOption {
+                option: "prune_threshold".into(),
+                value: self.prune_threshold.to_string(),
+                expected: "a finite number >= 0".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 fn sample_factors(sizes: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
     (0..n)
         .map(|_| sizes.iter().map(|&k| rng.below(k)).collect())
@@ -85,6 +106,7 @@ pub fn factor_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
     enc: &E,
     p: Protocol,
 ) -> Result<Score, MetricError> {
+    p.validate()?;
     let sizes = data.factor_sizes();
     if sizes.is_empty() || sizes.contains(&0) {
         return Err(MetricError::Invalid {
@@ -106,7 +128,11 @@ pub fn factor_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
         .filter(|&j| gvar[j].sqrt() >= p.prune_threshold)
         .collect();
     if active.is_empty() {
+        // as the reference: both accuracies 0 when every dimension is pruned
         return Ok(Score::new("factor_vae.dlib", 0.0)
+            .part("train_accuracy", 0.0)
+            .part("eval_accuracy", 0.0)
+            .part("num_active_dims", 0.0)
             .param("note", "no active dimensions")
             .param("preset", p.preset));
     }
@@ -168,6 +194,7 @@ pub fn beta_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
     enc: &E,
     p: Protocol,
 ) -> Result<Score, MetricError> {
+    p.validate()?;
     let sizes = data.factor_sizes();
     if sizes.len() < 2 {
         return Err(MetricError::Invalid {

@@ -5,9 +5,13 @@
 //! - discrete factors (`sap.dlib`): `S[i,k]` = test accuracy of a linear SVC (`C = 0.01`,
 //!   balanced class weights) trained on latent `i` alone (see [`crate::svm`]);
 //! - continuous factors (`sap_continuous.dlib`): `S[i,k] = cov(z_i, v_k)² / (var z_i · var v_k)`
-//!   (0 when `var z_i ≤ 1e-12`), on the test part.
+//!   (0 when `var z_i ≤ 1e-12`), on the **training** part only — disentanglement_lib's
+//!   `compute_score_matrix` with `continuous_factors=True` reads only the training draw and
+//!   ignores the test draw it was given; so does this.
 //!
 //! Train/test: the first `n_train` samples train, the rest test (dlib samples 10 000 + 5 000).
+//! The form is the caller's choice ([`SapForm`]), independent of how other metrics treat the
+//! factors: the reference's continuous SAP can be asked for on class-label factors.
 
 use crate::labels::unique_labels;
 use crate::score::{check_pair, Score};
@@ -15,13 +19,29 @@ use crate::svm::LinearSvc;
 use crate::MetricError;
 use ndarray::ArrayView2;
 
-/// SAP with discrete factors (class labels = distinct values) or continuous factors.
+/// Which of disentanglement_lib's two SAP score matrices to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SapForm {
+    /// Squared correlation of each latent with each factor on the training draw
+    /// (`sap_continuous.dlib`; dlib `continuous_factors=True`).
+    Continuous,
+    /// Test accuracy of a one-latent linear SVC per factor (`sap.dlib`; dlib
+    /// `continuous_factors=False`); factors are class labels (distinct values).
+    Discrete,
+}
+
+/// SAP of `codes` (samples × latents) against `factors` (samples × factors); the first `n_train`
+/// samples are the training draw, the rest the test draw (used by the discrete form only).
+///
+/// Errors: fewer than 2 latents, a split leaving no test samples, a constant factor (for the
+/// continuous form: constant on the training draw, whose variance it divides by).
 pub fn sap(
     codes: ArrayView2<f64>,
     factors: ArrayView2<f64>,
-    continuous: bool,
+    form: SapForm,
     n_train: usize,
 ) -> Result<Score, MetricError> {
+    let continuous = form == SapForm::Continuous;
     check_pair(codes, factors, 4)?;
     let n = codes.nrows();
     if codes.ncols() < 2 {
@@ -39,7 +59,8 @@ pub fn sap(
     let (d, kf) = (codes.ncols(), factors.ncols());
     for k in 0..kf {
         let col = factors.column(k);
-        if col.iter().all(|v| *v == col[0]) {
+        let part = if continuous { n_train } else { n };
+        if col.iter().take(part).all(|v| *v == col[0]) {
             return Err(crate::score::constant_factor(k, "SAP"));
         }
     }
@@ -47,8 +68,9 @@ pub fn sap(
     if continuous {
         for i in 0..d {
             for k in 0..kf {
-                let z: Vec<f64> = codes.column(i).iter().skip(n_train).copied().collect();
-                let v: Vec<f64> = factors.column(k).iter().skip(n_train).copied().collect();
+                // the training draw, as the reference
+                let z: Vec<f64> = codes.column(i).iter().take(n_train).copied().collect();
+                let v: Vec<f64> = factors.column(k).iter().take(n_train).copied().collect();
                 let m = z.len() as f64;
                 let (mz, mv) = (z.iter().sum::<f64>() / m, v.iter().sum::<f64>() / m);
                 let cov = z
@@ -92,9 +114,12 @@ pub fn sap(
     } else {
         "sap.dlib"
     };
-    Ok(Score::new(id, gaps / kf as f64)
-        .param("n_train", n_train)
-        .param("svm_c", 0.01))
+    let sc = Score::new(id, gaps / kf as f64).param("n_train", n_train);
+    Ok(if continuous {
+        sc.param("score_matrix_on", "train")
+    } else {
+        sc.param("svm_c", 0.01)
+    })
 }
 
 #[cfg(test)]
@@ -113,14 +138,65 @@ mod tests {
             }
         });
         let c = Array2::from_shape_fn((n, 3), |(s, j)| if j < 2 { f[[s, j]] * 1.5 } else { 0.0 });
-        let sc = sap(c.view(), f.view(), true, 400).unwrap().value;
+        let sc = sap(c.view(), f.view(), SapForm::Continuous, 400)
+            .unwrap()
+            .value;
         assert!((sc - 1.0).abs() < 1e-9, "{sc}");
         // discrete: a 1-D linear SVC cannot isolate the middle classes of a 4-class factor, but
         // the binary factor is learned perfectly and the other latents are at chance
-        let sd = sap(c.view(), f.view(), false, 400).unwrap().value;
+        let sd = sap(c.view(), f.view(), SapForm::Discrete, 400)
+            .unwrap()
+            .value;
         assert!(sd > 0.4, "{sd}");
         // swapping the latents does not change SAP
         let p = Array2::from_shape_fn((n, 3), |(s, j)| c[[s, 2 - j]]);
-        assert!((sap(p.view(), f.view(), true, 400).unwrap().value - sc).abs() < 1e-12);
+        assert!(
+            (sap(p.view(), f.view(), SapForm::Continuous, 400)
+                .unwrap()
+                .value
+                - sc)
+                .abs()
+                < 1e-12
+        );
+    }
+
+    #[test]
+    fn continuous_form_reads_the_training_draw_only() {
+        // latent 0 equals the factor on the training draw and is noise after it; latent 1 the
+        // reverse. On the training draw S = [[1, ·], [≈0, ·]] → SAP ≈ 1; scored on the test
+        // draw it would be ≈ 1 for latent 1 instead, with the same gap — so make the test draw
+        // carry no signal at all and check the value is the training-draw one.
+        let (n, nt) = (400, 300);
+        let f = Array2::from_shape_fn((n, 1), |(s, _)| ((s * 7) % 11) as f64);
+        let c = Array2::from_shape_fn((n, 2), |(s, j)| {
+            let noise = ((s * 31 + j * 17) % 13) as f64;
+            if s < nt {
+                if j == 0 {
+                    f[[s, 0]]
+                } else {
+                    noise
+                }
+            } else {
+                noise
+            }
+        });
+        let v = sap(c.view(), f.view(), SapForm::Continuous, nt)
+            .unwrap()
+            .value;
+        // training-draw value computed independently: corr(latent0, f)² = 1, minus latent 1's
+        let z1: Vec<f64> = (0..nt).map(|s| c[[s, 1]]).collect();
+        let y: Vec<f64> = (0..nt).map(|s| f[[s, 0]]).collect();
+        let r = corr(&z1, &y);
+        assert!((v - (1.0 - r * r)).abs() < 1e-12, "{v} vs {}", 1.0 - r * r);
+        assert!(v > 0.9, "{v}");
+    }
+
+    fn corr(a: &[f64], b: &[f64]) -> f64 {
+        let m = a.len() as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / m, b.iter().sum::<f64>() / m);
+        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
     }
 }

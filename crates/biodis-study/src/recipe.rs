@@ -446,6 +446,10 @@ impl RunConfig {
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
+        // the metric options, named as written in the recipe (`metrics.bins = 0: expected …`)
+        self.metrics
+            .validate()
+            .map_err(|e| format!("metrics.{e}"))?;
         Ok(())
     }
 }
@@ -989,6 +993,45 @@ set = { "constraints.beta_activity" = 0.0 }
         .unwrap_err()
         .to_string();
         assert!(e.contains("stpes") && e.contains("train"), "{e}");
+    }
+
+    #[test]
+    fn bad_metric_options_are_refused_with_their_range() {
+        // issue 20: these used to run to `done` with MIR NaN (and 1e8 bins hung)
+        for (set, want) in [
+            (
+                "metrics.bins=0",
+                "metrics.bins = 0: expected an integer from 2 to 65536",
+            ),
+            (
+                "metrics.bins=1",
+                "metrics.bins = 1: expected an integer from 2 to 65536",
+            ),
+            (
+                "metrics.bins=100000000",
+                "metrics.bins = 100000000: expected an integer from 2 to 65536",
+            ),
+            (
+                "metrics.activity_threshold=-1",
+                "metrics.activity_threshold = -1: expected a finite number > 1",
+            ),
+            (
+                "metrics.mi_threshold=0",
+                "metrics.mi_threshold = 0: expected a finite number > 1",
+            ),
+        ] {
+            let e = expand(&src(MINI), &[parse_override(set).unwrap()], None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{set}: {e}");
+        }
+        assert!(expand(
+            &src(MINI),
+            &[parse_override("metrics.bins=30").unwrap()],
+            None,
+            None
+        )
+        .is_ok());
     }
 
     #[test]

@@ -95,6 +95,10 @@ impl RunDir {
     pub fn checkpoint(&self) -> PathBuf {
         self.root.join("checkpoint.safetensors")
     }
+    /// The final model parameters of a finished VAE run (`p0`, `p1`, … and `n_params`, `step`).
+    pub fn weights(&self) -> PathBuf {
+        self.root.join("weights.safetensors")
+    }
 
     /// Reads `status.json`, if present and valid.
     pub fn read_status(&self) -> Option<Status> {

@@ -11,6 +11,8 @@
 //! latents, timing) and `arrays/`: `codes.npy` (the MIG sample's scored means, `[n, latent]`),
 //! `factors.npy` (its factor classes), `traversals.npy` (`[latent, step, C, 64, 64]`, decoded
 //! from the mean of one image with one latent swept over its 2nd–98th percentile: Fig. 12).
+//! `weights.safetensors` (written when training ends) holds the final parameters, for scoring
+//! the trained encoder later ([`VaeRunEncoder`], `biodis protocol-score --run`).
 //! `checkpoint.safetensors` (every `train.checkpoint_every` steps) holds the parameters, the
 //! Adam moments and the positions of the factor and ε streams: a resumed run continues from
 //! it and ends with the same numbers as an uninterrupted one. Finished runs are kept.
@@ -373,6 +375,21 @@ pub fn run_vae(
         }
     }
     let train_s = wall_before + t0.elapsed().as_secs_f64();
+    {
+        // the final parameters, so the trained encoder can be scored later (`VaeRunEncoder`)
+        let st = t.state();
+        let mut meta = std::collections::HashMap::new();
+        meta.insert("n_params".to_string(), st.params.len().to_string());
+        meta.insert("step".to_string(), st.step.to_string());
+        let names: Vec<String> = (0..st.params.len()).map(|k| format!("p{k}")).collect();
+        let tensors: Vec<(&str, &[f32])> = names
+            .iter()
+            .zip(&st.params)
+            .map(|(n, p)| (n.as_str(), p.as_slice()))
+            .collect();
+        let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+        atomic_write(&dir.weights(), &bytes).map_err(|e| err(e.to_string()))?;
+    }
     let t1 = Instant::now();
     let (eval, codes, factors) = evaluate(&t, data.as_ref(), cfg.run.seed).map_err(err)?;
     // Fig. 12: traversals of one fixed image (the middle of every factor).
@@ -543,6 +560,70 @@ pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
         }
     }
     s
+}
+
+/// The trained encoder of a finished VAE run directory (its `recipe.toml` and
+/// `weights.safetensors`), on the run's own dataset: codes are the scored posterior means, as
+/// the run's MIG uses them.
+pub struct VaeRunEncoder {
+    pub config: VaeRunConfig,
+    pub data: Box<dyn ImageData>,
+    trainer: VaeTrainer,
+}
+
+impl VaeRunEncoder {
+    /// Opens `run_dir`; errors name the file (no recipe, not a VAE run, no final weights).
+    pub fn open(run_dir: &Path) -> Result<VaeRunEncoder, String> {
+        let rd = RunDir::new(run_dir.to_path_buf());
+        let rp = rd.recipe();
+        let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
+        let config: VaeRunConfig = toml::from_str(&text)
+            .map_err(|e| format!("{}: not a VAE run's recipe: {e}", rp.display()))?;
+        let wp = rd.weights();
+        if !wp.exists() {
+            return Err(format!(
+                "{}: no final weights (the run has not finished, or it finished before runs saved them)",
+                wp.display()
+            ));
+        }
+        let c = Checkpoint::load(&wp).map_err(|e| e.to_string())?;
+        let n: usize = c.meta("n_params", &wp).map_err(|e| e.to_string())?;
+        let params = (0..n)
+            .map(|k| {
+                c.tensors
+                    .get(&format!("p{k}"))
+                    .cloned()
+                    .ok_or_else(|| format!("{}: no tensor p{k}", wp.display()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = config.data.open()?;
+        let mut t = VaeTrainer::new(
+            config.vae.clone(),
+            config.train.clone(),
+            data.channels(),
+            config.run.seed,
+        )?;
+        t.set_params(&params)
+            .map_err(|e| format!("{}: {e}", wp.display()))?;
+        Ok(VaeRunEncoder {
+            config,
+            data,
+            trainer: t,
+        })
+    }
+
+    /// Posterior means of the images of `factors` (one class per factor), `[n][latent]`.
+    pub fn encode_factors(&self, factors: &[Vec<usize>]) -> Vec<Vec<f64>> {
+        let (model, device) = self.trainer.eval_model();
+        let m = biodis_vae::encode_means(
+            &model,
+            self.config.vae.nonneg,
+            self.data.as_ref(),
+            factors,
+            &device,
+        );
+        m.outer_iter().map(|r| r.to_vec()).collect()
+    }
 }
 
 /// Reads a VAE study back (configurations in index order).

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 mod bench;
+mod protocol;
 mod score;
 mod spatial;
 
@@ -118,6 +119,9 @@ enum Cmd {
     /// Score latents against ground-truth factors with MIR, MIG, DCI, SAP, … (arrays from any
     /// framework: .npy, .npz, .csv).
     Score(score::ScoreArgs),
+    /// FactorVAE and BetaVAE scores (intervention-based, disentanglement_lib's protocol) of a
+    /// representation on a built-in dataset's factor grid.
+    ProtocolScore(protocol::ProtocolArgs),
     /// Spatial-cell analyses of ratemaps: grid scores (DeepMind, annulus, opexebo), nulls,
     /// spacing, Skaggs information, border score; a table and figures.
     Spatial(spatial::SpatialArgs),
@@ -367,6 +371,7 @@ fn real_main() -> Result<()> {
         }
         Cmd::Bench(args) => bench::run(args),
         Cmd::Score(args) => score::run(args),
+        Cmd::ProtocolScore(args) => protocol::run(args),
         Cmd::Spatial(args) => spatial::run(args),
         Cmd::Theory {
             check,

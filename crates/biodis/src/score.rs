@@ -38,6 +38,11 @@ pub struct ScoreArgs {
     /// they are continuous and binned.
     #[arg(long)]
     discrete_factors: bool,
+    /// SAP's score matrix: `continuous` (squared correlation on the training part, dlib's
+    /// `continuous_factors=True`), `discrete` (test accuracy of a one-latent linear SVC, dlib's
+    /// `continuous_factors=False`), or `auto` (discrete with --discrete-factors, else continuous).
+    #[arg(long, value_enum, default_value_t = SapArg::Auto)]
+    sap: SapArg,
     /// Bins for discretising codes (and continuous factors).
     #[arg(long, default_value_t = 20)]
     bins: usize,
@@ -60,6 +65,14 @@ pub struct ScoreArgs {
     /// Write a heatmap of MIR's MI matrix (.png or .svg).
     #[arg(long)]
     heatmap: Option<PathBuf>,
+}
+
+/// `--sap`: which SAP score matrix (see [`biodis_metrics::sap::SapForm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SapArg {
+    Continuous,
+    Discrete,
+    Auto,
 }
 
 /// Reads a samples × dims matrix from .npy / .npz / .csv, naming the file in every error.
@@ -255,6 +268,10 @@ pub fn run(a: ScoreArgs) -> Result<()> {
     } else {
         FactorKind::Continuous
     };
+    let sap_form = match (a.sap, a.discrete_factors) {
+        (SapArg::Continuous, _) | (SapArg::Auto, false) => biodis_metrics::sap::SapForm::Continuous,
+        (SapArg::Discrete, _) | (SapArg::Auto, true) => biodis_metrics::sap::SapForm::Discrete,
+    };
     let n = z.nrows();
     if !(a.train_fraction > 0.0 && a.train_fraction < 1.0) {
         bail!(
@@ -286,6 +303,8 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         .collect();
     }
     let bins = a.bins;
+    // options are checked before any metric runs, named as the flags are
+    biodis_metrics::options::check_bins("--bins", bins)?;
     let mir_opts = biodis_metrics::MirOptions {
         bins,
         ..Default::default()
@@ -302,7 +321,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             }
             "mig" => biodis_metrics::discrete::mig(zz, ff, kind, bins)?,
             "dci" => biodis_metrics::dci::dci(zz, ff, kind, bins, nt, Default::default())?.0,
-            "sap" => biodis_metrics::sap::sap(zz, ff, !a.discrete_factors, nt)?,
+            "sap" => biodis_metrics::sap::sap(zz, ff, sap_form, nt)?,
             "modularity" => biodis_metrics::discrete::modularity(zz, ff, kind, bins)?,
             "explicitness" => biodis_metrics::explicitness::explicitness(zz, ff, kind, bins, nt)?,
             "irs" => biodis_metrics::irs::irs(zz, ff, bins, 0.99)?,

@@ -472,6 +472,186 @@ fn score_reads_npy_npz_csv_and_reports_json() {
 }
 
 #[test]
+fn score_metric_options_are_checked_and_sap_form_is_its_own_option() {
+    let d = tempfile::tempdir().unwrap();
+    let f = grid_factors();
+    let z = ndarray::Array2::from_shape_fn((360, 4), |(s, j)| {
+        if j < 3 {
+            2.0 * f[[s, j]] - 1.0
+        } else {
+            ((s * 7) % 5) as f64
+        }
+    });
+    let (zp, fp) = (d.path().join("z.npy"), d.path().join("f.npy"));
+    write_npy(&zp, &z);
+    write_npy(&fp, &f);
+    let (zs, fs) = (zp.to_str().unwrap(), fp.to_str().unwrap());
+    // issue 20: `--bins 0` printed MIG 0.0000 and IRS -inf with exit 0
+    for b in ["0", "1", "100000000"] {
+        let e = run_err(&["score", "--latents", zs, "--factors", fs, "--bins", b]);
+        assert!(
+            e.contains(&format!(
+                "--bins = {b}: expected an integer from 2 to 65536"
+            )),
+            "{e}"
+        );
+    }
+    // the SAP form no longer follows --discrete-factors silently
+    let ids = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "score",
+            "--latents",
+            zs,
+            "--factors",
+            fs,
+            "--metrics",
+            "sap",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = run_ok(&args);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&[]), ["sap_continuous.dlib"]);
+    assert_eq!(ids(&["--discrete-factors"]), ["sap.dlib"]);
+    assert_eq!(
+        ids(&["--discrete-factors", "--sap", "continuous"]),
+        ["sap_continuous.dlib"]
+    );
+    assert_eq!(ids(&["--sap", "discrete"]), ["sap.dlib"]);
+}
+
+#[test]
+fn protocol_score_identity_is_one_constant_is_chance() {
+    // disentanglement_lib's factor_vae_test / beta_vae_test expectations, with its tests' sample
+    // counts (`--preset test`), on the dSprites factor grid
+    let get = |repr: &str| -> serde_json::Value {
+        let o = run_ok(&[
+            "protocol-score",
+            "--dataset",
+            "dsprites",
+            "--representation",
+            repr,
+            "--preset",
+            "test",
+            "--json",
+        ]);
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let part = |j: &serde_json::Value, id: &str, k: &str| -> f64 {
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["parts"][k]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
+    let j = get("identity");
+    for id in ["factor_vae.dlib", "beta_vae.dlib"] {
+        for k in ["train_accuracy", "eval_accuracy"] {
+            let v = part(&j, id, k);
+            assert!((0.9..=1.0).contains(&v), "{id} {k} = {v}");
+        }
+    }
+    let j = get("constant");
+    let fv = j["scores"][0]["value"].as_f64().unwrap();
+    assert!((0.0..=0.2).contains(&fv), "FactorVAE of a constant: {fv}");
+    // 5 dSprites factors: chance is 1/5
+    let bv = part(&j, "beta_vae.dlib", "eval_accuracy");
+    assert!((0.1..=0.3).contains(&bv), "BetaVAE of a constant: {bv}");
+    let e = run_err(&["protocol-score", "--metrics", "dci"]);
+    assert!(e.contains("unknown metric 'dci'"), "{e}");
+}
+
+/// A trained biodis VAE run directory scored with the protocol metrics (tiny: 3 steps, few
+/// votes — the numbers are not meaningful, the path is).
+#[test]
+fn protocol_score_of_a_vae_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f13");
+    run_ok(&[
+        "run",
+        "fig13",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--variants",
+        "bio_w1",
+        "--set",
+        "train.mig_samples=200",
+        "--set",
+        "train.r2_samples=8",
+        "--set",
+        "train.batch=4",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let run = out.join("bio_w1-s0");
+    assert!(run.join("weights.safetensors").exists());
+    let o = run_ok(&[
+        "protocol-score",
+        "--run",
+        run.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "--num-train",
+        "30",
+        "--num-eval",
+        "20",
+        "--num-variance-estimate",
+        "64",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["factor_sizes"], serde_json::json!([3, 6, 40, 32, 32]));
+    assert!(j["representation"].as_str().unwrap().contains("bio_w1-s0"));
+    for s in j["scores"].as_array().unwrap() {
+        let v = s["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{s}");
+    }
+    // a directory without final weights is named
+    std::fs::remove_file(run.join("weights.safetensors")).unwrap();
+    let e = run_err(&["protocol-score", "--run", run.to_str().unwrap()]);
+    assert!(
+        e.contains("weights.safetensors") && e.contains("no final weights"),
+        "{e}"
+    );
+    let e = run_err(&["protocol-score", "--run", tmp.path().to_str().unwrap()]);
+    assert!(e.contains("recipe.toml"), "{e}");
+}
+
+#[test]
+fn recipe_metric_options_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 100, "");
+    let ps = p.to_str().unwrap();
+    for (set, want) in [
+        ("metrics.bins=0", "metrics.bins = 0"),
+        ("metrics.bins=100000000", "metrics.bins = 100000000"),
+        (
+            "metrics.activity_threshold=-1",
+            "metrics.activity_threshold = -1",
+        ),
+        ("metrics.mi_threshold=0", "metrics.mi_threshold = 0"),
+    ] {
+        let e = run_err(&["run", ps, "--dry-run", "--set", set]);
+        assert!(e.contains(want) && e.contains("expected"), "{set}: {e}");
+    }
+}
+
+#[test]
 fn score_bad_input_is_named() {
     let d = tempfile::tempdir().unwrap();
     let f = grid_factors();
