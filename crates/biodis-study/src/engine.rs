@@ -45,7 +45,8 @@ pub struct RunEntry {
 
 /// Creates every run directory with its resolved `recipe.toml` and a `queued` status (runs
 /// already present with the same configuration keep their state; a different configuration is
-/// an error), and writes `runs.json`.
+/// an error), and writes `runs.json` (kept as it is when it already lists every run, so running
+/// a subset of a study never shrinks its index).
 pub fn prepare_study(study_dir: &Path, runs: &[RunConfig]) -> Result<(), String> {
     prepare_runs(study_dir, runs, |c| c.run_id())
 }
@@ -82,6 +83,18 @@ pub fn prepare_runs<C: serde::Serialize>(
             index: i,
             run_id: id(cfg),
         });
+    }
+    // a subset of an existing study (what `resume` runs) keeps the study's whole index
+    let existing: Option<Vec<RunEntry>> = std::fs::read_to_string(study_dir.join("runs.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(ex) = existing {
+        if entries
+            .iter()
+            .all(|e| ex.iter().any(|x| x.run_id == e.run_id))
+        {
+            return Ok(());
+        }
     }
     let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
     atomic_write(&study_dir.join("runs.json"), &j)
@@ -341,6 +354,16 @@ pub fn mean_se(v: &[f64]) -> (f64, f64, usize) {
     (m, (var / n as f64).sqrt(), n)
 }
 
+/// `mean ± s.e.` of the finite values of `v` with `prec` decimals; a single value is shown as
+/// `m (n=1)` (a standard error needs two values), none as `n/a`.
+pub fn fmt_mean_se(v: &[f64], prec: usize) -> String {
+    match mean_se(v) {
+        (_, _, 0) => "n/a".to_string(),
+        (m, _, 1) => format!("{m:.prec$} (n=1)"),
+        (m, se, _) => format!("{m:.prec$} ± {se:.prec$}"),
+    }
+}
+
 /// A per-variant table of final MIR (mean ± s.e.), in the order variants first appear.
 pub fn summary_table(outcomes: &[Outcome]) -> String {
     let mut order: Vec<String> = Vec::new();
@@ -366,16 +389,14 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
             .iter()
             .map(|r| r.last.active.get(r.primary_layer).copied().unwrap_or(0) as f64)
             .collect();
-        let (m, se, _) = mean_se(&mirs);
-        let (r, rse, _) = mean_se(&r2s);
         let (a, _, _) = mean_se(&act);
         s.push_str(&format!(
             "{:<16} {:>6} {:>6} {:>18} {:>16} {:>10.1}\n",
             v,
             ok.len(),
             failed,
-            format!("{m:.3} ± {se:.3}"),
-            format!("{r:.4} ± {rse:.4}"),
+            fmt_mean_se(&mirs, 3),
+            fmt_mean_se(&r2s, 4),
             a
         ));
     }
@@ -394,6 +415,13 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_seed_shows_n_not_a_nan_error() {
+        assert_eq!(fmt_mean_se(&[0.918], 3), "0.918 (n=1)");
+        assert_eq!(fmt_mean_se(&[f64::NAN], 3), "n/a");
+        assert_eq!(fmt_mean_se(&[1.0, 2.0, 3.0], 1), "2.0 ± 0.6");
+    }
 
     #[test]
     fn mean_se_known() {
