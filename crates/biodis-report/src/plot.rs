@@ -78,13 +78,13 @@ macro_rules! both {
             let $root = BitMapBackend::new(&png, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(perr)?;
+            $root.present().map_err(|e| crate::ferr(&png, e))?;
         }
         {
             let $root = SVGBackend::new(&svg, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(perr)?;
+            $root.present().map_err(|e| crate::ferr(&svg, e))?;
         }
         Ok(vec![png, svg])
     }};
@@ -376,18 +376,30 @@ pub fn matrix_heatmap(
     register_font();
     let n = kept.len().max(1);
     let size = ((160 + 6 * n as u32).clamp(700, 1400), 360);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::ferr(
+            path,
+            format!("cannot write: the folder {} does not exist", dir.display()),
+        ));
+    }
     match path.extension().and_then(|e| e.to_str()) {
         Some("png") => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept)?;
-            root.present().map_err(perr)
+            root.present()
+                .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept)?;
-            root.present().map_err(perr)
+            root.present()
+                .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
         _ => Err(ReportError::File {
             path: path.display().to_string(),
