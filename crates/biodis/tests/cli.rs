@@ -105,6 +105,134 @@ fn bad_keys_and_values_are_named() {
     assert!(e.contains("missing.toml"), "{e}");
 }
 
+/// A recipe's TOML value at a dotted key path.
+fn toml_at(path: &Path, key: &str) -> toml::Value {
+    let t: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let mut v = toml::Value::Table(t);
+    for k in key.split('.') {
+        v = v
+            .get(k)
+            .unwrap_or_else(|| panic!("{}: no {key}", path.display()))
+            .clone();
+    }
+    v
+}
+
+#[test]
+fn global_set_keeps_the_ablations_and_scoped_set_wins() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 20, "");
+    let out = d.path().join("study");
+    let o = run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "train.eval_every=10",
+        "--set",
+        "constraints.beta_activity=3e-3",
+        "--set",
+        "none:constraints.beta_weight=5e-4",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning: --set constraints.beta_activity=0.003")
+            && stderr.contains("variant 'none'")
+            && stderr.contains("constraints.beta_activity = 0.0"),
+        "{stderr}"
+    );
+    let beta = |id: &str, k: &str| {
+        toml_at(&out.join(id).join("recipe.toml"), k)
+            .as_float()
+            .unwrap()
+    };
+    assert_eq!(beta("all-s0", "constraints.beta_activity"), 3e-3);
+    assert_eq!(
+        beta("none-s0", "constraints.beta_activity"),
+        0.0,
+        "ablation kept"
+    );
+    assert_eq!(
+        beta("none-s0", "constraints.beta_weight"),
+        5e-4,
+        "scoped --set wins"
+    );
+    assert_eq!(beta("all-s0", "constraints.beta_weight"), 1e-4);
+    let e = run_err(&[
+        "run",
+        p.to_str().unwrap(),
+        "--dry-run",
+        "--set",
+        "nope:train.lr=1",
+    ]);
+    assert!(
+        e.contains("no variant 'nope'") && e.contains("all, none"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_diverged_run_is_failed_not_done() {
+    let d = tempfile::tempdir().unwrap();
+    // lr = 1e6: the loss grows to ~1e20 but stays finite, so only the divergence rule catches it
+    let p = mini_recipe(
+        d.path(),
+        40,
+        "[[variant]]\nname = \"diverge\"\nset = { \"train.lr\" = 1e6 }\n",
+    );
+    let out = d.path().join("study");
+    let o = bin()
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--quiet",
+            "--variants",
+            "all,diverge",
+            "--set",
+            "train.eval_every=10",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.status.success(),
+        "a diverged run fails the study: {stdout}"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("diverge-s0/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["state"], "failed", "{st}");
+    let err = st["error"].as_str().unwrap();
+    assert!(
+        err.contains("diverged at step") && err.contains("loss terms"),
+        "{err}"
+    );
+    assert!(
+        st["loss_terms"]["total"].as_f64().unwrap().is_finite(),
+        "{st}"
+    );
+    assert!(!out.join("diverge-s0/result.json").exists());
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("diverge-s0,diverge,0,failed")),
+        "{summary}"
+    );
+    assert!(
+        stdout.contains("diverge-s0") && stdout.contains("diverged"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn study_runs_reports_and_records_a_failed_run() {
     let d = tempfile::tempdir().unwrap();
@@ -279,6 +407,72 @@ fn kill_9_then_resume_gives_the_same_result() {
     let o = bin().args(&args2).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
+}
+
+#[test]
+fn damaged_result_or_checkpoint_is_rerun_not_trusted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 40, "");
+    let out = d.path().join("study");
+    let os = out.to_str().unwrap();
+    run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--set",
+        "train.eval_every=20",
+        "--out",
+        os,
+    ]);
+    let res = out.join("all-s0/result.json");
+    let good = std::fs::read_to_string(&res).unwrap();
+    // a truncated result.json: the report still covers the study and names the damaged run
+    std::fs::write(&res, &good[..good.len() / 2]).unwrap();
+    let o = bin().args(["report", os]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "report fails on one damaged run: {stderr}"
+    );
+    assert!(
+        stdout.contains("| none | 1 |") && stdout.contains("all-s0") && stdout.contains("damaged"),
+        "{stdout}"
+    );
+    // resume re-runs it (with a warning) instead of skipping it as done
+    let o = run_ok(&["resume", os, "--quiet"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("1 of 2 runs to resume") && stderr.contains("warning: all-s0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        without_wall(&std::fs::read_to_string(&res).unwrap()),
+        without_wall(&good)
+    );
+    // a truncated checkpoint of an interrupted run: restarted from scratch, same numbers
+    let ck = out.join("none-s0/checkpoint.safetensors");
+    let bytes = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
+    let none_good = std::fs::read_to_string(out.join("none-s0/result.json")).unwrap();
+    std::fs::remove_file(out.join("none-s0/result.json")).unwrap();
+    std::fs::write(
+        out.join("none-s0/status.json"),
+        r#"{"state": "running", "step": 20}"#,
+    )
+    .unwrap();
+    let o = run_ok(&["resume", os, "--quiet"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("none-s0") && stderr.contains("restarting the run from step 0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        without_wall(&std::fs::read_to_string(out.join("none-s0/result.json")).unwrap()),
+        without_wall(&none_good)
+    );
 }
 
 /// The dense trainer against the PyTorch reference (`shared/bench/bench_torch.py --mode check`,
