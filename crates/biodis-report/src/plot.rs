@@ -26,6 +26,18 @@ fn perr<E: std::fmt::Debug>(e: E) -> ReportError {
     ReportError::Plot(format!("{e:?}"))
 }
 
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn figure_names_are_shell_safe() {
+        assert_eq!(
+            super::safe_stem("mi_l1 beta_sparsity=0.0001"),
+            "mi_l1_beta_sparsity_0.0001"
+        );
+        assert_eq!(super::safe_stem("mi_all"), "mi_all");
+    }
+}
+
 /// Colour-blind-safe palette (Okabe–Ito).
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
@@ -69,11 +81,27 @@ fn viridis(t: f64) -> RGBColor {
 
 /// Draws the same figure to `<stem>.png` and `<stem>.svg` (a macro: closures cannot be
 /// generic over the backend).
+/// A shell-safe file stem for a figure: every character but ASCII letters, digits, `.`, `-`
+/// and `_` becomes `_` (`mi_l1 beta_sparsity=0.0001` → `mi_l1_beta_sparsity_0.0001`); the
+/// figure's own title keeps the label as written.
+pub fn safe_stem(stem: &str) -> String {
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 macro_rules! both {
     ($dir:expr, $stem:expr, $size:expr, |$root:ident| $body:expr) => {{
         register_font();
-        let png = $dir.join(format!("{}.png", $stem));
-        let svg = $dir.join(format!("{}.svg", $stem));
+        let stem = crate::plot::safe_stem(&$stem);
+        let png = $dir.join(format!("{}.png", stem));
+        let svg = $dir.join(format!("{}.svg", stem));
         {
             let $root = BitMapBackend::new(&png, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;

@@ -183,9 +183,121 @@ pub fn outcomes_from_dirs(study_dir: &Path, runs: &[RunConfig]) -> Vec<Outcome> 
         .collect()
 }
 
-/// The study's progress bar over `total` training steps (hidden unless `show`); keep the
-/// returned `MultiProgress` alive while the bar is used.
+/// Seconds between plain-text progress lines ([`PlainProgress`]): `BIODIS_PROGRESS_SECS` if set
+/// (a positive number), else 30.
+pub fn progress_interval() -> std::time::Duration {
+    let secs = std::env::var("BIODIS_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(30.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// Periodic plain-text progress lines on stderr, for when it is not a terminal (a log file,
+/// `nohup`, Slurm), where a progress bar draws nothing: every [`progress_interval`] a line
+/// `progress: runs 3/10 done, steps 12000/50000 (24%), 850 steps/s, ETA 45 s`, and one at the
+/// end. Stops when dropped.
+pub struct PlainProgress {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PlainProgress {
+    /// Starts the reporter over `bar`'s position (steps) and `runs_done` of `n_runs`.
+    pub fn start(
+        label: String,
+        bar: ProgressBar,
+        runs_done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        n_runs: usize,
+    ) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let interval = progress_interval();
+        let handle = std::thread::spawn(move || {
+            let t0 = std::time::Instant::now();
+            let start_pos = bar.position();
+            let line = |fin: bool| {
+                let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
+                let secs = t0.elapsed().as_secs_f64().max(1e-9);
+                let rate = (pos - start_pos.min(pos)) as f64 / secs;
+                let left = len.saturating_sub(pos) as f64;
+                let eta = if fin {
+                    "done".to_string()
+                } else if rate > 0.0 {
+                    format!("ETA {}", fmt_secs(left / rate))
+                } else {
+                    "ETA unknown".to_string()
+                };
+                eprintln!(
+                    "progress{label}: runs {}/{n_runs} done, steps {pos}/{len} ({:.0}%), {rate:.0} steps/s, {eta}",
+                    runs_done.load(Ordering::Relaxed),
+                    if len > 0 { 100.0 * pos as f64 / len as f64 } else { 100.0 },
+                );
+            };
+            let mut next = interval;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50).min(interval));
+                if st.load(Ordering::Relaxed) {
+                    line(true);
+                    return;
+                }
+                if t0.elapsed() >= next {
+                    line(false);
+                    next += interval;
+                }
+            }
+        });
+        PlainProgress {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for PlainProgress {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// `s` seconds as `42 s`, `7 min` or `3.5 h`.
+fn fmt_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// True when progress is wanted (`show`) but stderr is not a terminal: then the bar is hidden
+/// and [`PlainProgress`] prints lines instead.
+pub fn plain_progress_wanted(show: bool) -> bool {
+    use std::io::IsTerminal;
+    show && !std::io::stderr().is_terminal()
+}
+
+/// A message above the progress bar, or on stderr when the bar is not drawn (so a failure is
+/// never swallowed by a hidden bar).
+fn say(bar: &ProgressBar, msg: String) {
+    if bar.is_hidden() {
+        eprintln!("{msg}");
+    } else {
+        bar.println(msg);
+    }
+}
+
+/// The study's progress bar over `total` training steps (drawn only if `show` and stderr is a
+/// terminal; see [`PlainProgress`] otherwise); keep the returned `MultiProgress` alive while the
+/// bar is used.
 pub fn steps_bar(total: u64, show: bool) -> (MultiProgress, ProgressBar) {
+    let show = show && !plain_progress_wanted(show);
     let mp = MultiProgress::with_draw_target(if show {
         ProgressDrawTarget::stderr()
     } else {
@@ -229,6 +341,9 @@ where
         .map_err(|e| format!("{}: {e}", study_dir.display()))?;
     let total: u64 = runs.iter().map(&steps).sum();
     let (_mp, bar) = steps_bar(total, show_progress);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let plain = plain_progress_wanted(show_progress)
+        .then(|| PlainProgress::start(String::new(), bar.clone(), done.clone(), runs.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
@@ -240,12 +355,14 @@ where
                 let pb = bar.clone();
                 let res = run(&RunDir::new(dir.clone()), cfg, &move |n| pb.inc(n));
                 if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", id(cfg)));
+                    say(&bar, format!("run {} failed: {e}", id(cfg)));
                 }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (dir, res)
             })
             .collect()
     });
+    drop(plain);
     bar.finish_and_clear();
     Ok(out)
 }
@@ -259,8 +376,10 @@ pub fn run_study(
     prepare_study(study_dir, runs)?;
     let total_steps: u64 = runs.iter().map(|r| r.train.steps).sum();
     let (_mp, bar) = steps_bar(total_steps, opts.progress);
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let n_runs = runs.len();
+    let plain = plain_progress_wanted(opts.progress)
+        .then(|| PlainProgress::start(String::new(), bar.clone(), done.clone(), n_runs));
     bar.set_message(format!("runs 0/{n_runs}"));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -274,7 +393,7 @@ pub fn run_study(
                 let pb = bar.clone();
                 let res = run(&rd, cfg, &move |n| pb.inc(n)).map_err(|e| e.to_string());
                 if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
+                    say(&bar, format!("run {} failed: {e}", cfg.run_id()));
                 }
                 let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 bar.set_message(format!("runs {k}/{n_runs}"));
@@ -288,6 +407,7 @@ pub fn run_study(
             })
             .collect()
     });
+    drop(plain);
     bar.finish_and_clear();
     write_summary(study_dir, &outcomes)?;
     Ok(outcomes)
@@ -421,6 +541,13 @@ mod tests {
         assert_eq!(fmt_mean_se(&[0.918], 3), "0.918 (n=1)");
         assert_eq!(fmt_mean_se(&[f64::NAN], 3), "n/a");
         assert_eq!(fmt_mean_se(&[1.0, 2.0, 3.0], 1), "2.0 ± 0.6");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_secs(42.2), "42 s");
+        assert_eq!(fmt_secs(600.0), "10 min");
+        assert_eq!(fmt_secs(9000.0), "2.5 h");
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub struct RunResult {
     pub mi_kept: Vec<usize>,
     pub n_params: usize,
     pub wall_s: f64,
-    pub versions: HashMap<String, String>,
+    /// Versions of the software that produced it (sorted by name, so the file is
+    /// byte-deterministic).
+    pub versions: std::collections::BTreeMap<String, String>,
     /// The highest MIR reachable on this task when it is below 1: the categories task's
     /// one-hot factors (`biodis_metrics::mir::mir_one_hot_ceiling`). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -646,7 +648,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             .map_err(|e| RunError::other(&id, e))?;
         npy(&format!("weight_l{l}.npy"), &w)?;
     }
-    let mut versions = HashMap::new();
+    let mut versions = std::collections::BTreeMap::new();
     versions.insert("biodis".to_string(), env!("CARGO_PKG_VERSION").to_string());
     versions.insert("mir".to_string(), biodis_metrics::mir::MIR_ID.to_string());
     let result = RunResult {

@@ -234,6 +234,57 @@ fn a_diverged_run_is_failed_not_done() {
 }
 
 #[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 10_000, "");
+    let o = bin()
+        .env("BIODIS_PROGRESS_SECS", "0.05")
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--jobs",
+            "1",
+            "--out",
+            d.path().join("s").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: runs "))
+        .collect();
+    assert!(lines.len() >= 2, "periodic lines expected:\n{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("steps/s") && l.contains("ETA")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("runs 2/2 done, steps 20000/20000 (100%)"),
+        "{stderr}"
+    );
+    // --quiet prints none
+    let o = run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        d.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("progress:"));
+}
+
+#[test]
 fn study_runs_reports_and_records_a_failed_run() {
     let d = tempfile::tempdir().unwrap();
     // a third variant whose learning rate makes the loss overflow
@@ -1407,5 +1458,168 @@ fn vae_kill_9_then_resume_gives_the_same_result() {
     assert_eq!(
         std::fs::read_to_string(a.join("default-s0/curve.csv")).unwrap(),
         std::fs::read_to_string(b.join("default-s0/curve.csv")).unwrap()
+    );
+}
+
+#[test]
+fn sizes_files_and_small_traps_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 20, "");
+    let ps = p.to_str().unwrap();
+    // a request that cannot fit is refused with the estimate, not aborted by the allocator
+    let o = bin()
+        .args([
+            "run",
+            ps,
+            "--seeds",
+            "1",
+            "--quiet",
+            "--set",
+            "model.hidden=[1000000000]",
+        ])
+        .args(["--out", d.path().join("big").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("needs about") && e.contains("available (MemAvailable)"),
+        "{e}"
+    );
+    // counts beyond the range are named with the value, not as "integer `-1`"
+    let e = run_err(&["run", ps, "--dry-run", "--seeds", "18446744073709551615"]);
+    assert!(
+        e.contains("--seeds 18446744073709551615") && e.contains("1..=100000"),
+        "{e}"
+    );
+    // spatial
+    let out = d.path().join("sp");
+    let e = run_err(&["spatial", "--demo", "0", "--out", out.to_str().unwrap()]);
+    assert!(
+        e.contains("--demo 0: expected at least 1") && !e.contains("panicked"),
+        "{e}"
+    );
+    let e = run_err(&[
+        "spatial",
+        "--demo",
+        "4",
+        "--jobs",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("--jobs 0: expected at least 1"), "{e}");
+    // bench names every benchmark it knows
+    let e = run_err(&["bench", "B9"]);
+    assert!(e.contains("'B9'") && e.contains("metrics"), "{e}");
+    // list shows every embedded recipe and the synthetic group
+    let o = run_ok(&["list"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("fig6-probes") && s.contains("synthetic "), "{s}");
+    // score: a header declaring (1e12, 10) float64 with an 80-byte body
+    let f = grid_factors();
+    let fp = d.path().join("f.npy");
+    write_npy(&fp, &f);
+    let big = d.path().join("big.npy");
+    let mut b = biodis_data::npy::npy_header("<f8", &[1_000_000_000_000, 10]);
+    b.extend([0u8; 80]);
+    std::fs::write(&big, &b).unwrap();
+    let e = run_err(&[
+        "score",
+        "--latents",
+        big.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("big.npy") && e.contains("truncated") && e.contains("found 80"),
+        "{e}"
+    );
+    // int16 latents read; counts print as integers
+    let zp = d.path().join("z16.npy");
+    let mut b = biodis_data::npy::npy_header("<i2", &[f.nrows(), 3]);
+    for r in f.outer_iter() {
+        for v in r.iter() {
+            b.extend((*v as i16 * 10).to_le_bytes());
+        }
+    }
+    std::fs::write(&zp, &b).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("kept_neurons=3 ") || s.trim_end().ends_with("kept_neurons=3"),
+        "{s}"
+    );
+    // a ';'-separated CSV keeps its first row, and an assumed header is said
+    let rows: Vec<String> = f
+        .outer_iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect();
+    let cp = d.path().join("z.csv");
+    std::fs::write(&cp, rows.join("\n")).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        cp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.starts_with(&format!("{} samples", f.nrows())), "{s}");
+    std::fs::write(&cp, format!("x;y;z\n{}", rows.join("\n"))).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        cp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("taken as a header"));
+    // an error and its cause print once
+    let e = run_err(&[
+        "data",
+        "dsprites",
+        "--out",
+        d.path().to_str().unwrap(),
+        "--sizes",
+        "1,1,1,1,2,2",
+    ]);
+    assert_eq!(e.matches("os error").count(), 1, "{e}");
+    // a heatmap into a missing folder names the file and the reason
+    let e = run_err(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+        "--heatmap",
+        "/nodir/h.png",
+    ]);
+    assert!(
+        e.contains("/nodir/h.png") && e.contains("does not exist") && !e.contains("BackendError"),
+        "{e}"
     );
 }
