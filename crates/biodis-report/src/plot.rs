@@ -26,18 +26,6 @@ fn perr<E: std::fmt::Debug>(e: E) -> ReportError {
     ReportError::Plot(format!("{e:?}"))
 }
 
-#[cfg(test)]
-mod name_tests {
-    #[test]
-    fn figure_names_are_shell_safe() {
-        assert_eq!(
-            super::safe_stem("mi_l1 beta_sparsity=0.0001"),
-            "mi_l1_beta_sparsity_0.0001"
-        );
-        assert_eq!(super::safe_stem("mi_all"), "mi_all");
-    }
-}
-
 /// Colour-blind-safe palette (Okabe–Ito).
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
@@ -805,4 +793,16 @@ pub fn scatter(
     xticks: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     scatter_with_errors(dir, stem, title, xlabel, ylabel, series, xticks, &[])
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn figure_names_are_shell_safe() {
+        assert_eq!(
+            super::safe_stem("mi_l1 beta_sparsity=0.0001"),
+            "mi_l1_beta_sparsity_0.0001"
+        );
+        assert_eq!(super::safe_stem("mi_all"), "mi_all");
+    }
 }

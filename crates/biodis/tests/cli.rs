@@ -1366,8 +1366,21 @@ fn vae_study_data_writer_and_bad_input() {
     let status = std::fs::read_to_string(tmp.path().join("npz2/summary.csv")).unwrap();
     assert!(status.contains("MD5"), "{status}");
     // Bad values are named.
-    let err = run_err(&["run", "fig13", "--set", "vae.beta_weight=-1", "--dry-run"]);
+    let err = run_err(&[
+        "run",
+        "fig13",
+        "--set",
+        "bio_w001:vae.beta_weight=-1",
+        "--dry-run",
+    ]);
     assert!(err.contains("vae.beta_weight"), "{err}");
+    // (every fig13 variant sets its own beta_weight: a global --set leaves them, and says so)
+    let o = run_ok(&["run", "fig13", "--set", "vae.beta_weight=-1", "--dry-run"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: --set vae.beta_weight=-1 does not apply to variant 'bio_w001'"),
+        "{err}"
+    );
     let err = run_err(&["run", "fig13", "--scale", "huge", "--dry-run"]);
     assert!(err.contains("huge") && err.contains("cpu"), "{err}");
     let err = run_err(&["run", "fig2", "--scale", "cpu", "--dry-run"]);
