@@ -153,10 +153,12 @@ pub fn parse_header(bytes: &[u8], path: &str) -> Result<Header, NpyError> {
                 format!("dtype {descr} is not a simple numeric type (structured arrays are not supported)"),
             )
         })?;
-    let (order, code) = descr.split_at(descr.len().min(1));
+    let mut chars = descr.chars();
+    let order = chars.next();
+    let code = chars.as_str();
     let big_endian = match order {
-        "<" | "|" | "=" => false,
-        ">" => true,
+        Some('<' | '|' | '=') => false,
+        Some('>') => true,
         _ => return Err(fmt_err(path, format!("dtype '{descr}' is not supported"))),
     };
     let dtype = match code {
@@ -551,5 +553,65 @@ mod tests {
             "{e}"
         );
         assert!(read_npz_member(&p, "nope").is_err());
+    }
+
+    mod fuzz {
+        //! A bounded fuzz harness (proptest, in the default tests): arbitrary bytes and
+        //! arbitrary headers never panic and never allocate more than the body they come with.
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const DESCRS: &[&str] = &[
+            "<f8", "<f4", "<f2", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8", "|b1",
+            ">f8", "<c8", "O", "",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = read_npy_bytes(&bytes, "f.npy", Some(1 << 24));
+                let mut b = b"\x93NUMPY\x01\x00".to_vec();
+                b.extend(&bytes);
+                let _ = read_npy_bytes(&b, "f.npy", Some(1 << 24));
+            }
+
+            #[test]
+            fn declared_size_is_checked_against_the_body(
+                d in 0..DESCRS.len(),
+                shape in proptest::collection::vec(prop_oneof![0usize..8, 0usize..usize::MAX], 0..4),
+                body in 0usize..200,
+            ) {
+                let mut b = npy_header(DESCRS[d], &shape);
+                b.extend(std::iter::repeat_n(7u8, body));
+                match read_npy_bytes(&b, "f.npy", Some(1 << 24)) {
+                    Ok(a) => {
+                        let h = parse_header(&b, "f.npy").unwrap();
+                        prop_assert_eq!(h.data_bytes(), Some(body));
+                        prop_assert_eq!(a.data.len(), h.n_elements().unwrap());
+                    }
+                    Err(e) => {
+                        let e = e.to_string();
+                        prop_assert!(e.starts_with("f.npy: "), "{}", e);
+                        if let Ok(h) = parse_header(&b, "f.npy") {
+                            if h.data_bytes().is_some_and(|n| n > body) {
+                                prop_assert!(e.contains("truncated"), "{}", e);
+                            }
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn float64_round_trips(v in proptest::collection::vec(-1e300f64..1e300, 0..50)) {
+                let mut b = npy_header("<f8", &[v.len()]);
+                for x in &v {
+                    b.extend(x.to_le_bytes());
+                }
+                let a = read_npy_bytes(&b, "f.npy", None).unwrap();
+                prop_assert_eq!(a.data, v);
+            }
+        }
     }
 }

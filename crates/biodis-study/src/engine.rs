@@ -73,7 +73,7 @@ pub fn prepare_runs<C: serde::Serialize>(
                 ))
             }
             Ok(_) => {}
-            Err(_) => atomic_write(&rd.recipe(), text.as_bytes()).map_err(|e| format!("{}: {e}", rd.recipe().display()))?,
+            Err(_) => atomic_write(&rd.recipe(), text.as_bytes()).map_err(|e| e.to_string())?,
         }
         if rd.read_status().is_none() {
             rd.write_status(&crate::rundir::Status::new(crate::rundir::State::Queued, 0))
@@ -97,8 +97,7 @@ pub fn prepare_runs<C: serde::Serialize>(
         }
     }
     let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
-    atomic_write(&study_dir.join("runs.json"), &j)
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    atomic_write(&study_dir.join("runs.json"), &j).map_err(|e| e.to_string())
 }
 
 /// Reads a study back from its directory: every run's configuration, in index order.
@@ -338,7 +337,7 @@ where
 {
     prepare_runs(study_dir, runs, &id)?;
     atomic_write(&study_dir.join("kind"), format!("{kind}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+        .map_err(|e| e.to_string())?;
     let total: u64 = runs.iter().map(&steps).sum();
     let (_mp, bar) = steps_bar(total, show_progress);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -455,8 +454,7 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Strin
             }
         }
     }
-    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    atomic_write(&study_dir.join("summary.csv"), s.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Mean and standard error of the finite values in `v` (`s.e. = sd / √n`, `sd` with `n − 1`).

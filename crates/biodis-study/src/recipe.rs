@@ -1297,4 +1297,56 @@ set = { "constraints.beta_activity" = 0.0 }
         .to_string();
         assert!(e.contains("study.seeds") && e.contains("1..=100000"), "{e}");
     }
+
+    mod fuzz {
+        //! A bounded fuzz harness (proptest, in the default tests): damaged recipe text and
+        //! arbitrary `--set` arguments give errors, never panics.
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_set_argument_is_parsed_or_refused(arg in "\\PC{0,40}") {
+                if let Ok(o) = parse_override(&arg) {
+                    let _ = expand(&src(MINI), &[o], Some(1), None);
+                }
+            }
+
+            #[test]
+            fn set_on_real_keys_with_any_value(
+                key in prop::sample::select(vec![
+                    "train.lr", "train.batch", "train.steps", "model.hidden", "data.n_samples",
+                    "constraints.beta_activity", "all:train.lr", "no_activity:model.hidden",
+                    "study.seeds", "study.first_seed", "sweep.grid", "variant",
+                ]),
+                value in prop_oneof![
+                    Just("-1".to_string()), Just("0".to_string()), Just("1e308".to_string()),
+                    Just("[0]".to_string()), Just("[]".to_string()), Just("nan".to_string()),
+                    Just("9223372036854775807".to_string()), Just("\"x\"".to_string()),
+                    Just("{a=1}".to_string()), "[0-9]{1,20}",
+                ],
+            ) {
+                let o = parse_override(&format!("{key}={value}")).unwrap();
+                let _ = expand(&src(MINI), std::slice::from_ref(&o), None, Some(10));
+                let _ = override_warnings(&src(MINI), &[o], &[]);
+            }
+
+            #[test]
+            fn damaged_recipe_text_is_an_error_not_a_panic(
+                cut in 0usize..MINI.len(),
+                pos in 0usize..MINI.len(),
+                junk in "\\PC{0,8}",
+            ) {
+                let cut_text: String = MINI.chars().take(cut).collect();
+                let _ = expand(&src(&cut_text), &[], Some(1), Some(1));
+                let mut t: String = MINI.chars().take(pos).collect();
+                t.push_str(&junk);
+                t.extend(MINI.chars().skip(pos));
+                let _ = expand(&src(&t), &[], Some(1), Some(1));
+                let _ = override_warnings(&src(&t), &[], &[]);
+            }
+        }
+    }
 }

@@ -331,7 +331,19 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
 fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
     let id = cfg.run_id();
     let t0 = Instant::now();
-    let io = |e: std::io::Error| RunError::other(&id, format!("{}: {e}", dir.root.display()));
+    // (atomic_write's errors name the file; others get the run's folder)
+    let io = |e: std::io::Error| {
+        let m = e.to_string();
+        let root = dir.root.display().to_string();
+        RunError::other(
+            &id,
+            if m.contains(&root) {
+                m
+            } else {
+                format!("{root}: {m}")
+            },
+        )
+    };
     std::fs::create_dir_all(&dir.root).map_err(io)?;
     let recipe_text = toml::to_string_pretty(cfg).map_err(|e| RunError::other(&id, e))?;
     match std::fs::read_to_string(dir.recipe()) {
@@ -747,5 +759,5 @@ fn write_npy_atomic(path: &std::path::Path, a: &Array2<f32>) -> Result<(), Strin
     let mut buf = Vec::new();
     ndarray_npy::WriteNpyExt::write_npy(a, &mut buf)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    atomic_write(path, &buf).map_err(|e| format!("{}: {e}", path.display()))
+    atomic_write(path, &buf).map_err(|e| e.to_string())
 }

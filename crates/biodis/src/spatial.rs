@@ -246,15 +246,20 @@ pub fn run(a: SpatialArgs) -> Result<()> {
             r.reason.clone().unwrap_or_default().replace(',', ";")
         ));
     }
-    std::fs::write(a.out.join("cells.csv"), csv)?;
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let p = a.out.join(name);
+        biodis_study::rundir::atomic_write(&p, bytes)
+            .with_context(|| format!("{}: cannot write", p.display()))
+    };
+    write("cells.csv", csv.as_bytes())?;
     let json = serde_json::json!({
         "maps": a.maps.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "demo".into()), "cells": reports.len(), "layout": format!("{n}x{n}"),
         "null": a.null, "null_kind": a.null_kind, "grid_cell_rule": if a.null > 0 { "minmax score > the cell's null p99" } else { "minmax score > 0.8 (fixed, conservative for small maps)" },
         "seconds": secs, "cells_report": reports,
     });
-    std::fs::write(
-        a.out.join("cells.json"),
-        serde_json::to_string_pretty(&json)?,
+    write(
+        "cells.json",
+        serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     // figures: top cells by grid score
     let mut order: Vec<usize> = (0..reports.len()).collect();
