@@ -1472,6 +1472,33 @@ fn vae_kill_9_then_resume_gives_the_same_result() {
         std::fs::read_to_string(a.join("default-s0/curve.csv")).unwrap(),
         std::fs::read_to_string(b.join("default-s0/curve.csv")).unwrap()
     );
+    // a truncated checkpoint of an interrupted run restarts it from scratch (same numbers),
+    // with a warning, instead of failing the run
+    let bytes = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(b.join("default-s0/result.json")).unwrap();
+    std::fs::write(
+        b.join("default-s0/status.json"),
+        r#"{"state": "running", "step": 50}"#,
+    )
+    .unwrap();
+    let o = run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("restarting the run from step 0"), "{e}");
+    assert_eq!(
+        strip(&a.join("default-s0/result.json")),
+        strip(&b.join("default-s0/result.json"))
+    );
+    // a truncated result.json of a done run is re-run, with a warning
+    let r = std::fs::read_to_string(b.join("default-s0/result.json")).unwrap();
+    std::fs::write(b.join("default-s0/result.json"), &r[..r.len() / 2]).unwrap();
+    let o = run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("damaged or missing"), "{e}");
+    assert_eq!(
+        strip(&a.join("default-s0/result.json")),
+        strip(&b.join("default-s0/result.json"))
+    );
 }
 
 #[test]
