@@ -360,7 +360,10 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 .map(|(k, v)| format!("{k}={}", fmt_part(k, *v)))
                 .collect();
             if let Some((lo, hi)) = s.ci {
-                det.insert(0, format!("95% CI [{lo:.4}, {hi:.4}]"));
+                det.insert(
+                    0,
+                    format!("bootstrap 95% percentile interval [{lo:.4}, {hi:.4}]"),
+                );
             }
             println!("{:<32} {:>9.4}  {}", s.id, s.value, det.join(" "));
         }

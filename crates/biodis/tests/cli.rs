@@ -1492,6 +1492,9 @@ fn vae_kill_9_then_resume_gives_the_same_result() {
     // a truncated result.json of a done run is re-run, with a warning
     let r = std::fs::read_to_string(b.join("default-s0/result.json")).unwrap();
     std::fs::write(b.join("default-s0/result.json"), &r[..r.len() / 2]).unwrap();
+    let o = run_ok(&["report", b.to_str().unwrap()]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("left out of the report"), "{e}");
     let o = run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("damaged or missing"), "{e}");
