@@ -20,6 +20,8 @@
 
 pub mod gridworld;
 pub mod images;
+pub mod mem;
+pub mod npy;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -31,7 +31,30 @@ pub fn to_bytes(
         let v = TensorView::new(Dtype::F32, vec![d.len()], b).map_err(|e| e.to_string())?;
         views.push((name.to_string(), v));
     }
-    safetensors::serialize(views, &Some(meta.clone())).map_err(|e| e.to_string())
+    let bytes = safetensors::serialize(views, &Some(meta.clone())).map_err(|e| e.to_string())?;
+    canonical_header(bytes)
+}
+
+/// Rewrites a safetensors file's JSON header with its keys sorted (the metadata and tensor
+/// tables are hash maps, whose order changes from run to run), so the same tensors and
+/// metadata always give the same bytes. Offsets are relative to the data, so they stay valid.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize)
+        .ok_or("safetensors output shorter than its header length")?;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or("safetensors output shorter than its header")?;
+    // serde_json's map is a BTreeMap here (no `preserve_order`): keys come out sorted
+    let v: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut h = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
+    h.resize(h.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + h.len() + bytes.len() - 8 - n);
+    out.extend((h.len() as u64).to_le_bytes());
+    out.extend(h);
+    out.extend(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// A loaded checkpoint.
@@ -122,6 +145,28 @@ mod tests {
         assert_eq!(c.tensor("a", 2, &p).unwrap(), &[1.0, 2.5]);
         assert_eq!(c.meta::<u64>("step", &p).unwrap(), 42);
         assert!(c.tensor("a", 3, &p).is_err());
+        // byte-deterministic: the same inputs give the same file whatever the map order
+        let mut big = HashMap::new();
+        for k in 0..32 {
+            big.insert(format!("key{k}"), k.to_string());
+        }
+        let first = to_bytes(&[("x", &[1.0]), ("y", &[2.0]), ("z", &[3.0])], &big).unwrap();
+        for _ in 0..8 {
+            let again: HashMap<String, String> =
+                big.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            assert_eq!(
+                to_bytes(&[("x", &[1.0]), ("y", &[2.0]), ("z", &[3.0])], &again).unwrap(),
+                first
+            );
+        }
+        std::fs::write(&p, &first).unwrap();
+        assert_eq!(
+            Checkpoint::load(&p)
+                .unwrap()
+                .meta::<u64>("key7", &p)
+                .unwrap(),
+            7
+        );
         std::fs::write(&p, b"garbage").unwrap();
         assert!(Checkpoint::load(&p)
             .unwrap_err()

@@ -207,9 +207,33 @@ pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
             study.failed.push((run_id, err));
             continue;
         }
-        let r: Value =
-            serde_json::from_str(&std::fs::read_to_string(&rp).map_err(|e| ferr(&rp, e))?)
-                .map_err(|e| ferr(&rp, e))?;
+        // a damaged result.json (truncated, not JSON) marks that run failed, not the report
+        let r: Value = match std::fs::read_to_string(&rp)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) if v.get("last").is_some() => v,
+            Ok(_) => {
+                study.failed.push((
+                    run_id,
+                    format!(
+                        "{}: damaged (no `last` entry); re-run it with `biodis resume`",
+                        rp.display()
+                    ),
+                ));
+                continue;
+            }
+            Err(e) => {
+                study.failed.push((
+                    run_id,
+                    format!(
+                        "{}: damaged ({e}); re-run it with `biodis resume`",
+                        rp.display()
+                    ),
+                ));
+                continue;
+            }
+        };
         let curve = read_columns(&p.join("curve.csv"))?;
         let last = &r["last"];
         let arr = |v: &Value| -> Vec<f64> {
@@ -264,6 +288,18 @@ pub fn mean_se(v: &[f64]) -> (f64, f64) {
     (m, (var / n).sqrt())
 }
 
+/// `mean ± s.e.` of the finite values of `v` with `prec` decimals; one value is shown as
+/// `m (n=1)` (a standard error needs two), none as `n/a`.
+pub fn fmt_mean_se(v: &[f64], prec: usize) -> String {
+    let n = v.iter().filter(|x| x.is_finite()).count();
+    let (m, se) = mean_se(v);
+    match n {
+        0 => "n/a".to_string(),
+        1 => format!("{m:.prec$} (n=1)"),
+        _ => format!("{m:.prec$} ± {se:.prec$}"),
+    }
+}
+
 /// What [`report_study`] produced.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -298,22 +334,23 @@ pub fn final_table(study: &StudyData) -> String {
         let runs: Vec<&RunRecord> = study.runs.iter().filter(|r| &r.variant == v).collect();
         s.push_str(&format!("| {v} | {} |", runs.len()));
         for l in 0..n_h {
-            let (m, se) = mean_se(
+            let m = fmt_mean_se(
                 &runs
                     .iter()
                     .map(|r| r.final_mir.get(l).copied().unwrap_or(f64::NAN))
                     .collect::<Vec<_>>(),
+                3,
             );
-            s.push_str(&format!(" {m:.3} ± {se:.3} |"));
+            s.push_str(&format!(" {m} |"));
         }
-        let (r2, r2se) = mean_se(&runs.iter().map(|r| r.r2).collect::<Vec<_>>());
+        let r2 = fmt_mean_se(&runs.iter().map(|r| r.r2).collect::<Vec<_>>(), 4);
         let (act, _) = mean_se(
             &runs
                 .iter()
                 .map(|r| r.active.get(r.primary).copied().unwrap_or(f64::NAN))
                 .collect::<Vec<_>>(),
         );
-        s.push_str(&format!(" {r2:.4} ± {r2se:.4} | {act:.1} |\n"));
+        s.push_str(&format!(" {r2} | {act:.1} |\n"));
     }
     s
 }
@@ -334,11 +371,18 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
             }
         }
     }
-    let table = final_table(&study);
+    let mut table = final_table(&study);
     let html = html_report(&study, &table, &files, dir);
     let hp = dir.join("report.html");
     std::fs::write(&hp, html).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
+    if !study.failed.is_empty() {
+        // (after the HTML, which lists them in its own section)
+        table.push_str("\nruns not finished (left out of the means):\n");
+        for (id, e) in &study.failed {
+            table.push_str(&format!("  {id}: {e}\n"));
+        }
+    }
     Ok(Report { table, files })
 }
 

@@ -69,22 +69,38 @@ fn viridis(t: f64) -> RGBColor {
 
 /// Draws the same figure to `<stem>.png` and `<stem>.svg` (a macro: closures cannot be
 /// generic over the backend).
+/// A shell-safe file stem for a figure: every character but ASCII letters, digits, `.`, `-`
+/// and `_` becomes `_` (`mi_l1 beta_sparsity=0.0001` → `mi_l1_beta_sparsity_0.0001`); the
+/// figure's own title keeps the label as written.
+pub fn safe_stem(stem: &str) -> String {
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 macro_rules! both {
     ($dir:expr, $stem:expr, $size:expr, |$root:ident| $body:expr) => {{
         register_font();
-        let png = $dir.join(format!("{}.png", $stem));
-        let svg = $dir.join(format!("{}.svg", $stem));
+        let stem = crate::plot::safe_stem(&$stem);
+        let png = $dir.join(format!("{}.png", stem));
+        let svg = $dir.join(format!("{}.svg", stem));
         {
             let $root = BitMapBackend::new(&png, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(perr)?;
+            $root.present().map_err(|e| crate::ferr(&png, e))?;
         }
         {
             let $root = SVGBackend::new(&svg, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(perr)?;
+            $root.present().map_err(|e| crate::ferr(&svg, e))?;
         }
         Ok(vec![png, svg])
     }};
@@ -376,18 +392,30 @@ pub fn matrix_heatmap(
     register_font();
     let n = kept.len().max(1);
     let size = ((160 + 6 * n as u32).clamp(700, 1400), 360);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(crate::ferr(
+            path,
+            format!("cannot write: the folder {} does not exist", dir.display()),
+        ));
+    }
     match path.extension().and_then(|e| e.to_str()) {
         Some("png") => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept)?;
-            root.present().map_err(perr)
+            root.present()
+                .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept)?;
-            root.present().map_err(perr)
+            root.present()
+                .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
         _ => Err(ReportError::File {
             path: path.display().to_string(),
@@ -765,4 +793,16 @@ pub fn scatter(
     xticks: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     scatter_with_errors(dir, stem, title, xlabel, ylabel, series, xticks, &[])
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn figure_names_are_shell_safe() {
+        assert_eq!(
+            super::safe_stem("mi_l1 beta_sparsity=0.0001"),
+            "mi_l1_beta_sparsity_0.0001"
+        );
+        assert_eq!(super::safe_stem("mi_all"), "mi_all");
+    }
 }

@@ -49,10 +49,19 @@ fn read_runs(dir: &Path) -> Result<Vec<Run>, ReportError> {
             continue;
         }
         let rp = dir.join(f[ci]).join("result.json");
-        let result: Value = std::fs::read_to_string(&rp)
+        // a damaged result.json leaves that run out of the report (with a warning), not the
+        // whole report
+        let Some(result) = std::fs::read_to_string(&rp)
             .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .ok_or_else(|| ferr(&rp, "missing or unreadable result.json"))?;
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        else {
+            eprintln!(
+                "warning: {}: missing or damaged; run {} is left out of the report (re-run it with `biodis resume`)",
+                rp.display(),
+                f[ci]
+            );
+            continue;
+        };
         runs.push(Run {
             id: f[ci].to_string(),
             variant: f[cv].to_string(),

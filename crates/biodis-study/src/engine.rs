@@ -45,7 +45,8 @@ pub struct RunEntry {
 
 /// Creates every run directory with its resolved `recipe.toml` and a `queued` status (runs
 /// already present with the same configuration keep their state; a different configuration is
-/// an error), and writes `runs.json`.
+/// an error), and writes `runs.json` (kept as it is when it already lists every run, so running
+/// a subset of a study never shrinks its index).
 pub fn prepare_study(study_dir: &Path, runs: &[RunConfig]) -> Result<(), String> {
     prepare_runs(study_dir, runs, |c| c.run_id())
 }
@@ -72,7 +73,7 @@ pub fn prepare_runs<C: serde::Serialize>(
                 ))
             }
             Ok(_) => {}
-            Err(_) => atomic_write(&rd.recipe(), text.as_bytes()).map_err(|e| format!("{}: {e}", rd.recipe().display()))?,
+            Err(_) => atomic_write(&rd.recipe(), text.as_bytes()).map_err(|e| e.to_string())?,
         }
         if rd.read_status().is_none() {
             rd.write_status(&crate::rundir::Status::new(crate::rundir::State::Queued, 0))
@@ -83,9 +84,20 @@ pub fn prepare_runs<C: serde::Serialize>(
             run_id: id(cfg),
         });
     }
+    // a subset of an existing study (what `resume` runs) keeps the study's whole index
+    let existing: Option<Vec<RunEntry>> = std::fs::read_to_string(study_dir.join("runs.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(ex) = existing {
+        if entries
+            .iter()
+            .all(|e| ex.iter().any(|x| x.run_id == e.run_id))
+        {
+            return Ok(());
+        }
+    }
     let j = serde_json::to_vec_pretty(&entries).map_err(|e| e.to_string())?;
-    atomic_write(&study_dir.join("runs.json"), &j)
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    atomic_write(&study_dir.join("runs.json"), &j).map_err(|e| e.to_string())
 }
 
 /// Reads a study back from its directory: every run's configuration, in index order.
@@ -170,9 +182,121 @@ pub fn outcomes_from_dirs(study_dir: &Path, runs: &[RunConfig]) -> Vec<Outcome> 
         .collect()
 }
 
-/// The study's progress bar over `total` training steps (hidden unless `show`); keep the
-/// returned `MultiProgress` alive while the bar is used.
+/// Seconds between plain-text progress lines ([`PlainProgress`]): `BIODIS_PROGRESS_SECS` if set
+/// (a positive number), else 30.
+pub fn progress_interval() -> std::time::Duration {
+    let secs = std::env::var("BIODIS_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(30.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// Periodic plain-text progress lines on stderr, for when it is not a terminal (a log file,
+/// `nohup`, Slurm), where a progress bar draws nothing: every [`progress_interval`] a line
+/// `progress: runs 3/10 done, steps 12000/50000 (24%), 850 steps/s, ETA 45 s`, and one at the
+/// end. Stops when dropped.
+pub struct PlainProgress {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PlainProgress {
+    /// Starts the reporter over `bar`'s position (steps) and `runs_done` of `n_runs`.
+    pub fn start(
+        label: String,
+        bar: ProgressBar,
+        runs_done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        n_runs: usize,
+    ) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let interval = progress_interval();
+        let handle = std::thread::spawn(move || {
+            let t0 = std::time::Instant::now();
+            let start_pos = bar.position();
+            let line = |fin: bool| {
+                let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
+                let secs = t0.elapsed().as_secs_f64().max(1e-9);
+                let rate = (pos - start_pos.min(pos)) as f64 / secs;
+                let left = len.saturating_sub(pos) as f64;
+                let eta = if fin {
+                    "done".to_string()
+                } else if rate > 0.0 {
+                    format!("ETA {}", fmt_secs(left / rate))
+                } else {
+                    "ETA unknown".to_string()
+                };
+                eprintln!(
+                    "progress{label}: runs {}/{n_runs} done, steps {pos}/{len} ({:.0}%), {rate:.0} steps/s, {eta}",
+                    runs_done.load(Ordering::Relaxed),
+                    if len > 0 { 100.0 * pos as f64 / len as f64 } else { 100.0 },
+                );
+            };
+            let mut next = interval;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50).min(interval));
+                if st.load(Ordering::Relaxed) {
+                    line(true);
+                    return;
+                }
+                if t0.elapsed() >= next {
+                    line(false);
+                    next += interval;
+                }
+            }
+        });
+        PlainProgress {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for PlainProgress {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// `s` seconds as `42 s`, `7 min` or `3.5 h`.
+fn fmt_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// True when progress is wanted (`show`) but stderr is not a terminal: then the bar is hidden
+/// and [`PlainProgress`] prints lines instead.
+pub fn plain_progress_wanted(show: bool) -> bool {
+    use std::io::IsTerminal;
+    show && !std::io::stderr().is_terminal()
+}
+
+/// A message above the progress bar, or on stderr when the bar is not drawn (so a failure is
+/// never swallowed by a hidden bar).
+fn say(bar: &ProgressBar, msg: String) {
+    if bar.is_hidden() {
+        eprintln!("{msg}");
+    } else {
+        bar.println(msg);
+    }
+}
+
+/// The study's progress bar over `total` training steps (drawn only if `show` and stderr is a
+/// terminal; see [`PlainProgress`] otherwise); keep the returned `MultiProgress` alive while the
+/// bar is used.
 pub fn steps_bar(total: u64, show: bool) -> (MultiProgress, ProgressBar) {
+    let show = show && !plain_progress_wanted(show);
     let mp = MultiProgress::with_draw_target(if show {
         ProgressDrawTarget::stderr()
     } else {
@@ -213,9 +337,12 @@ where
 {
     prepare_runs(study_dir, runs, &id)?;
     atomic_write(&study_dir.join("kind"), format!("{kind}\n").as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))?;
+        .map_err(|e| e.to_string())?;
     let total: u64 = runs.iter().map(&steps).sum();
     let (_mp, bar) = steps_bar(total, show_progress);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let plain = plain_progress_wanted(show_progress)
+        .then(|| PlainProgress::start(String::new(), bar.clone(), done.clone(), runs.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
@@ -227,12 +354,14 @@ where
                 let pb = bar.clone();
                 let res = run(&RunDir::new(dir.clone()), cfg, &move |n| pb.inc(n));
                 if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", id(cfg)));
+                    say(&bar, format!("run {} failed: {e}", id(cfg)));
                 }
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (dir, res)
             })
             .collect()
     });
+    drop(plain);
     bar.finish_and_clear();
     Ok(out)
 }
@@ -246,8 +375,10 @@ pub fn run_study(
     prepare_study(study_dir, runs)?;
     let total_steps: u64 = runs.iter().map(|r| r.train.steps).sum();
     let (_mp, bar) = steps_bar(total_steps, opts.progress);
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let n_runs = runs.len();
+    let plain = plain_progress_wanted(opts.progress)
+        .then(|| PlainProgress::start(String::new(), bar.clone(), done.clone(), n_runs));
     bar.set_message(format!("runs 0/{n_runs}"));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -261,7 +392,7 @@ pub fn run_study(
                 let pb = bar.clone();
                 let res = run(&rd, cfg, &move |n| pb.inc(n)).map_err(|e| e.to_string());
                 if let Err(e) = &res {
-                    bar.println(format!("run {} failed: {e}", cfg.run_id()));
+                    say(&bar, format!("run {} failed: {e}", cfg.run_id()));
                 }
                 let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 bar.set_message(format!("runs {k}/{n_runs}"));
@@ -275,6 +406,7 @@ pub fn run_study(
             })
             .collect()
     });
+    drop(plain);
     bar.finish_and_clear();
     write_summary(study_dir, &outcomes)?;
     Ok(outcomes)
@@ -322,8 +454,7 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Strin
             }
         }
     }
-    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    atomic_write(&study_dir.join("summary.csv"), s.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Mean and standard error of the finite values in `v` (`s.e. = sd / √n`, `sd` with `n − 1`).
@@ -339,6 +470,16 @@ pub fn mean_se(v: &[f64]) -> (f64, f64, usize) {
     }
     let var = f.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
     (m, (var / n as f64).sqrt(), n)
+}
+
+/// `mean ± s.e.` of the finite values of `v` with `prec` decimals; a single value is shown as
+/// `m (n=1)` (a standard error needs two values), none as `n/a`.
+pub fn fmt_mean_se(v: &[f64], prec: usize) -> String {
+    match mean_se(v) {
+        (_, _, 0) => "n/a".to_string(),
+        (m, _, 1) => format!("{m:.prec$} (n=1)"),
+        (m, se, _) => format!("{m:.prec$} ± {se:.prec$}"),
+    }
 }
 
 /// A per-variant table of final MIR (mean ± s.e.), in the order variants first appear.
@@ -366,16 +507,14 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
             .iter()
             .map(|r| r.last.active.get(r.primary_layer).copied().unwrap_or(0) as f64)
             .collect();
-        let (m, se, _) = mean_se(&mirs);
-        let (r, rse, _) = mean_se(&r2s);
         let (a, _, _) = mean_se(&act);
         s.push_str(&format!(
             "{:<16} {:>6} {:>6} {:>18} {:>16} {:>10.1}\n",
             v,
             ok.len(),
             failed,
-            format!("{m:.3} ± {se:.3}"),
-            format!("{r:.4} ± {rse:.4}"),
+            fmt_mean_se(&mirs, 3),
+            fmt_mean_se(&r2s, 4),
             a
         ));
     }
@@ -394,6 +533,20 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_seed_shows_n_not_a_nan_error() {
+        assert_eq!(fmt_mean_se(&[0.918], 3), "0.918 (n=1)");
+        assert_eq!(fmt_mean_se(&[f64::NAN], 3), "n/a");
+        assert_eq!(fmt_mean_se(&[1.0, 2.0, 3.0], 1), "2.0 ± 0.6");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_secs(42.2), "42 s");
+        assert_eq!(fmt_secs(600.0), "10 min");
+        assert_eq!(fmt_secs(9000.0), "2.5 h");
+    }
 
     #[test]
     fn mean_se_known() {

@@ -5,6 +5,7 @@
 
 pub mod cells;
 pub mod engine;
+pub mod mem;
 pub mod nan;
 pub mod recipe;
 pub mod rundir;
@@ -17,8 +18,8 @@ pub use engine::{
     write_summary, EngineOptions, Outcome, RunEntry,
 };
 pub use recipe::{
-    expand, expand_variants, locate, parse_override, RecipeError, RecipeSource, RunConfig,
-    EMBEDDED, SYNTHETIC,
+    expand, expand_variants, locate, override_warnings, parse_override, split_scope, RecipeError,
+    RecipeSource, RunConfig, EMBEDDED, SYNTHETIC,
 };
 pub use rundir::{RunDir, State, Status};
-pub use train::{read_curve, CurveRow, RunResult};
+pub use train::{read_curve, read_result, CurveRow, RunResult};

@@ -3,9 +3,12 @@
 //! A recipe has the tables `[study]`, `[data]`, `[model]`, `[constraints]`, `[train]`,
 //! optionally `[metrics]`, and any number of `[[variant]]` entries. Each variant is a name plus
 //! a `set` table of dotted-key overrides applied to the base recipe; a study runs every variant
-//! for every seed. Command-line `--set key=value` overrides are applied after the variant's own
-//! (so a user's override always wins). Unknown keys are errors that name the key path and the
-//! file. The paper's experiments are recipes under `experiments/`, embedded in the binary.
+//! for every seed. A command-line `--set key=value` changes the base recipe: it applies to every
+//! variant except where the variant (or a sweep axis) sets that key itself, so an ablation stays
+//! the ablation it is named for ([`override_warnings`] names each such case). A scoped
+//! `--set VARIANT:key=value` applies to that variant only, after its own settings (it always
+//! wins). Unknown keys are errors that name the key path and the file. The paper's experiments
+//! are recipes under `experiments/`, embedded in the binary.
 
 use biodis_data::DataSpec;
 use biodis_metrics::MirOptions;
@@ -45,6 +48,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("fig11", include_str!("../../../experiments/fig11.toml")),
     ("fig6", include_str!("../../../experiments/fig6.toml")),
+    (
+        "fig6-probes",
+        include_str!("../../../experiments/fig6-probes.toml"),
+    ),
     ("fig7", include_str!("../../../experiments/fig7.toml")),
     ("fig14", include_str!("../../../experiments/fig14.toml")),
     (
@@ -491,15 +498,31 @@ pub fn locate(name_or_path: &str) -> Result<RecipeSource, RecipeError> {
     })
 }
 
-/// Parses a `--set key.path=value` argument; the value is TOML (`3e-3`, `true`, `[188]`,
-/// `"relu"`) or, failing that, a bare string.
+/// Parses a `--set key.path=value` or `--set VARIANT:key.path=value` argument; the value is
+/// TOML (`3e-3`, `true`, `[188]`, `"relu"`) or, failing that, a bare string. A scoped override
+/// keeps its `VARIANT:` prefix in the returned key (see [`split_scope`]).
 pub fn parse_override(arg: &str) -> Result<(String, toml::Value), RecipeError> {
     let (k, v) = arg.split_once('=').ok_or_else(|| RecipeError::Override {
         arg: arg.into(),
-        msg: "expected key.path=value".into(),
+        msg: "expected key.path=value or VARIANT:key.path=value".into(),
     })?;
     let k = k.trim();
-    if k.is_empty() || k.split('.').any(|s| s.is_empty()) {
+    let (scope, path) = split_scope(k);
+    if let Some(var) = scope {
+        if var.is_empty()
+            || !var
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(RecipeError::Override {
+                arg: arg.into(),
+                msg: format!(
+                    "'{var}' before ':' is not a variant name (letters, digits, '-' and '_')"
+                ),
+            });
+        }
+    }
+    if path.is_empty() || path.split('.').any(|s| s.is_empty()) {
         return Err(RecipeError::Override {
             arg: arg.into(),
             msg: "empty key path".into(),
@@ -511,6 +534,71 @@ pub fn parse_override(arg: &str) -> Result<(String, toml::Value), RecipeError> {
         Err(_) => toml::Value::String(v.to_string()),
     };
     Ok((k.to_string(), value))
+}
+
+/// Splits an override key into its variant scope and key path: `"all:train.lr"` →
+/// `(Some("all"), "train.lr")`, `"train.lr"` → `(None, "train.lr")`.
+pub fn split_scope(key: &str) -> (Option<&str>, &str) {
+    match key.split_once(':') {
+        Some((v, k)) => (Some(v.trim()), k.trim()),
+        None => (None, key),
+    }
+}
+
+/// True when setting dotted key `a` and dotted key `b` touch the same value (equal, or one is a
+/// table that holds the other).
+fn keys_overlap(a: &str, b: &str) -> bool {
+    a == b || a.starts_with(&format!("{b}.")) || b.starts_with(&format!("{a}."))
+}
+
+/// The warnings of applying `overrides` to the recipe: one for every global `--set` whose key a
+/// variant (or a sweep axis) sets itself, naming the variant, the key and both values, since
+/// there the variant's own value wins. Variants outside `only` (when non-empty) are skipped.
+pub fn override_warnings(
+    src: &RecipeSource,
+    overrides: &[(String, toml::Value)],
+    only: &[String],
+) -> Result<Vec<String>, RecipeError> {
+    let (_, variants, sweep) = split_recipe(src)?;
+    let mut out = Vec::new();
+    let show = |v: &toml::Value| match v {
+        toml::Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    };
+    for (k, val) in overrides {
+        if split_scope(k).0.is_some() {
+            continue;
+        }
+        for v in variants
+            .iter()
+            .filter(|v| only.is_empty() || only.contains(&v.name))
+        {
+            for (vk, vv) in flatten(&v.set, "") {
+                if keys_overlap(k, &vk) {
+                    out.push(format!(
+                        "warning: --set {k}={} does not apply to variant '{}', which sets {vk} = {} itself (the variant's value is kept; use --set {}:{k}=... to override it there)",
+                        show(val),
+                        v.name,
+                        show(&vv),
+                        v.name
+                    ));
+                }
+            }
+        }
+        for (sk, sv) in flatten(&sweep.grid, "")
+            .into_iter()
+            .chain(flatten(&sweep.zip, ""))
+        {
+            if keys_overlap(k, &sk) {
+                out.push(format!(
+                    "warning: --set {k}={} does not apply where the sweep sets {sk} (to {}); the sweep's values are kept",
+                    show(val),
+                    show(&sv)
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Sets `path` (dotted) in `root` to `value`, creating intermediate tables.
@@ -587,6 +675,7 @@ pub fn expand_variants(
         // Deserialize the base part as a Recipe first (so unknown keys from --set are caught
         // with their path), then the per-run config.
         let r: Recipe = from_table(std::mem::take(&mut e.table), &e.label)?;
+        e.check_seeds(&r.study)?;
         for run in e.idents(&r.study) {
             let cfg = RunConfig {
                 study: r.study.clone(),
@@ -645,6 +734,7 @@ where
     let mut out = Vec::new();
     for mut e in expand_tables(src, overrides, seeds, steps, only)? {
         let r: R = from_table(std::mem::take(&mut e.table), &e.label)?;
+        e.check_seeds(study(&r))?;
         for run in e.idents(study(&r)) {
             let cfg = make(&r, run);
             validate(&cfg).map_err(|msg| RecipeError::Parse {
@@ -668,7 +758,9 @@ pub struct ExpandedTable {
 }
 
 /// Applies the variants, sweep points and command-line overrides to the recipe text; shared by
-/// every recipe kind. Variant names are checked (unique, filesystem-safe, `only` known).
+/// every recipe kind. Variant names are checked (unique, filesystem-safe, `only` known), and so
+/// is the variant of every scoped `--set VARIANT:key=value`. Order: base ← global `--set` ← the
+/// variant's `set` ← the sweep point ← scoped `--set` ← `--seeds`/`--steps`.
 pub fn expand_tables(
     src: &RecipeSource,
     overrides: &[(String, toml::Value)],
@@ -676,6 +768,40 @@ pub fn expand_tables(
     steps: Option<u64>,
     only: &[String],
 ) -> Result<Vec<ExpandedTable>, RecipeError> {
+    let (base, variants, sweep) = split_recipe(src)?;
+    let points = sweep.points().map_err(|msg| RecipeError::Key {
+        source_name: src.name.clone(),
+        key: "sweep".into(),
+        msg,
+    })?;
+    let (global, scoped): (Vec<_>, Vec<_>) = overrides
+        .iter()
+        .partition(|(k, _)| split_scope(k).0.is_none());
+    for (k, _) in &scoped {
+        let var = split_scope(k).0.unwrap_or_default();
+        if !variants.iter().any(|v| v.name == var) {
+            return Err(RecipeError::Override {
+                arg: k.clone(),
+                msg: format!(
+                    "{} has no variant '{var}'; its variants are: {}",
+                    src.name,
+                    variants
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    expand_split(
+        src, base, variants, points, &global, &scoped, seeds, steps, only,
+    )
+}
+
+/// A recipe's text split into its base table, its variants (one `default` when it has none)
+/// and its sweep; variant names are checked (unique, filesystem-safe).
+fn split_recipe(src: &RecipeSource) -> Result<(toml::Table, Vec<Variant>, Sweep), RecipeError> {
     let mut base: toml::Table =
         src.text
             .parse()
@@ -704,11 +830,6 @@ pub fn expand_tables(
         }
         None => Sweep::default(),
     };
-    let points = sweep.points().map_err(|msg| RecipeError::Key {
-        source_name: src.name.clone(),
-        key: "sweep".into(),
-        msg,
-    })?;
     let variants = if variants.is_empty() {
         vec![Variant {
             name: "default".into(),
@@ -743,6 +864,24 @@ pub fn expand_tables(
             });
         }
     }
+    Ok((base, variants, sweep))
+}
+
+/// [`expand_tables`] on a recipe already split: base ← global `--set` ← the variant's `set` ←
+/// the sweep point ← the variant's scoped `--set VARIANT:key` ← `--seeds`/`--steps`.
+#[allow(clippy::too_many_arguments)]
+fn expand_split(
+    src: &RecipeSource,
+    base: toml::Table,
+    variants: Vec<Variant>,
+    points: Vec<SweepPoint>,
+    global: &[&(String, toml::Value)],
+    scoped: &[&(String, toml::Value)],
+    seeds: Option<u64>,
+    steps: Option<u64>,
+    only: &[String],
+) -> Result<Vec<ExpandedTable>, RecipeError> {
+    let overrides_given = !global.is_empty() || !scoped.is_empty();
     for o in only {
         if !variants.iter().any(|v| &v.name == o) {
             return Err(RecipeError::Key {
@@ -766,6 +905,12 @@ pub fn expand_tables(
     {
         for point in &points {
             let mut t = base.clone();
+            for (k, val) in global {
+                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override {
+                    arg: k.clone(),
+                    msg,
+                })?;
+            }
             for (k, val) in flatten(&v.set, "") {
                 set_path(&mut t, &k, val).map_err(|msg| RecipeError::Key {
                     source_name: src.name.clone(),
@@ -780,14 +925,25 @@ pub fn expand_tables(
                     msg,
                 })?;
             }
-            for (k, val) in overrides {
-                set_path(&mut t, k, val.clone()).map_err(|msg| RecipeError::Override {
+            for (k, val) in scoped {
+                let (var, path) = split_scope(k);
+                if var != Some(v.name.as_str()) {
+                    continue;
+                }
+                set_path(&mut t, path, val.clone()).map_err(|msg| RecipeError::Override {
                     arg: k.clone(),
                     msg,
                 })?;
             }
             if let Some(s) = seeds {
-                set_path(&mut t, "study.seeds", toml::Value::Integer(s as i64)).map_err(|msg| {
+                let si = i64::try_from(s)
+                    .ok()
+                    .filter(|&v| v as u64 <= MAX_SEEDS)
+                    .ok_or_else(|| RecipeError::Override {
+                        arg: format!("--seeds {s}"),
+                        msg: format!("expected 1..={MAX_SEEDS}"),
+                    })?;
+                set_path(&mut t, "study.seeds", toml::Value::Integer(si)).map_err(|msg| {
                     RecipeError::Override {
                         arg: "--seeds".into(),
                         msg,
@@ -795,7 +951,11 @@ pub fn expand_tables(
                 })?;
             }
             if let Some(s) = steps {
-                set_path(&mut t, "train.steps", toml::Value::Integer(s as i64)).map_err(|msg| {
+                let si = i64::try_from(s).map_err(|_| RecipeError::Override {
+                    arg: format!("--steps {s}"),
+                    msg: format!("expected 1..={}", i64::MAX),
+                })?;
+                set_path(&mut t, "train.steps", toml::Value::Integer(si)).map_err(|msg| {
                     RecipeError::Override {
                         arg: "--steps".into(),
                         msg,
@@ -803,7 +963,7 @@ pub fn expand_tables(
                 })?;
             }
             let pl = point_label(point);
-            let label = match (overrides.is_empty(), pl.is_empty()) {
+            let label = match (!overrides_given, pl.is_empty()) {
                 (true, true) => format!("{} (variant '{}')", src.name, v.name),
                 (true, false) => format!("{} (variant '{}', sweep {pl})", src.name, v.name),
                 (false, true) => {
@@ -825,7 +985,34 @@ pub fn expand_tables(
     Ok(out)
 }
 
+/// The most seeds (runs per variant) a study may ask for: more is a typo, not a study (each
+/// seed is a run directory).
+pub const MAX_SEEDS: u64 = 100_000;
+
 impl ExpandedTable {
+    /// Checks `study.seeds` (1..=[`MAX_SEEDS`]) and that the last seed number fits in a u64,
+    /// before any run is listed.
+    pub fn check_seeds(&self, study: &StudyMeta) -> Result<(), RecipeError> {
+        let bad = |msg: String| RecipeError::Key {
+            source_name: self.label.clone(),
+            key: "study.seeds".into(),
+            msg,
+        };
+        if study.seeds == 0 || study.seeds > MAX_SEEDS {
+            return Err(bad(format!(
+                "{} seeds: expected 1..={MAX_SEEDS}",
+                study.seeds
+            )));
+        }
+        if study.first_seed.checked_add(study.seeds).is_none() {
+            return Err(bad(format!(
+                "study.first_seed = {} + {} seeds overflows a 64-bit seed",
+                study.first_seed, study.seeds
+            )));
+        }
+        Ok(())
+    }
+
     /// The identities of this table's runs: one per seed `first_seed .. first_seed + seeds`.
     pub fn idents(&self, study: &StudyMeta) -> Vec<RunIdent> {
         (0..study.seeds.max(1))
@@ -918,7 +1105,10 @@ set = { "constraints.beta_activity" = 0.0 }
             };
             assert!(count > 0, "{n}");
         }
-        assert_eq!(cells, 3, "fig6, fig7, fig14 are grid-world recipes");
+        assert_eq!(
+            cells, 4,
+            "fig6, fig6-probes, fig7, fig14 are grid-world recipes"
+        );
         assert_eq!(vae, 3, "fig5, fig12, fig13 are VAE recipes");
     }
 
@@ -939,6 +1129,75 @@ set = { "constraints.beta_activity" = 0.0 }
         assert!(runs
             .iter()
             .all(|r| r.train.lr == 3e-3 && r.train.steps == 7));
+    }
+
+    #[test]
+    fn variant_keys_win_over_a_global_set() {
+        // the README's example: a global β must not turn the `no_activity` ablation into `all`
+        let o = [parse_override("constraints.beta_activity=3e-3").unwrap()];
+        let runs = expand(&src(MINI), &o, Some(1), None).unwrap();
+        assert_eq!(runs[0].run.variant, "all");
+        assert_eq!(runs[0].constraints.beta_activity, 3e-3);
+        assert_eq!(runs[1].run.variant, "no_activity");
+        assert_eq!(runs[1].constraints.beta_activity, 0.0, "the ablation stays");
+        let w = override_warnings(&src(MINI), &o, &[]).unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("no_activity")
+                && w[0].contains("constraints.beta_activity")
+                && w[0].contains("0.003")
+                && w[0].contains("= 0.0"),
+            "{}",
+            w[0]
+        );
+        // no warning for keys no variant sets, nor for variants filtered out
+        let lr = [parse_override("train.lr=3e-3").unwrap()];
+        assert!(override_warnings(&src(MINI), &lr, &[]).unwrap().is_empty());
+        assert!(override_warnings(&src(MINI), &o, &["all".into()])
+            .unwrap()
+            .is_empty());
+        // a table-valued --set that holds a variant's key also warns
+        let t = [parse_override("constraints={beta_activity=1.0}").unwrap()];
+        assert_eq!(override_warnings(&src(MINI), &t, &[]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn scoped_set_applies_to_its_variant_only_and_wins() {
+        let o = [
+            parse_override("no_activity:constraints.beta_activity=5e-3").unwrap(),
+            parse_override("all:train.lr=2e-3").unwrap(),
+        ];
+        let runs = expand(&src(MINI), &o, Some(1), None).unwrap();
+        assert_eq!(runs[0].constraints.beta_activity, 1e-3);
+        assert_eq!(runs[0].train.lr, 2e-3);
+        assert_eq!(runs[1].constraints.beta_activity, 5e-3, "scoped --set wins");
+        assert_eq!(runs[1].train.lr, 1e-3);
+        assert!(override_warnings(&src(MINI), &o, &[]).unwrap().is_empty());
+        let e = expand(
+            &src(MINI),
+            &[parse_override("nope:train.lr=1").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no variant 'nope'") && e.contains("all, no_activity"),
+            "{e}"
+        );
+        assert!(parse_override("bad name:train.lr=1").is_err());
+        assert!(parse_override(":train.lr=1").is_err());
+        assert!(parse_override("all:=1").is_err());
+        // a scoped key still has its path checked
+        let e = expand(
+            &src(MINI),
+            &[parse_override("all:train.stpes=1").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("stpes"), "{e}");
     }
 
     #[test]
@@ -1057,5 +1316,84 @@ set = { "constraints.beta_activity" = 0.0 }
         assert!(matches!(locate("fig99"), Err(RecipeError::Unknown { .. })));
         assert!(locate("fig99").unwrap_err().to_string().contains("fig2"));
         assert!(parse_override("noequals").is_err());
+    }
+
+    #[test]
+    fn seed_counts_are_bounded_and_named() {
+        let e = expand(&src(MINI), &[], Some(u64::MAX), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--seeds 18446744073709551615") && e.contains("expected 1..=100000"),
+            "{e}"
+        );
+        let e = expand(&src(MINI), &[], None, Some(u64::MAX))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--steps 18446744073709551615"), "{e}");
+        let big = MINI.replace("seeds = 2", "seeds = 2\nfirst_seed = 18446744073709551615");
+        // (TOML integers are i64: the largest first_seed a file can hold is i64::MAX)
+        assert!(expand(&src(&big), &[], None, None).is_err());
+        let e = expand(
+            &src(MINI),
+            &[parse_override("study.seeds=1000000000").unwrap()],
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("study.seeds") && e.contains("1..=100000"), "{e}");
+    }
+
+    mod fuzz {
+        //! A bounded fuzz harness (proptest, in the default tests): damaged recipe text and
+        //! arbitrary `--set` arguments give errors, never panics.
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_set_argument_is_parsed_or_refused(arg in "\\PC{0,40}") {
+                if let Ok(o) = parse_override(&arg) {
+                    let _ = expand(&src(MINI), &[o], Some(1), None);
+                }
+            }
+
+            #[test]
+            fn set_on_real_keys_with_any_value(
+                key in prop::sample::select(vec![
+                    "train.lr", "train.batch", "train.steps", "model.hidden", "data.n_samples",
+                    "constraints.beta_activity", "all:train.lr", "no_activity:model.hidden",
+                    "study.seeds", "study.first_seed", "sweep.grid", "variant",
+                ]),
+                value in prop_oneof![
+                    Just("-1".to_string()), Just("0".to_string()), Just("1e308".to_string()),
+                    Just("[0]".to_string()), Just("[]".to_string()), Just("nan".to_string()),
+                    Just("9223372036854775807".to_string()), Just("\"x\"".to_string()),
+                    Just("{a=1}".to_string()), "[0-9]{1,20}",
+                ],
+            ) {
+                let o = parse_override(&format!("{key}={value}")).unwrap();
+                let _ = expand(&src(MINI), std::slice::from_ref(&o), None, Some(10));
+                let _ = override_warnings(&src(MINI), &[o], &[]);
+            }
+
+            #[test]
+            fn damaged_recipe_text_is_an_error_not_a_panic(
+                cut in 0usize..MINI.len(),
+                pos in 0usize..MINI.len(),
+                junk in "\\PC{0,8}",
+            ) {
+                let cut_text: String = MINI.chars().take(cut).collect();
+                let _ = expand(&src(&cut_text), &[], Some(1), Some(1));
+                let mut t: String = MINI.chars().take(pos).collect();
+                t.push_str(&junk);
+                t.extend(MINI.chars().skip(pos));
+                let _ = expand(&src(&t), &[], Some(1), Some(1));
+                let _ = override_warnings(&src(&t), &[], &[]);
+            }
+        }
     }
 }

@@ -51,7 +51,13 @@ impl Status {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// An error names the file (`runs/x/curve.csv: No space left on device`), not just the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    atomic_write_inner(path, bytes)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+fn atomic_write_inner(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path
@@ -64,7 +70,23 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn write_errors_name_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let blocker = d.path().join("file");
+        std::fs::write(&blocker, b"x").unwrap();
+        // a folder that cannot exist: its parent is a file
+        let p = blocker.join("sub").join("result.json");
+        let e = super::atomic_write(&p, b"{}").unwrap_err().to_string();
+        assert!(e.contains("sub/result.json"), "{e}");
+    }
 }
 
 /// Paths inside a run directory.

@@ -63,7 +63,9 @@ pub struct RunResult {
     pub mi_kept: Vec<usize>,
     pub n_params: usize,
     pub wall_s: f64,
-    pub versions: HashMap<String, String>,
+    /// Versions of the software that produced it (sorted by name, so the file is
+    /// byte-deterministic).
+    pub versions: std::collections::BTreeMap<String, String>,
     /// The highest MIR reachable on this task when it is below 1: the categories task's
     /// one-hot factors (`biodis_metrics::mir::mir_one_hot_ceiling`). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,9 +81,27 @@ pub enum RunError {
         step: u64,
         terms: LossTerms,
     },
+    #[error("{run}: diverged at step {step}: {reason}; loss terms: total {}, prediction {}, nonneg {}, activity {}, weight {}", .terms.total, .terms.prediction, .terms.nonneg, .terms.activity, .terms.weight)]
+    Diverged {
+        run: String,
+        step: u64,
+        /// Which criterion fired, with the numbers (see [`DIVERGENCE_FACTOR`], [`R2_FLOOR`]).
+        reason: String,
+        terms: LossTerms,
+    },
     #[error("{run}: {msg}")]
     Other { run: String, msg: String },
 }
+
+/// A run has diverged when a minibatch's total loss exceeds this factor times the initial
+/// network's loss (the step-0 evaluation in `curve.csv`): a healthy run lowers its loss, and
+/// minibatch noise does not reach a factor of a thousand.
+pub const DIVERGENCE_FACTOR: f64 = 1e3;
+
+/// A run has diverged when the R² of an evaluation (after step 0) is below this floor: the
+/// network's predictions are then a hundred times worse, in squared error, than predicting the
+/// mean.
+pub const R2_FLOOR: f64 = -100.0;
 
 impl RunError {
     fn other(run: &str, msg: impl std::fmt::Display) -> Self {
@@ -288,7 +308,9 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 ///
 /// On success the directory holds `result.json`, `arrays/`, `curve.csv` and `status.json`
 /// (`done`). A non-finite loss marks the run `failed` (with step and loss terms) and returns
-/// [`RunError::NonFinite`].
+/// [`RunError::NonFinite`]; a diverged run (a minibatch loss above [`DIVERGENCE_FACTOR`] × the
+/// initial loss, or an R² below [`R2_FLOOR`]) is marked `failed` the same way and returns
+/// [`RunError::Diverged`], so it never enters a study's means.
 pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
     let r = run_inner(dir, cfg, progress);
     if let Err(e) = &r {
@@ -309,7 +331,19 @@ pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResul
 fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
     let id = cfg.run_id();
     let t0 = Instant::now();
-    let io = |e: std::io::Error| RunError::other(&id, format!("{}: {e}", dir.root.display()));
+    // (atomic_write's errors name the file; others get the run's folder)
+    let io = |e: std::io::Error| {
+        let m = e.to_string();
+        let root = dir.root.display().to_string();
+        RunError::other(
+            &id,
+            if m.contains(&root) {
+                m
+            } else {
+                format!("{root}: {m}")
+            },
+        )
+    };
     std::fs::create_dir_all(&dir.root).map_err(io)?;
     let recipe_text = toml::to_string_pretty(cfg).map_err(|e| RunError::other(&id, e))?;
     match std::fs::read_to_string(dir.recipe()) {
@@ -327,14 +361,24 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     }
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
-            if let Ok(t) = std::fs::read_to_string(dir.result()) {
-                if let Ok(r) = serde_json::from_str::<RunResult>(&t) {
+            match read_result(dir) {
+                Ok(Some(r)) => {
                     progress(cfg.train.steps);
                     return Ok(r);
                 }
+                Ok(None) => eprintln!(
+                    "warning: {id}: status done but {} is missing; re-running the run (from its checkpoint when intact)",
+                    dir.result().display()
+                ),
+                Err(e) => eprintln!(
+                    "warning: {id}: {e}; re-running the run (from its checkpoint when intact)"
+                ),
             }
         }
     }
+    // refuse, before allocating, a run that cannot fit in this machine's memory
+    crate::mem::check_fits(cfg, crate::mem::available_bytes())
+        .map_err(|m| RunError::other(&id, m))?;
     dir.write_status(&Status {
         state: State::Running,
         step: 0,
@@ -371,38 +415,27 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     let mut step: u64 = 0;
     let mut curve: Vec<CurveRow> = Vec::new();
 
-    // Resume.
+    // Resume: from a checkpoint that reads back whole, with its curve; a damaged one (truncated,
+    // wrong shapes, unreadable curve) is never trusted: the run restarts from scratch.
     let ck_path = dir.checkpoint();
     if ck_path.exists() {
-        let ck = Checkpoint::load(&ck_path).map_err(|e| RunError::other(&id, e))?;
-        let np = net.params.len();
-        net.params.copy_from_slice(
-            ck.tensor("params", np, &ck_path)
-                .map_err(|e| RunError::other(&id, e))?,
-        );
-        adam.m.copy_from_slice(
-            ck.tensor("adam_m", np, &ck_path)
-                .map_err(|e| RunError::other(&id, e))?,
-        );
-        adam.v.copy_from_slice(
-            ck.tensor("adam_v", np, &ck_path)
-                .map_err(|e| RunError::other(&id, e))?,
-        );
-        adam.t = ck
-            .meta("adam_t", &ck_path)
-            .map_err(|e| RunError::other(&id, e))?;
-        step = ck
-            .meta("step", &ck_path)
-            .map_err(|e| RunError::other(&id, e))?;
-        let pos: u128 = ck
-            .meta("rng_word_pos", &ck_path)
-            .map_err(|e| RunError::other(&id, e))?;
-        rng.set_word_pos(pos);
-        let text = std::fs::read_to_string(dir.curve()).map_err(io)?;
-        curve = read_curve(&text)
-            .map_err(|e| RunError::other(&id, format!("{}: {e}", dir.curve().display())))?;
-        curve.retain(|r| r.step <= step);
-        progress(step);
+        match load_resume(dir, net.params.len()) {
+            Ok(r) => {
+                net.params.copy_from_slice(&r.params);
+                adam.m.copy_from_slice(&r.adam_m);
+                adam.v.copy_from_slice(&r.adam_v);
+                adam.t = r.adam_t;
+                step = r.step;
+                rng.set_word_pos(r.rng_word_pos);
+                curve = r.curve;
+                progress(step);
+            }
+            Err(msg) => {
+                eprintln!("warning: {id}: {msg}; restarting the run from step 0");
+                let _ = std::fs::remove_file(&ck_path);
+                let _ = std::fs::remove_file(dir.curve());
+            }
+        }
     }
 
     let (dx, dy) = (data.x_dim, data.y_dim);
@@ -491,12 +524,27 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             }
             net.loss_and_grad(&xb, &yb, b, &cfg.constraints)
         };
-        if !t.is_finite() {
-            let err = RunError::NonFinite {
+        let start = curve.first().map(|r| r.loss.total).unwrap_or(f64::NAN);
+        let err = if !t.is_finite() {
+            Some(RunError::NonFinite {
                 run: id.clone(),
                 step,
                 terms: t,
-            };
+            })
+        } else if start.is_finite() && t.total > DIVERGENCE_FACTOR * start.max(1e-12) {
+            Some(RunError::Diverged {
+                run: id.clone(),
+                step,
+                reason: format!(
+                    "minibatch loss {:.4e} is above {DIVERGENCE_FACTOR:e} × the initial loss {start:.4e}",
+                    t.total
+                ),
+                terms: t,
+            })
+        } else {
+            None
+        };
+        if let Some(err) = err {
             let _ = dir.write_status(&Status {
                 state: State::Failed,
                 step,
@@ -524,6 +572,24 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
         }
         if step.is_multiple_of(eval_every) || step == total {
             let (row, e) = do_eval(&mut net, step, &acc, acc_n, lr);
+            if row.r2 < R2_FLOOR {
+                let err = RunError::Diverged {
+                    run: id.clone(),
+                    step,
+                    reason: format!("R² {:.4e} is below the floor {R2_FLOOR}", row.r2),
+                    terms: row.loss,
+                };
+                curve.push(row.clone());
+                let _ = atomic_write(&dir.curve(), curve_csv(&curve, n_hidden).as_bytes());
+                let _ = dir.write_status(&Status {
+                    state: State::Failed,
+                    step,
+                    error: Some(err.to_string()),
+                    loss_terms: Some(row.loss),
+                    pid: None,
+                });
+                return Err(err);
+            }
             curve.push(row);
             acc = LossTerms::default();
             acc_n = 0;
@@ -594,7 +660,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             .map_err(|e| RunError::other(&id, e))?;
         npy(&format!("weight_l{l}.npy"), &w)?;
     }
-    let mut versions = HashMap::new();
+    let mut versions = std::collections::BTreeMap::new();
     versions.insert("biodis".to_string(), env!("CARGO_PKG_VERSION").to_string());
     versions.insert("mir".to_string(), biodis_metrics::mir::MIR_ID.to_string());
     let result = RunResult {
@@ -627,9 +693,71 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     Ok(result)
 }
 
+/// The state read back from a run's checkpoint and `curve.csv`.
+struct Resume {
+    params: Vec<f32>,
+    adam_m: Vec<f32>,
+    adam_v: Vec<f32>,
+    adam_t: u64,
+    step: u64,
+    rng_word_pos: u128,
+    curve: Vec<CurveRow>,
+}
+
+/// Reads and checks a run's checkpoint (tensors of `n_params` values, its metadata) and its
+/// curve up to the checkpoint's step; any damage is an error naming the file.
+fn load_resume(dir: &RunDir, n_params: usize) -> Result<Resume, String> {
+    let ck_path = dir.checkpoint();
+    let ck = Checkpoint::load(&ck_path).map_err(|e| e.to_string())?;
+    let t = |name: &str| {
+        ck.tensor(name, n_params, &ck_path)
+            .map(|v| v.to_vec())
+            .map_err(|e| e.to_string())
+    };
+    let (params, adam_m, adam_v) = (t("params")?, t("adam_m")?, t("adam_v")?);
+    let adam_t: u64 = ck.meta("adam_t", &ck_path).map_err(|e| e.to_string())?;
+    let step: u64 = ck.meta("step", &ck_path).map_err(|e| e.to_string())?;
+    let rng_word_pos: u128 = ck
+        .meta("rng_word_pos", &ck_path)
+        .map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(dir.curve())
+        .map_err(|e| format!("{}: {e}", dir.curve().display()))?;
+    let mut curve = read_curve(&text).map_err(|e| format!("{}: {e}", dir.curve().display()))?;
+    curve.retain(|r| r.step <= step);
+    if curve.last().map(|r| r.step) != Some(step) {
+        return Err(format!(
+            "{}: no evaluation at the checkpoint's step {step}",
+            dir.curve().display()
+        ));
+    }
+    Ok(Resume {
+        params,
+        adam_m,
+        adam_v,
+        adam_t,
+        step,
+        rng_word_pos,
+        curve,
+    })
+}
+
+/// Reads a run's `result.json` back, checked: `None` when it is missing, an error message when it
+/// is damaged (truncated, not a result) so the caller re-runs the run instead of trusting it.
+pub fn read_result(dir: &RunDir) -> Result<Option<RunResult>, String> {
+    let p = dir.result();
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", p.display())),
+    };
+    serde_json::from_str::<RunResult>(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: damaged ({e})", p.display()))
+}
+
 fn write_npy_atomic(path: &std::path::Path, a: &Array2<f32>) -> Result<(), String> {
     let mut buf = Vec::new();
     ndarray_npy::WriteNpyExt::write_npy(a, &mut buf)
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    atomic_write(path, &buf).map_err(|e| format!("{}: {e}", path.display()))
+    atomic_write(path, &buf).map_err(|e| e.to_string())
 }

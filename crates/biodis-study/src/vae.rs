@@ -245,11 +245,19 @@ pub fn run_vae(
     let err = |e: String| format!("{id}: {e}");
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
-            if let Ok(t) = std::fs::read_to_string(dir.result()) {
-                if let Ok(r) = serde_json::from_str::<VaeResult>(&t) {
+            // a done run is trusted only with a result.json that reads back whole
+            match std::fs::read_to_string(dir.result())
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str::<VaeResult>(&t).map_err(|e| e.to_string()))
+            {
+                Ok(r) => {
                     progress(cfg.train.steps);
                     return Ok(r);
                 }
+                Err(e) => eprintln!(
+                    "warning: {id}: {}: damaged or missing ({e}); re-running the run",
+                    dir.result().display()
+                ),
             }
         }
     }
@@ -275,46 +283,68 @@ pub fn run_vae(
     let ck = dir.checkpoint();
     let mut wall_before = 0.0;
     if ck.exists() {
-        let c = Checkpoint::load(&ck).map_err(|e| err(e.to_string()))?;
-        let n = c
-            .meta::<usize>("n_params", &ck)
-            .map_err(|e| err(e.to_string()))?;
-        let get = |prefix: &str| -> Result<Vec<Vec<f32>>, String> {
-            (0..n)
-                .map(|k| {
-                    let name = format!("{prefix}{k}");
-                    let v = c
-                        .tensors
-                        .get(&name)
-                        .ok_or_else(|| err(format!("{}: no tensor {name}", ck.display())))?;
-                    Ok(v.clone())
-                })
-                .collect()
-        };
-        let state = VaeState {
-            params: get("p")?,
-            adam_m: get("m")?,
-            adam_v: get("v")?,
-            step: c.meta("step", &ck).map_err(|e| err(e.to_string()))?,
-            factor_rng: c.meta("factor_rng", &ck).map_err(|e| err(e.to_string()))?,
-            eps_rng: c.meta("eps_rng", &ck).map_err(|e| err(e.to_string()))?,
-        };
-        t.restore(&state)
-            .map_err(|e| err(format!("{}: {e}", ck.display())))?;
-        wall_before = c.meta("wall_s", &ck).unwrap_or(0.0);
-        let text = std::fs::read_to_string(dir.curve()).unwrap_or_default();
-        for l in text.lines().skip(1) {
-            let s: u64 = l
-                .split(',')
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(u64::MAX);
-            if s <= t.step {
-                curve.push_str(l);
-                curve.push('\n');
+        // a checkpoint that does not read back whole is never trusted: restart from scratch
+        let loaded = (|| -> Result<(VaeState, f64), String> {
+            let c = Checkpoint::load(&ck).map_err(|e| e.to_string())?;
+            let n = c
+                .meta::<usize>("n_params", &ck)
+                .map_err(|e| e.to_string())?;
+            let get = |prefix: &str| -> Result<Vec<Vec<f32>>, String> {
+                (0..n)
+                    .map(|k| {
+                        let name = format!("{prefix}{k}");
+                        c.tensors
+                            .get(&name)
+                            .cloned()
+                            .ok_or_else(|| format!("{}: no tensor {name}", ck.display()))
+                    })
+                    .collect()
+            };
+            let state = VaeState {
+                params: get("p")?,
+                adam_m: get("m")?,
+                adam_v: get("v")?,
+                step: c.meta("step", &ck).map_err(|e| e.to_string())?,
+                factor_rng: c.meta("factor_rng", &ck).map_err(|e| e.to_string())?,
+                eps_rng: c.meta("eps_rng", &ck).map_err(|e| e.to_string())?,
+            };
+            Ok((state, c.meta("wall_s", &ck).unwrap_or(0.0)))
+        })();
+        let restored = loaded.and_then(|(state, w)| {
+            t.restore(&state)
+                .map(|_| w)
+                .map_err(|e| format!("{}: {e}", ck.display()))
+        });
+        match restored {
+            Ok(w) => {
+                wall_before = w;
+                let text = std::fs::read_to_string(dir.curve()).unwrap_or_default();
+                for l in text.lines().skip(1) {
+                    let s: u64 = l
+                        .split(',')
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(u64::MAX);
+                    if s <= t.step {
+                        curve.push_str(l);
+                        curve.push('\n');
+                    }
+                }
+                progress(t.step);
+            }
+            Err(e) => {
+                eprintln!("warning: {id}: {e}; restarting the run from step 0");
+                let _ = std::fs::remove_file(&ck);
+                let _ = std::fs::remove_file(dir.curve());
+                t = VaeTrainer::new(
+                    cfg.vae.clone(),
+                    cfg.train.clone(),
+                    data.channels(),
+                    cfg.run.seed,
+                )
+                .map_err(err)?;
             }
         }
-        progress(t.step);
     }
     write_status(State::Running, t.step, None);
     let mut acc = VaeLoss::default();

@@ -262,11 +262,35 @@ pub struct Setup {
 
 pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
     let man = read_manifest(dir)?;
-    let (prefix, dims, latent_only, head, nsteps, batch): (&str, Vec<usize>, Option<usize>, Head, usize, usize) = match bench {
+    let (prefix, dims, latent_only, head, nsteps, batch): (
+        &str,
+        Vec<usize>,
+        Option<usize>,
+        Head,
+        usize,
+        usize,
+    ) = match bench {
         "B1" => ("b1", vec![6, 188, 6], None, Head::Mse, 2000, 128),
-        "B2" => ("b2", vec![6, 188, 186, 184, 182, 180, 6], None, Head::Mse, 300, 128),
-        "B3" => ("b3", vec![50, 500, 300, 100, 10, 100, 300, 500, 50], Some(3), Head::SigmoidCe, 300, 64),
-        other => bail!("unknown benchmark '{other}': expected B1, B2, B3 or B4 (B5, the lockstep population, is not implemented in this build)"),
+        "B2" => (
+            "b2",
+            vec![6, 188, 186, 184, 182, 180, 6],
+            None,
+            Head::Mse,
+            300,
+            128,
+        ),
+        "B3" => (
+            "b3",
+            vec![50, 500, 300, 100, 10, 100, 300, 500, 50],
+            Some(3),
+            Head::SigmoidCe,
+            300,
+            64,
+        ),
+        other => bail!(
+            "unknown benchmark '{other}': expected one of {}",
+            BENCHES.join(", ")
+        ),
     };
     let mut params = Vec::new();
     for l in 0..dims.len() - 1 {
@@ -312,7 +336,17 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
     })
 }
 
+/// The benchmark names `biodis bench` knows.
+pub const BENCHES: &[&str] = &["B1", "B2", "B3", "B4", "metrics"];
+
 pub fn run(a: BenchArgs) -> Result<()> {
+    if !BENCHES.contains(&a.bench.as_str()) {
+        bail!(
+            "unknown benchmark '{}': expected one of {} (B5, the lockstep population, is not implemented in this build)",
+            a.bench,
+            BENCHES.join(", ")
+        );
+    }
     if a.bench == "metrics" {
         return metrics_bench(&a);
     }

@@ -37,8 +37,9 @@ enum Cmd {
         /// Training steps per run (overrides train.steps).
         #[arg(long)]
         steps: Option<u64>,
-        /// Override any recipe key, e.g. --set train.lr=1e-3 (repeatable; applied to every run,
-        /// after the variant's own settings).
+        /// Override any recipe key, e.g. --set train.lr=1e-3 (repeatable). Applies to every
+        /// variant that does not set the key itself (a variant's own value is kept, with a
+        /// warning); --set VARIANT:key=value applies to one variant and wins over its settings.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// Only these variants (comma-separated names; default: all of the recipe's).
@@ -100,12 +101,15 @@ enum Cmd {
     Resume {
         /// The study directory.
         dir: PathBuf,
+        /// Runs at a time, one thread each (default: number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Hide progress bars.
         #[arg(long)]
         quiet: bool,
         #[command(flatten)]
         engine: EngineArgs,
+        /// With --engine slurm: submit and return without waiting.
         #[arg(long)]
         detach: bool,
     },
@@ -159,9 +163,23 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     if let Err(e) = real_main() {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_text(&e));
         std::process::exit(2);
     }
+}
+
+/// An error and its causes joined by `: `, leaving out a cause whose text the message already
+/// holds (typed errors often show their source in their own message), so nothing prints twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let t = cause.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+    }
+    msg
 }
 
 fn real_main() -> Result<()> {
@@ -186,6 +204,11 @@ fn real_main() -> Result<()> {
                     .unwrap_or_default();
                 println!("{name:<16} {desc}");
             }
+            println!(
+                "{:<16} every synthetic experiment in one run: {}",
+                "synthetic",
+                biodis_study::SYNTHETIC.join(", ")
+            );
             Ok(())
         }
         Cmd::Show { recipe } => {
@@ -343,7 +366,26 @@ fn real_main() -> Result<()> {
                 .iter()
                 .filter(|c| {
                     let rd = biodis_study::RunDir::new(dir.join(c.run_id()));
-                    !matches!(rd.read_status(), Some(st) if st.state == biodis_study::State::Done)
+                    if !matches!(rd.read_status(), Some(st) if st.state == biodis_study::State::Done)
+                    {
+                        return true;
+                    }
+                    // a `done` run is trusted only with a result.json that reads back whole
+                    match biodis_study::read_result(&rd) {
+                        Ok(Some(_)) => false,
+                        Ok(None) => {
+                            eprintln!(
+                                "warning: {}: done but {} is missing; re-running it",
+                                c.run_id(),
+                                rd.result().display()
+                            );
+                            true
+                        }
+                        Err(e) => {
+                            eprintln!("warning: {}: {e}; re-running it", c.run_id());
+                            true
+                        }
+                    }
                 })
                 .cloned()
                 .collect();
@@ -674,6 +716,10 @@ fn run_recipe(
     engine: &EngineArgs,
     detach: bool,
 ) -> Result<()> {
+    // a global --set never overrides a key that a variant sets itself: say so for each
+    for w in biodis_study::override_warnings(src, overrides, variants)? {
+        eprintln!("{w}");
+    }
     let study_dir = |name: Option<&String>| -> (String, PathBuf) {
         let study = name.cloned().unwrap_or_else(|| "study".into());
         let dir = out
@@ -760,6 +806,29 @@ fn run_recipe(
             println!("{}", r.run_id());
         }
         return Ok(());
+    }
+    if engine.engine == "local" {
+        // a run that cannot fit is refused before any is started (each run checks again)
+        let avail = biodis_study::mem::available_bytes();
+        if let Some(r) = runs
+            .iter()
+            .max_by_key(|r| biodis_study::mem::estimate_dense(r))
+        {
+            biodis_study::mem::check_fits(r, avail)
+                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
+            if let Some(a) = avail {
+                let est = biodis_study::mem::estimate_dense(r);
+                let par = jobs.min(runs.len()) as u128;
+                if est.saturating_mul(par) > a as u128 {
+                    eprintln!(
+                        "warning: {par} runs at a time may need about {} of memory ({} each) but {} is available; consider a smaller --jobs",
+                        biodis_study::mem::fmt_bytes(est.saturating_mul(par)),
+                        biodis_study::mem::fmt_bytes(est),
+                        biodis_study::mem::fmt_bytes(a as u128)
+                    );
+                }
+            }
+        }
     }
     execute(&dir, &runs, jobs, quiet, engine, detach)
 }

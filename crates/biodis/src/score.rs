@@ -99,32 +99,18 @@ pub fn load_matrix_allow_nan(path: &Path, key: Option<&str>) -> Result<Array2<f6
         .to_ascii_lowercase();
     let shown = path.display().to_string();
     let m = match ext.as_str() {
-        "npy" => {
-            let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
-            npy_any(&bytes).with_context(|| format!("{shown}: not a readable .npy array"))?
-        }
+        "npy" => to2(biodis_data::npy::read_npy(path)?)
+            .with_context(|| format!("{shown}: not a readable .npy array"))?,
         "npz" => {
-            let f = std::fs::File::open(path).with_context(|| format!("{shown}: cannot read"))?;
-            let mut z = ndarray_npy::NpzReader::new(f)
-                .with_context(|| format!("{shown}: not a .npz archive"))?;
-            let names = z
-                .names()
-                .with_context(|| format!("{shown}: cannot list arrays"))?;
-            let clean: Vec<String> = names
-                .iter()
-                .map(|n| n.trim_end_matches(".npy").to_string())
-                .collect();
+            let clean = biodis_data::npy::npz_names(path)?;
             let pick = match key {
-                Some(k) => names
-                    .iter()
-                    .zip(&clean)
-                    .find(|(_, c)| c.as_str() == k)
-                    .map(|(n, _)| n.clone())
-                    .ok_or_else(|| anyhow::anyhow!("{shown}: no array named '{k}'; it holds: {}", clean.join(", ")))?,
-                None if names.len() == 1 => names[0].clone(),
+                Some(k) if clean.iter().any(|c| c == k) => k.to_string(),
+                Some(k) => bail!("{shown}: no array named '{k}'; it holds: {}", clean.join(", ")),
+                None if clean.len() == 1 => clean[0].clone(),
                 None => bail!("{shown}: holds several arrays ({}); choose one with --latents-key / --factors-key", clean.join(", ")),
             };
-            npz_any(&mut z, &pick).with_context(|| format!("{shown}: array '{pick}'"))?
+            to2(biodis_data::npy::read_npz_member(path, &pick)?)
+                .with_context(|| format!("{shown}: array '{pick}'"))?
         }
         "csv" | "txt" => csv(path)?,
         other => bail!("{shown}: unsupported extension '.{other}' (expected .npy, .npz or .csv)"),
@@ -132,73 +118,54 @@ pub fn load_matrix_allow_nan(path: &Path, key: Option<&str>) -> Result<Array2<f6
     Ok(m)
 }
 
-fn to2(a: ndarray::ArrayD<f64>) -> Result<Array2<f64>> {
-    match a.ndim() {
-        1 => {
-            let n = a.len();
-            Ok(a.into_shape_with_order((n, 1))?)
-        }
-        2 => Ok(a.into_dimensionality()?),
+/// A decoded array as samples × dims (a 1-D array is one column).
+fn to2(a: biodis_data::npy::Array) -> Result<Array2<f64>> {
+    match a.shape.len() {
+        1 => Ok(Array2::from_shape_vec((a.shape[0], 1), a.data)?),
+        2 => Ok(Array2::from_shape_vec((a.shape[0], a.shape[1]), a.data)?),
         d => bail!("expected a 1-D or 2-D array (samples × dims), got {d} dimensions"),
     }
 }
 
-fn npy_any(bytes: &[u8]) -> Result<Array2<f64>> {
-    use ndarray::ArrayD;
-    use ndarray_npy::ReadNpyExt;
-    if let Ok(a) = ArrayD::<f64>::read_npy(bytes) {
-        return to2(a);
-    }
-    if let Ok(a) = ArrayD::<f32>::read_npy(bytes) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    if let Ok(a) = ArrayD::<i64>::read_npy(bytes) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    if let Ok(a) = ArrayD::<i32>::read_npy(bytes) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    if let Ok(a) = ArrayD::<u8>::read_npy(bytes) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    match ArrayD::<bool>::read_npy(bytes) {
-        Ok(a) => to2(a.mapv(|v| v as u8 as f64)),
-        Err(e) => {
-            bail!("unsupported dtype or layout (expected float64/32, int64/32, uint8 or bool): {e}")
-        }
+/// The column delimiter of a CSV text: whichever of `,` `;` tab occurs in its first non-empty
+/// line (an error when several do, since the file is then ambiguous); `,` when none does (one
+/// column).
+fn csv_delimiter(text: &str, shown: &str) -> Result<char> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let found: Vec<char> = [',', ';', '\t']
+        .into_iter()
+        .filter(|d| first.contains(*d))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(','),
+        [d] => Ok(*d),
+        _ => bail!(
+            "{shown}: line 1 mixes the delimiters {:?}; use one of ',', ';' or tab",
+            found
+        ),
     }
 }
 
-fn npz_any<R: std::io::Read + std::io::Seek>(
-    z: &mut ndarray_npy::NpzReader<R>,
-    name: &str,
-) -> Result<Array2<f64>> {
-    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<f64>, ndarray::IxDyn>(name) {
-        return to2(a);
-    }
-    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(name) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<i64>, ndarray::IxDyn>(name) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    if let Ok(a) = z.by_name::<ndarray::OwnedRepr<i32>, ndarray::IxDyn>(name) {
-        return to2(a.mapv(|v| v as f64));
-    }
-    bail!("unsupported dtype (expected float64, float32, int64 or int32)")
-}
-
+/// Reads a numeric CSV (samples × dims). The delimiter is detected (`,` `;` or tab); a first
+/// line that is not all numbers is taken as a header of column names, and a note on stderr says
+/// so (and shows it), so a data row is never dropped silently.
 fn csv(path: &Path) -> Result<Array2<f64>> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
+    let delim = csv_delimiter(&text, &shown)?;
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut width = None;
+    let mut header: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let cells: Vec<&str> = line.split(',').map(|c| c.trim()).collect();
+        let cells: Vec<&str> = line.split(delim).map(|c| c.trim()).collect();
         let parsed: Result<Vec<f64>, usize> = cells
             .iter()
             .enumerate()
@@ -206,15 +173,22 @@ fn csv(path: &Path) -> Result<Array2<f64>> {
             .collect();
         match parsed {
             Ok(v) => {
-                if let Some(w) = width {
-                    if v.len() != w {
-                        bail!("{shown}: line {}: {} columns, expected {w}", i + 1, v.len());
+                let w = width.unwrap_or(v.len());
+                if v.len() != w {
+                    bail!("{shown}: line {}: {} columns, expected {w}", i + 1, v.len());
+                }
+                if let Some((_, h)) = &header {
+                    let hw = h.split(delim).count();
+                    if hw != w {
+                        bail!("{shown}: the header (line 1) has {hw} columns but the data has {w}");
                     }
                 }
-                width = Some(v.len());
+                width = Some(w);
                 rows.push(v);
             }
-            Err(_) if rows.is_empty() && i == 0 => continue, // header
+            Err(_) if rows.is_empty() && header.is_none() => {
+                header = Some((i + 1, line.to_string()))
+            }
             Err(j) => bail!(
                 "{shown}: line {}, column {}: '{}' is not a number",
                 i + 1,
@@ -224,6 +198,13 @@ fn csv(path: &Path) -> Result<Array2<f64>> {
         }
     }
     let w = width.ok_or_else(|| anyhow::anyhow!("{shown}: no numeric rows"))?;
+    if let Some((ln, h)) = header {
+        let shown_h: String = h.chars().take(80).collect();
+        eprintln!("note: {shown}: line {ln} ('{shown_h}') is not numeric; taken as a header of column names");
+    }
+    if delim != ',' {
+        eprintln!("note: {shown}: columns separated by {delim:?}");
+    }
     Ok(Array2::from_shape_vec(
         (rows.len(), w),
         rows.into_iter().flatten().collect(),
@@ -352,7 +333,8 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         if let Some(p) = &a.mi_out {
             let mut buf = Vec::new();
             ndarray_npy::WriteNpyExt::write_npy(&r.mi, &mut buf)?;
-            std::fs::write(p, buf).with_context(|| format!("{}: cannot write", p.display()))?;
+            biodis_study::rundir::atomic_write(p, &buf)
+                .with_context(|| format!("{}: cannot write", p.display()))?;
         }
         if let Some(p) = &a.heatmap {
             let m: Vec<Vec<f64>> = r.mi.outer_iter().map(|row| row.to_vec()).collect();
@@ -394,13 +376,37 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 .parts
                 .iter()
                 .filter(|(k, _)| !k.starts_with("gap_"))
-                .map(|(k, v)| format!("{k}={v:.4}"))
+                .map(|(k, v)| format!("{k}={}", fmt_part(k, *v)))
                 .collect();
             if let Some((lo, hi)) = s.ci {
-                det.insert(0, format!("95% CI [{lo:.4}, {hi:.4}]"));
+                det.insert(
+                    0,
+                    format!("bootstrap 95% percentile interval [{lo:.4}, {hi:.4}]"),
+                );
             }
             println!("{:<32} {:>9.4}  {}", s.id, s.value, det.join(" "));
         }
     }
     Ok(())
+}
+
+/// A score's detail value as printed: counts (`kept_neurons`, `num_active…`) as integers, every
+/// other value with four decimals.
+fn fmt_part(key: &str, v: f64) -> String {
+    let is_count = key == "kept_neurons" || key.starts_with("num_");
+    if is_count && v.is_finite() && v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_print_as_integers() {
+        assert_eq!(super::fmt_part("kept_neurons", 4.0), "4");
+        assert_eq!(super::fmt_part("num_active_dims", 12.0), "12");
+        assert_eq!(super::fmt_part("completeness", 1.0), "1.0000");
+    }
 }

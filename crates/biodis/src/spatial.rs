@@ -36,6 +36,7 @@ pub struct SpatialArgs {
     /// Worker threads (default: number of cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Seed of the demo maps and of every cell's shuffle null (cell i uses seed + 7919·i).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print JSON instead of the summary.
@@ -56,16 +57,9 @@ fn load_maps(
         .to_ascii_lowercase();
     let arr: ArrayD<f64> = match ext.as_str() {
         "npy" => {
-            use ndarray_npy::ReadNpyExt;
-            let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
-            match ArrayD::<f64>::read_npy(&bytes[..]) {
-                Ok(a) => a,
-                Err(_) => ArrayD::<f32>::read_npy(&bytes[..])
-                    .map(|a| a.mapv(|v| v as f64))
-                    .with_context(|| {
-                        format!("{shown}: expected a float64 or float32 .npy array")
-                    })?,
-            }
+            let a = biodis_data::npy::read_npy(path)?;
+            ArrayD::from_shape_vec(a.shape, a.data)
+                .with_context(|| format!("{shown}: inconsistent shape"))?
         }
         _ => crate::score::load_matrix_allow_nan(path, key)?.into_dyn(),
     };
@@ -149,6 +143,12 @@ fn parse_null(s: &str) -> Result<Null> {
 
 pub fn run(a: SpatialArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
+    if a.demo == Some(0) {
+        bail!("--demo 0: expected at least 1 cell");
+    }
+    if a.jobs == Some(0) {
+        bail!("--jobs 0: expected at least 1");
+    }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("{}: cannot create", a.out.display()))?;
     let (maps, n) = match (&a.maps, a.demo) {
@@ -160,7 +160,9 @@ pub fn run(a: SpatialArgs) -> Result<()> {
             )?;
             let mut buf = Vec::new();
             ndarray_npy::WriteNpyExt::write_npy(&arr, &mut buf)?;
-            std::fs::write(a.out.join("demo_maps.npy"), buf)?;
+            let dp = a.out.join("demo_maps.npy");
+            biodis_study::rundir::atomic_write(&dp, &buf)
+                .with_context(|| format!("{}: cannot write", dp.display()))?;
             (m, n)
         }
         (Some(p), None) => load_maps(p, a.key.as_deref(), a.layout.as_deref())?,
@@ -176,6 +178,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
         })
         .max(1);
     let sc = Scorers::new(n);
+    // (the maps are never empty: load_maps refuses an empty file and --demo 0 is refused)
     let mut reports: Vec<Option<CellReport>> = vec![None; maps.len()];
     std::thread::scope(|s| {
         let chunk = maps.len().div_ceil(jobs);
@@ -243,15 +246,20 @@ pub fn run(a: SpatialArgs) -> Result<()> {
             r.reason.clone().unwrap_or_default().replace(',', ";")
         ));
     }
-    std::fs::write(a.out.join("cells.csv"), csv)?;
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let p = a.out.join(name);
+        biodis_study::rundir::atomic_write(&p, bytes)
+            .with_context(|| format!("{}: cannot write", p.display()))
+    };
+    write("cells.csv", csv.as_bytes())?;
     let json = serde_json::json!({
         "maps": a.maps.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "demo".into()), "cells": reports.len(), "layout": format!("{n}x{n}"),
         "null": a.null, "null_kind": a.null_kind, "grid_cell_rule": if a.null > 0 { "minmax score > the cell's null p99" } else { "minmax score > 0.8 (fixed, conservative for small maps)" },
         "seconds": secs, "cells_report": reports,
     });
-    std::fs::write(
-        a.out.join("cells.json"),
-        serde_json::to_string_pretty(&json)?,
+    write(
+        "cells.json",
+        serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     // figures: top cells by grid score
     let mut order: Vec<usize> = (0..reports.len()).collect();

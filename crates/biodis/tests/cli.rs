@@ -105,6 +105,185 @@ fn bad_keys_and_values_are_named() {
     assert!(e.contains("missing.toml"), "{e}");
 }
 
+/// A recipe's TOML value at a dotted key path.
+fn toml_at(path: &Path, key: &str) -> toml::Value {
+    let t: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let mut v = toml::Value::Table(t);
+    for k in key.split('.') {
+        v = v
+            .get(k)
+            .unwrap_or_else(|| panic!("{}: no {key}", path.display()))
+            .clone();
+    }
+    v
+}
+
+#[test]
+fn global_set_keeps_the_ablations_and_scoped_set_wins() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 20, "");
+    let out = d.path().join("study");
+    let o = run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "train.eval_every=10",
+        "--set",
+        "constraints.beta_activity=3e-3",
+        "--set",
+        "none:constraints.beta_weight=5e-4",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("warning: --set constraints.beta_activity=0.003")
+            && stderr.contains("variant 'none'")
+            && stderr.contains("constraints.beta_activity = 0.0"),
+        "{stderr}"
+    );
+    let beta = |id: &str, k: &str| {
+        toml_at(&out.join(id).join("recipe.toml"), k)
+            .as_float()
+            .unwrap()
+    };
+    assert_eq!(beta("all-s0", "constraints.beta_activity"), 3e-3);
+    assert_eq!(
+        beta("none-s0", "constraints.beta_activity"),
+        0.0,
+        "ablation kept"
+    );
+    assert_eq!(
+        beta("none-s0", "constraints.beta_weight"),
+        5e-4,
+        "scoped --set wins"
+    );
+    assert_eq!(beta("all-s0", "constraints.beta_weight"), 1e-4);
+    let e = run_err(&[
+        "run",
+        p.to_str().unwrap(),
+        "--dry-run",
+        "--set",
+        "nope:train.lr=1",
+    ]);
+    assert!(
+        e.contains("no variant 'nope'") && e.contains("all, none"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_diverged_run_is_failed_not_done() {
+    let d = tempfile::tempdir().unwrap();
+    // lr = 1e6: the loss grows to ~1e20 but stays finite, so only the divergence rule catches it
+    let p = mini_recipe(
+        d.path(),
+        40,
+        "[[variant]]\nname = \"diverge\"\nset = { \"train.lr\" = 1e6 }\n",
+    );
+    let out = d.path().join("study");
+    let o = bin()
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--quiet",
+            "--variants",
+            "all,diverge",
+            "--set",
+            "train.eval_every=10",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.status.success(),
+        "a diverged run fails the study: {stdout}"
+    );
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("diverge-s0/status.json")).unwrap())
+            .unwrap();
+    assert_eq!(st["state"], "failed", "{st}");
+    let err = st["error"].as_str().unwrap();
+    assert!(
+        err.contains("diverged at step") && err.contains("loss terms"),
+        "{err}"
+    );
+    assert!(
+        st["loss_terms"]["total"].as_f64().unwrap().is_finite(),
+        "{st}"
+    );
+    assert!(!out.join("diverge-s0/result.json").exists());
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("diverge-s0,diverge,0,failed")),
+        "{summary}"
+    );
+    assert!(
+        stdout.contains("diverge-s0") && stdout.contains("diverged"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 10_000, "");
+    let o = bin()
+        .env("BIODIS_PROGRESS_SECS", "0.05")
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--jobs",
+            "1",
+            "--out",
+            d.path().join("s").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: runs "))
+        .collect();
+    assert!(lines.len() >= 2, "periodic lines expected:\n{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("steps/s") && l.contains("ETA")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("runs 2/2 done, steps 20000/20000 (100%)"),
+        "{stderr}"
+    );
+    // --quiet prints none
+    let o = run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        d.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("progress:"));
+}
+
 #[test]
 fn study_runs_reports_and_records_a_failed_run() {
     let d = tempfile::tempdir().unwrap();
@@ -279,6 +458,72 @@ fn kill_9_then_resume_gives_the_same_result() {
     let o = bin().args(&args2).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
+}
+
+#[test]
+fn damaged_result_or_checkpoint_is_rerun_not_trusted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 40, "");
+    let out = d.path().join("study");
+    let os = out.to_str().unwrap();
+    run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--set",
+        "train.eval_every=20",
+        "--out",
+        os,
+    ]);
+    let res = out.join("all-s0/result.json");
+    let good = std::fs::read_to_string(&res).unwrap();
+    // a truncated result.json: the report still covers the study and names the damaged run
+    std::fs::write(&res, &good[..good.len() / 2]).unwrap();
+    let o = bin().args(["report", os]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "report fails on one damaged run: {stderr}"
+    );
+    assert!(
+        stdout.contains("| none | 1 |") && stdout.contains("all-s0") && stdout.contains("damaged"),
+        "{stdout}"
+    );
+    // resume re-runs it (with a warning) instead of skipping it as done
+    let o = run_ok(&["resume", os, "--quiet"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("1 of 2 runs to resume") && stderr.contains("warning: all-s0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        without_wall(&std::fs::read_to_string(&res).unwrap()),
+        without_wall(&good)
+    );
+    // a truncated checkpoint of an interrupted run: restarted from scratch, same numbers
+    let ck = out.join("none-s0/checkpoint.safetensors");
+    let bytes = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
+    let none_good = std::fs::read_to_string(out.join("none-s0/result.json")).unwrap();
+    std::fs::remove_file(out.join("none-s0/result.json")).unwrap();
+    std::fs::write(
+        out.join("none-s0/status.json"),
+        r#"{"state": "running", "step": 20}"#,
+    )
+    .unwrap();
+    let o = run_ok(&["resume", os, "--quiet"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("none-s0") && stderr.contains("restarting the run from step 0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        without_wall(&std::fs::read_to_string(out.join("none-s0/result.json")).unwrap()),
+        without_wall(&none_good)
+    );
 }
 
 /// The dense trainer against the PyTorch reference (`shared/bench/bench_torch.py --mode check`,
@@ -1369,8 +1614,21 @@ fn vae_study_data_writer_and_bad_input() {
     let status = std::fs::read_to_string(tmp.path().join("npz2/summary.csv")).unwrap();
     assert!(status.contains("MD5"), "{status}");
     // Bad values are named.
-    let err = run_err(&["run", "fig13", "--set", "vae.beta_weight=-1", "--dry-run"]);
+    let err = run_err(&[
+        "run",
+        "fig13",
+        "--set",
+        "bio_w001:vae.beta_weight=-1",
+        "--dry-run",
+    ]);
     assert!(err.contains("vae.beta_weight"), "{err}");
+    // (every fig13 variant sets its own beta_weight: a global --set leaves them, and says so)
+    let o = run_ok(&["run", "fig13", "--set", "vae.beta_weight=-1", "--dry-run"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: --set vae.beta_weight=-1 does not apply to variant 'bio_w001'"),
+        "{err}"
+    );
     let err = run_err(&["run", "fig13", "--scale", "huge", "--dry-run"]);
     assert!(err.contains("huge") && err.contains("cpu"), "{err}");
     let err = run_err(&["run", "fig2", "--scale", "cpu", "--dry-run"]);
@@ -1461,5 +1719,198 @@ fn vae_kill_9_then_resume_gives_the_same_result() {
     assert_eq!(
         std::fs::read_to_string(a.join("default-s0/curve.csv")).unwrap(),
         std::fs::read_to_string(b.join("default-s0/curve.csv")).unwrap()
+    );
+    // a truncated checkpoint of an interrupted run restarts it from scratch (same numbers),
+    // with a warning, instead of failing the run
+    let bytes = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(b.join("default-s0/result.json")).unwrap();
+    std::fs::write(
+        b.join("default-s0/status.json"),
+        r#"{"state": "running", "step": 50}"#,
+    )
+    .unwrap();
+    let o = run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("restarting the run from step 0"), "{e}");
+    assert_eq!(
+        strip(&a.join("default-s0/result.json")),
+        strip(&b.join("default-s0/result.json"))
+    );
+    // a truncated result.json of a done run is re-run, with a warning
+    let r = std::fs::read_to_string(b.join("default-s0/result.json")).unwrap();
+    std::fs::write(b.join("default-s0/result.json"), &r[..r.len() / 2]).unwrap();
+    let o = run_ok(&["report", b.to_str().unwrap()]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("left out of the report"), "{e}");
+    let o = run_ok(&["resume", b.to_str().unwrap(), "--quiet"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("damaged or missing"), "{e}");
+    assert_eq!(
+        strip(&a.join("default-s0/result.json")),
+        strip(&b.join("default-s0/result.json"))
+    );
+}
+
+#[test]
+fn sizes_files_and_small_traps_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 20, "");
+    let ps = p.to_str().unwrap();
+    // a request that cannot fit is refused with the estimate, not aborted by the allocator
+    let o = bin()
+        .args([
+            "run",
+            ps,
+            "--seeds",
+            "1",
+            "--quiet",
+            "--set",
+            "model.hidden=[1000000000]",
+        ])
+        .args(["--out", d.path().join("big").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("needs about") && e.contains("available (MemAvailable)"),
+        "{e}"
+    );
+    // counts beyond the range are named with the value, not as "integer `-1`"
+    let e = run_err(&["run", ps, "--dry-run", "--seeds", "18446744073709551615"]);
+    assert!(
+        e.contains("--seeds 18446744073709551615") && e.contains("1..=100000"),
+        "{e}"
+    );
+    // spatial
+    let out = d.path().join("sp");
+    let e = run_err(&["spatial", "--demo", "0", "--out", out.to_str().unwrap()]);
+    assert!(
+        e.contains("--demo 0: expected at least 1") && !e.contains("panicked"),
+        "{e}"
+    );
+    let e = run_err(&[
+        "spatial",
+        "--demo",
+        "4",
+        "--jobs",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(e.contains("--jobs 0: expected at least 1"), "{e}");
+    // bench names every benchmark it knows
+    let e = run_err(&["bench", "B9"]);
+    assert!(e.contains("'B9'") && e.contains("metrics"), "{e}");
+    // list shows every embedded recipe and the synthetic group
+    let o = run_ok(&["list"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("fig6-probes") && s.contains("synthetic "), "{s}");
+    // score: a header declaring (1e12, 10) float64 with an 80-byte body
+    let f = grid_factors();
+    let fp = d.path().join("f.npy");
+    write_npy(&fp, &f);
+    let big = d.path().join("big.npy");
+    let mut b = biodis_data::npy::npy_header("<f8", &[1_000_000_000_000, 10]);
+    b.extend([0u8; 80]);
+    std::fs::write(&big, &b).unwrap();
+    let e = run_err(&[
+        "score",
+        "--latents",
+        big.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("big.npy") && e.contains("truncated") && e.contains("found 80"),
+        "{e}"
+    );
+    // int16 latents read; counts print as integers
+    let zp = d.path().join("z16.npy");
+    let mut b = biodis_data::npy::npy_header("<i2", &[f.nrows(), 3]);
+    for r in f.outer_iter() {
+        for v in r.iter() {
+            b.extend((*v as i16 * 10).to_le_bytes());
+        }
+    }
+    std::fs::write(&zp, &b).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("kept_neurons=3 ") || s.trim_end().ends_with("kept_neurons=3"),
+        "{s}"
+    );
+    // a ';'-separated CSV keeps its first row, and an assumed header is said
+    let rows: Vec<String> = f
+        .outer_iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(";")
+        })
+        .collect();
+    let cp = d.path().join("z.csv");
+    std::fs::write(&cp, rows.join("\n")).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        cp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.starts_with(&format!("{} samples", f.nrows())), "{s}");
+    std::fs::write(&cp, format!("x;y;z\n{}", rows.join("\n"))).unwrap();
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        cp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("taken as a header"));
+    // an error and its cause print once
+    let e = run_err(&[
+        "data",
+        "dsprites",
+        "--out",
+        d.path().to_str().unwrap(),
+        "--sizes",
+        "1,1,1,1,2,2",
+    ]);
+    assert_eq!(e.matches("os error").count(), 1, "{e}");
+    // a heatmap into a missing folder names the file and the reason
+    let e = run_err(&[
+        "score",
+        "--latents",
+        zp.to_str().unwrap(),
+        "--factors",
+        fp.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mir",
+        "--heatmap",
+        "/nodir/h.png",
+    ]);
+    assert!(
+        e.contains("/nodir/h.png") && e.contains("does not exist") && !e.contains("BackendError"),
+        "{e}"
     );
 }
