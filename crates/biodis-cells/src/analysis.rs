@@ -345,7 +345,7 @@ pub fn analyse(
     let frac_grid_above_smooth_p99 = frac(&above(|c| c.grid_smooth_p99));
     let frac_ovc = frac(&|c: &CellStats| {
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
-            .then(|| c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
+            .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
     });
     let pop = PopulationStats {
         frac_grid_above_smooth_p95,

@@ -58,7 +58,7 @@ pub fn checkerboard_power(zs: &[Vec<f32>], nc: usize, size: usize) -> f64 {
             let (mut proj, mut var) = (0.0, 0.0);
             for x in 0..nl {
                 let v = z[x * nc + i] as f64 - m;
-                let sign = if (x / size + x % size) % 2 == 0 {
+                let sign = if (x / size + x % size).is_multiple_of(2) {
                     1.0
                 } else {
                     -1.0

@@ -1426,8 +1426,8 @@ mod tests {
         // identity with zero noise is exactly I; the default is unchanged N(0, 1/n_c)
         let m = mk(TransInit::Identity, 0.0);
         let w = &m.theta[m.layout.trans(2)..m.layout.trans(2) + nc * nc];
-        for i in 0..nc * nc {
-            assert_eq!(w[i], if i / nc == i % nc { 1.0 } else { 0.0 });
+        for (i, &v) in w.iter().enumerate() {
+            assert_eq!(v, if i / nc == i % nc { 1.0 } else { 0.0 });
         }
         let spec = CellsSpec {
             n_cells: nc,

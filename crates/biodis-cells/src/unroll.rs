@@ -333,6 +333,7 @@ mod tests {
         // zeros that the projection then leaves at 0): where central differences at two step
         // sizes disagree, θ sits within h of one and the check does not apply there.
         let mut kinks = 0;
+        #[allow(clippy::needless_range_loop)]
         for i in 0..l.len {
             let (fd, fd2) = (fd_at(i, 1e-6), fd_at(i, 1e-7));
             if (fd - fd2).abs() > 1e-3 * (1.0 + fd.abs()) {

@@ -4,7 +4,7 @@
 //! * [`model`] — the Higgins et al. conv VAE with the biological constraints (burn `=0.22.1`;
 //!   burn stays inside this crate: the dense trainer in `biodis-nn` does not use it).
 //! * [`VaeTrainer`] — Adam training on batches sampled on the fly from an
-//!   [`ImageData`](biodis_data::images::ImageData) set (every factor uniform, as
+//!   [`ImageData`] set (every factor uniform, as
 //!   disentanglement_lib samples), seeded: the factor stream and the ε stream are ChaCha8
 //!   streams of the run seed, and the weights' initialisation uses the burn device seed.
 //! * [`evaluate`] — MIG with the disentanglement_lib protocol (10 000 samples, encoder mean,
