@@ -26,7 +26,7 @@ use ndarray::{Array3, Array4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -146,7 +146,7 @@ pub struct CellsResult {
     pub steps_per_s: f64,
     /// Seconds per Euler step per world (inference only).
     pub euler_step_s: f64,
-    pub versions: HashMap<String, String>,
+    pub versions: BTreeMap<String, String>,
 }
 
 const CURVE_HEADER: &str = "step,loss,location,object,action,pi,nonneg,activity,weight,\
@@ -289,8 +289,8 @@ fn evaluate(t: &mut Trainer, cfg: &CellsRunConfig, null: usize) -> Evaluation {
     }
 }
 
-fn versions() -> HashMap<String, String> {
-    let mut v = HashMap::new();
+fn versions() -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
     v.insert("biodis".into(), env!("CARGO_PKG_VERSION").into());
     v.insert("model".into(), "whittington2023.gridworld.v1".into());
     v.insert("grid_score".into(), "deepmind.minmax.10ring".into());
