@@ -24,10 +24,16 @@ fn main() {
         split: None,
     };
     let np = spec.n_params();
-    let params: Vec<f64> = (0..np).map(|i| 0.6 * ((i as f64) * 0.731 + 0.3).sin()).collect();
+    let params: Vec<f64> = (0..np)
+        .map(|i| 0.6 * ((i as f64) * 0.731 + 0.3).sin())
+        .collect();
     let b = 7;
-    let x: Vec<f64> = (0..b * dims[0]).map(|i| ((i as f64) * 1.37 - 2.0).cos() * 1.5).collect();
-    let y: Vec<f64> = (0..b * dims[3]).map(|i| ((i as f64) * 0.91).sin()).collect();
+    let x: Vec<f64> = (0..b * dims[0])
+        .map(|i| ((i as f64) * 1.37 - 2.0).cos() * 1.5)
+        .collect();
+    let y: Vec<f64> = (0..b * dims[3])
+        .map(|i| ((i as f64) * 0.91).sin())
+        .collect();
     let base = |norm| Constraints {
         nonneg: Nonneg::Hinge,
         normalisation: norm,

@@ -77,14 +77,31 @@ fn mir(
     activity_threshold: f64,
     mi_threshold: f64,
     activity_stat: &str,
-) -> PyResult<(String, f64, Vec<f64>, (usize, usize), Vec<f64>, Vec<usize>, Vec<f64>)> {
+) -> PyResult<(
+    String,
+    f64,
+    Vec<f64>,
+    (usize, usize),
+    Vec<f64>,
+    Vec<usize>,
+    Vec<f64>,
+)> {
     let stat = match activity_stat {
         "abs_mean" => ActivityStat::AbsMean,
         "mean" => ActivityStat::Mean,
-        o => return Err(err(format!("activity_stat = {o}: expected abs_mean or mean"))),
+        o => {
+            return Err(err(format!(
+                "activity_stat = {o}: expected abs_mean or mean"
+            )))
+        }
     };
     let (z, f) = (own2(&latents), own2(&factors));
-    let opts = MirOptions { bins, activity_threshold, mi_threshold, activity_stat: stat };
+    let opts = MirOptions {
+        bins,
+        activity_threshold,
+        mi_threshold,
+        activity_stat: stat,
+    };
     let r = py
         .detach(|| {
             opts.validate()?;
@@ -160,7 +177,16 @@ fn metric(
     let s = py
         .detach(|| {
             biodis_metrics::options::check_bins("bins", bins)?;
-            compute(name, z.view(), f.view(), discrete_factors, bins, train_fraction, sap, seed)
+            compute(
+                name,
+                z.view(),
+                f.view(),
+                discrete_factors,
+                bins,
+                train_fraction,
+                sap,
+                seed,
+            )
         })
         .map_err(err)?;
     json(&s)
@@ -199,23 +225,51 @@ fn score(
         biodis_metrics::options::check_bins("bins", bins).map_err(|e| e.to_string())?;
         sap_form(sap, discrete_factors).map_err(|e| e.to_string())?;
         let nt = n_train(z.nrows(), train_fraction).map_err(|e| e.to_string())?;
-        let mut names: Vec<String> = metrics.iter().map(|m| m.trim().to_ascii_lowercase()).collect();
+        let mut names: Vec<String> = metrics
+            .iter()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
         if names.iter().any(|m| m == "all") {
-            names = ["mir", "mig", "dci", "sap", "modularity", "explicitness", "irs", "infom", "tc", "mpmi"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            names = [
+                "mir",
+                "mig",
+                "dci",
+                "sap",
+                "modularity",
+                "explicitness",
+                "irs",
+                "infom",
+                "tc",
+                "mpmi",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         }
         let run = |name: &str, zz: ndarray::ArrayView2<f64>, ff: ndarray::ArrayView2<f64>| {
-            compute(name, zz, ff, discrete_factors, bins, train_fraction, sap, seed)
+            compute(
+                name,
+                zz,
+                ff,
+                discrete_factors,
+                bins,
+                train_fraction,
+                sap,
+                seed,
+            )
         };
         let mut scores = Vec::new();
         for name in &names {
             let mut s = run(name, z.view(), f.view()).map_err(|e| format!("metric {name}: {e}"))?;
             if bootstrap > 0 {
-                s.ci = biodis_metrics::bootstrap(z.view(), f.view(), bootstrap, 0.05, seed, |zz, ff| {
-                    run(name, zz, ff).ok().map(|s| s.value)
-                });
+                s.ci = biodis_metrics::bootstrap(
+                    z.view(),
+                    f.view(),
+                    bootstrap,
+                    0.05,
+                    seed,
+                    |zz, ff| run(name, zz, ff).ok().map(|s| s.value),
+                );
                 s = s.param("bootstrap", bootstrap);
             }
             scores.push(s);
@@ -230,6 +284,7 @@ fn score(
 /// binned or class labels) and the factor entropies.
 #[pyfunction]
 #[pyo3(signature = (latents, factors, discrete_factors, bins))]
+#[allow(clippy::type_complexity)]
 fn mi_matrix(
     py: Python<'_>,
     latents: PyReadonlyArray2<'_, f64>,
@@ -255,7 +310,9 @@ fn mi_matrix(
 fn side(len: usize) -> PyResult<usize> {
     let n = (len as f64).sqrt().round() as usize;
     if n * n != len || n < 2 {
-        return Err(err(format!("map: {len} bins is not an n × n map with n ≥ 2")));
+        return Err(err(format!(
+            "map: {len} bins is not an n × n map with n ≥ 2"
+        )));
     }
     Ok(n)
 }
@@ -272,7 +329,10 @@ fn ratemap(
     let p = own2(&positions);
     let a = own1(&activity);
     if p.ncols() != 2 {
-        return Err(err(format!("positions: expected samples × 2 (x, y), got {} columns", p.ncols())));
+        return Err(err(format!(
+            "positions: expected samples × 2 (x, y), got {} columns",
+            p.ncols()
+        )));
     }
     if p.nrows() != a.len() {
         return Err(err(format!(
@@ -285,7 +345,9 @@ fn ratemap(
         return Err(err("bins = 0: expected at least 1"));
     }
     if !(extent.0 > 0.0 && extent.1 > 0.0) {
-        return Err(err(format!("extent = {extent:?}: expected two positive sizes")));
+        return Err(err(format!(
+            "extent = {extent:?}: expected two positive sizes"
+        )));
     }
     let pos: Vec<(f64, f64)> = p.outer_iter().map(|r| (r[0], r[1])).collect();
     Ok(py.detach(|| spatial::maps::ratemap(&pos, &a, bins, extent)))
@@ -301,7 +363,11 @@ fn smooth(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, sigma: f64) -> PyResul
 
 /// Spatial autocorrelogram `(2n−1) × (2n−1)`.
 #[pyfunction]
-fn autocorrelogram(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, min_overlap: usize) -> PyResult<Vec<f64>> {
+fn autocorrelogram(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    min_overlap: usize,
+) -> PyResult<Vec<f64>> {
     let m = own1(&map);
     let n = side(m.len())?;
     Ok(py.detach(|| spatial::sac(&m, n, min_overlap)))
@@ -309,20 +375,50 @@ fn autocorrelogram(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, min_overlap: 
 
 /// Every per-cell score of one map, as `biodis spatial` (json of the CellReport).
 #[pyfunction]
-fn analyse_cell(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, null: usize, null_sigma: f64, seed: u64) -> PyResult<String> {
+fn analyse_cell(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    null: usize,
+    null_sigma: f64,
+    seed: u64,
+) -> PyResult<String> {
     let m = own1(&map);
     let n = side(m.len())?;
-    let null_kind = if null_sigma < 0.0 { Null::BinPermutation } else { Null::SmoothField(null_sigma) };
-    let r = py.detach(|| spatial::analyse_cell(&m, &Scorers::new(n), CellOptions { null, null_kind, seed }));
+    let null_kind = if null_sigma < 0.0 {
+        Null::BinPermutation
+    } else {
+        Null::SmoothField(null_sigma)
+    };
+    let r = py.detach(|| {
+        spatial::analyse_cell(
+            &m,
+            &Scorers::new(n),
+            CellOptions {
+                null,
+                null_kind,
+                seed,
+            },
+        )
+    });
     json(&r)
 }
 
 /// 60° scores of `count` null maps (DeepMind min–max scorer), as `biodis spatial --null`.
 #[pyfunction]
-fn grid_null(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, count: usize, null_sigma: f64, seed: u64) -> PyResult<Vec<f64>> {
+fn grid_null(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    count: usize,
+    null_sigma: f64,
+    seed: u64,
+) -> PyResult<Vec<f64>> {
     let m = own1(&map);
     let n = side(m.len())?;
-    let null_kind = if null_sigma < 0.0 { Null::BinPermutation } else { Null::SmoothField(null_sigma) };
+    let null_kind = if null_sigma < 0.0 {
+        Null::BinPermutation
+    } else {
+        Null::SmoothField(null_sigma)
+    };
     Ok(py.detach(|| {
         let sc = Scorers::new(n);
         spatial::null::null_scores(&m, n, &sc.minmax, null_kind, count, seed)
@@ -352,10 +448,15 @@ fn spatial_information(
     let p = occupancy.map(|o| own1(&o));
     if let Some(p) = &p {
         if p.len() != m.len() {
-            return Err(err(format!("occupancy has {} bins but map has {}", p.len(), m.len())));
+            return Err(err(format!(
+                "occupancy has {} bins but map has {}",
+                p.len(),
+                m.len()
+            )));
         }
     }
-    py.detach(|| spatial::stats::skaggs(&m, p.as_deref())).map_err(err)
+    py.detach(|| spatial::stats::skaggs(&m, p.as_deref()))
+        .map_err(err)
 }
 
 /// Solstad et al. 2008 border score.
@@ -377,11 +478,17 @@ fn object_centred_map(
     let m = own2(&maps);
     let n = side(m.ncols())?;
     if objects.len() != m.nrows() {
-        return Err(err(format!("objects: {} lists for {} maps", objects.len(), m.nrows())));
+        return Err(err(format!(
+            "objects: {} lists for {} maps",
+            objects.len(),
+            m.nrows()
+        )));
     }
     for (w, objs) in objects.iter().enumerate() {
         if let Some(&(x, y)) = objs.iter().find(|&&(x, y)| x >= n || y >= n) {
-            return Err(err(format!("objects[{w}]: ({x}, {y}) is outside the {n} × {n} map")));
+            return Err(err(format!(
+                "objects[{w}]: ({x}, {y}) is outside the {n} × {n} map"
+            )));
         }
     }
     let rows: Vec<Vec<f64>> = m.outer_iter().map(|r| r.to_vec()).collect();
