@@ -165,7 +165,8 @@ def test_gil_released():
     th.join()
     assert alone > 0.05, "the call is too short to test the GIL"
     # a thread that could not run during the call would tick at most a couple of times
-    assert during > 0.25 * elapsed / 0.0015, (during, elapsed)
+    # (with the GIL held for the whole call the thread could not tick at all)
+    assert during >= max(10, 0.1 * elapsed / 0.0015), (during, elapsed)
 
 
 def test_version_is_the_workspace_version():
