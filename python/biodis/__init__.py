@@ -112,12 +112,15 @@ def mig(latents, factors, *, discrete_factors: bool = False, bins: int = 20) -> 
 
 
 def dci(latents, factors, *, discrete_factors: bool = False, bins: int = 20,
-        train_fraction: float = _TRAIN_FRACTION) -> Dict[str, Any]:
+        train_fraction: float = _TRAIN_FRACTION, return_matrix: bool = False):
     """DCI disentanglement (``dci.dlib``; Eastwood & Williams 2018, as disentanglement_lib):
     gradient-boosted trees (scikit-learn's formulation, 100 stages, depth 3) predict each factor;
     importances ``R[i, k]``; disentanglement ``sum_i rho_i (1 - H_K(P_i.))``, completeness
     ``mean_k (1 - H_D(P_.k))``; parts carry completeness and informativeness (train/test
-    accuracy)."""
+    accuracy). With ``return_matrix=True`` also returns the importance matrix (latents x
+    factors) as a second value."""
+    if return_matrix:
+        return _with_matrix("dci", latents, factors, discrete_factors, bins, train_fraction, 0)
     return _metric("dci", latents, factors, discrete_factors, bins, train_fraction)
 
 
@@ -150,10 +153,21 @@ def irs(latents, factors, *, bins: int = 20) -> Dict[str, Any]:
     return _metric("irs", latents, factors, False, bins)
 
 
-def infom(latents, factors, *, discrete_factors: bool = False, bins: int = 20, seed: int = 0) -> Dict[str, Any]:
+def infom(latents, factors, *, discrete_factors: bool = False, bins: int = 20, seed: int = 0,
+          return_matrix: bool = False):
     """InfoM (``infom.hsu2023``; Hsu et al. 2023): MIR's modularity formula on a k-NN
-    (Kraskov/Ross) continuous-discrete MI estimate; ``seed`` seeds the tie-breaking jitter."""
+    (Kraskov/Ross) continuous-discrete MI estimate; ``seed`` seeds the tie-breaking jitter.
+    With ``return_matrix=True`` also returns the normalised MI matrix (latents x factors)."""
+    if return_matrix:
+        return _with_matrix("infom", latents, factors, discrete_factors, bins, _TRAIN_FRACTION, seed)
     return _metric("infom", latents, factors, discrete_factors, bins, seed=seed)
+
+
+def _with_matrix(name, latents, factors, discrete_factors, bins, train_fraction, seed):
+    z, f = _as2d(latents, "latents"), _as2d(factors, "factors")
+    js, m, shape = _biodis.metric_matrix(name, z, f, bool(discrete_factors), int(bins),
+                                         float(train_fraction), int(seed))
+    return _json.loads(js), _np.asarray(m).reshape(shape)
 
 
 def total_correlation(latents) -> Dict[str, Any]:

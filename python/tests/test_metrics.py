@@ -65,6 +65,21 @@ def test_each_binding_equals_cli(cli, tmp_path, data):
         assert len(m["kept"]) == want["mir"]["parts"]["kept_neurons"]
 
 
+def test_dci_infom_matrices(data):
+    z, f, fd = data
+    s, r = biodis.dci(z, f, return_matrix=True)
+    assert s == biodis.dci(z, f) and r.shape == (5, 3) and (r >= 0).all()
+    # DCI's completeness is recomputable from the importance matrix (Eastwood & Williams 2018;
+    # disentanglement_lib: scipy entropy of R + 1e-11 per factor, base = number of latents)
+    p = (r + 1e-11) / (r + 1e-11).sum(0, keepdims=True)
+    h = -(p * np.log(np.where(p > 0, p, 1)) / np.log(r.shape[0])).sum(0)
+    assert s["parts"]["completeness"] == pytest.approx(np.mean(1 - h), abs=1e-12)
+    s, m = biodis.infom(z, fd, discrete_factors=True, return_matrix=True)
+    assert s == biodis.infom(z, fd, discrete_factors=True) and m.shape == (5, 3)
+    with pytest.raises(ValueError, match="non-finite"):
+        biodis.dci(np.full_like(z, np.nan), f, return_matrix=True)
+
+
 def test_mi_matrix_equals_cli_mi_out(cli, tmp_path, data):
     z, f, _ = data
     cli_score(cli, tmp_path, z, f, "--metrics", "mir", "--mi-out", str(tmp_path / "mi.npy"))

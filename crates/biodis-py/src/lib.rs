@@ -192,6 +192,42 @@ fn metric(
     json(&s)
 }
 
+/// DCI or InfoM with its matrix (DCI: importance `R[i, k]`; InfoM: normalised k-NN MI), both
+/// latents × factors: (json of the Score, matrix flat, shape).
+#[pyfunction]
+#[pyo3(signature = (name, latents, factors, discrete_factors, bins, train_fraction, seed))]
+#[allow(clippy::type_complexity)]
+fn metric_matrix(
+    py: Python<'_>,
+    name: &str,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    discrete_factors: bool,
+    bins: usize,
+    train_fraction: f64,
+    seed: u64,
+) -> PyResult<(String, Vec<f64>, (usize, usize))> {
+    let (z, f) = (own2(&latents), own2(&factors));
+    let (s, m) = py
+        .detach(|| -> Result<_, MetricError> {
+            let k = kind(discrete_factors);
+            match name {
+                "dci" => {
+                    let nt = n_train(z.nrows(), train_fraction)?;
+                    biodis_metrics::dci::dci(z.view(), f.view(), k, bins, nt, Default::default())
+                }
+                "infom" => biodis_metrics::infom::infom(z.view(), f.view(), k, bins, seed),
+                other => Err(MetricError::Invalid {
+                    what: "metric".into(),
+                    msg: format!("'{other}' has no matrix (dci, infom)"),
+                }),
+            }
+        })
+        .map_err(err)?;
+    let shape = m.dim();
+    Ok((json(&s)?, m.iter().copied().collect(), shape))
+}
+
 /// `biodis score`: constant factor columns dropped (their indices returned), options checked
 /// first, then each metric (with bootstrap CIs when `bootstrap > 0`). Returns
 /// (factors_used, n_train, json list of scores).
@@ -504,6 +540,7 @@ fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mir, m)?)?;
     m.add_function(wrap_pyfunction!(metric, m)?)?;
     m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_function(wrap_pyfunction!(metric_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(mi_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(ratemap, m)?)?;
     m.add_function(wrap_pyfunction!(smooth, m)?)?;
