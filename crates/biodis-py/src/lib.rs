@@ -196,7 +196,7 @@ fn metric(
 /// latents × factors: (json of the Score, matrix flat, shape).
 #[pyfunction]
 #[pyo3(signature = (name, latents, factors, discrete_factors, bins, train_fraction, seed))]
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn metric_matrix(
     py: Python<'_>,
     name: &str,
