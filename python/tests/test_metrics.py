@@ -33,6 +33,17 @@ def test_score_equals_cli_json(cli, tmp_path, data, discrete):
     assert got["scores"] == want["scores"]  # exact: same ids, values, parts, params
 
 
+def test_float32_and_int_inputs_equal_cli(cli, tmp_path, data):
+    z, f, fd = data
+    z32, fd32 = z.astype(np.float32), fd.astype(np.int32)
+    want = cli_score(cli, tmp_path, z32, fd32, "--metrics", "mir,mig,sap,modularity", "--discrete-factors")
+    got = biodis.score(np.asfortranarray(z32), fd32, "mir,mig,sap,modularity", discrete_factors=True)
+    assert got["scores"] == want["scores"]
+    zi = np.round(z * 5).astype(np.int64)
+    want = cli_score(cli, tmp_path, zi, f, "--metrics", "mig,irs")
+    assert biodis.score(zi, f, ["mig", "irs"])["scores"] == want["scores"]
+
+
 def test_default_metrics_and_bootstrap_equal_cli(cli, tmp_path, data):
     z, f, _ = data
     want = cli_score(cli, tmp_path, z, f, "--bootstrap", "5", "--seed", "3", "--bins", "12")
