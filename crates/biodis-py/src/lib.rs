@@ -1,0 +1,555 @@
+//! `biodis._biodis`: thin pyo3 bindings of `biodis-metrics`. Every number comes from the Rust
+//! library; this module only converts arrays (one copy into the workspace's ndarray 0.16 types)
+//! and maps `MetricError` to `ValueError` with the library's message. Computations run with the
+//! GIL released (`Python::detach`). The Python wrappers in `python/biodis/` convert any
+//! array-like to C-contiguous float64 before calling in here.
+
+use biodis_metrics::labels::column_labels;
+use biodis_metrics::sap::SapForm;
+use biodis_metrics::spatial::{self, null::Null, CellOptions, Scorers};
+use biodis_metrics::{ActivityStat, FactorKind, MetricError, MirOptions, Score};
+use ndarray::{Array2, Axis};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// One copy of a numpy 2-D float64 array (any layout) into an owned ndarray 0.16 array.
+fn own2(a: &PyReadonlyArray2<'_, f64>) -> Array2<f64> {
+    let v = a.as_array();
+    let (r, c) = (v.shape()[0], v.shape()[1]);
+    Array2::from_shape_vec((r, c), v.iter().copied().collect()).expect("shape")
+}
+
+fn own1(a: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+    a.as_array().iter().copied().collect()
+}
+
+fn kind(discrete: bool) -> FactorKind {
+    if discrete {
+        FactorKind::Discrete
+    } else {
+        FactorKind::Continuous
+    }
+}
+
+fn n_train(n: usize, train_fraction: f64) -> Result<usize, MetricError> {
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
+        return Err(MetricError::BadOption {
+            option: "train_fraction".into(),
+            value: train_fraction.to_string(),
+            expected: "a value in (0, 1)".into(),
+        });
+    }
+    Ok(((n as f64) * train_fraction).round() as usize)
+}
+
+fn json(s: &impl serde::Serialize) -> PyResult<String> {
+    serde_json::to_string(s).map_err(err)
+}
+
+fn sap_form(sap: &str, discrete: bool) -> Result<SapForm, MetricError> {
+    Ok(match (sap, discrete) {
+        ("continuous", _) | ("auto", false) => SapForm::Continuous,
+        ("discrete", _) | ("auto", true) => SapForm::Discrete,
+        (other, _) => {
+            return Err(MetricError::BadOption {
+                option: "sap".into(),
+                value: other.into(),
+                expected: "continuous, discrete or auto".into(),
+            })
+        }
+    })
+}
+
+/// MIR: returns (json of the Score-like summary, mi matrix flat, factor entropy, kept, preference).
+#[pyfunction]
+#[pyo3(signature = (latents, factors, bins, activity_threshold, mi_threshold, activity_stat))]
+#[allow(clippy::type_complexity)]
+fn mir(
+    py: Python<'_>,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    bins: usize,
+    activity_threshold: f64,
+    mi_threshold: f64,
+    activity_stat: &str,
+) -> PyResult<(
+    String,
+    f64,
+    Vec<f64>,
+    (usize, usize),
+    Vec<f64>,
+    Vec<usize>,
+    Vec<f64>,
+)> {
+    let stat = match activity_stat {
+        "abs_mean" => ActivityStat::AbsMean,
+        "mean" => ActivityStat::Mean,
+        o => {
+            return Err(err(format!(
+                "activity_stat = {o}: expected abs_mean or mean"
+            )))
+        }
+    };
+    let (z, f) = (own2(&latents), own2(&factors));
+    let opts = MirOptions {
+        bins,
+        activity_threshold,
+        mi_threshold,
+        activity_stat: stat,
+    };
+    let r = py
+        .detach(|| {
+            opts.validate()?;
+            biodis_metrics::mir(z.view(), f.view(), &opts)
+        })
+        .map_err(err)?;
+    let shape = r.mi.dim();
+    Ok((
+        r.id.to_string(),
+        r.mir,
+        r.mi.iter().copied().collect(),
+        shape,
+        r.factor_entropy.to_vec(),
+        r.kept,
+        r.preference,
+    ))
+}
+
+/// A Score-returning metric by name, exactly as `biodis score` computes it.
+#[allow(clippy::too_many_arguments)]
+fn compute(
+    name: &str,
+    z: ndarray::ArrayView2<f64>,
+    f: ndarray::ArrayView2<f64>,
+    discrete: bool,
+    bins: usize,
+    train_fraction: f64,
+    sap: &str,
+    seed: u64,
+) -> Result<Score, MetricError> {
+    let k = kind(discrete);
+    let nt = n_train(z.nrows(), train_fraction)?;
+    Ok(match name {
+        "mir" => {
+            let opts = MirOptions { bins, ..Default::default() };
+            let r = biodis_metrics::mir(z, f, &opts)?;
+            Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
+        }
+        "mig" => biodis_metrics::discrete::mig(z, f, k, bins)?,
+        "dci" => biodis_metrics::dci::dci(z, f, k, bins, nt, Default::default())?.0,
+        "sap" => biodis_metrics::sap::sap(z, f, sap_form(sap, discrete)?, nt)?,
+        "modularity" => biodis_metrics::discrete::modularity(z, f, k, bins)?,
+        "explicitness" => biodis_metrics::explicitness::explicitness(z, f, k, bins, nt)?,
+        "irs" => biodis_metrics::irs::irs(z, f, bins, 0.99)?,
+        "infom" => biodis_metrics::infom::infom(z, f, k, bins, seed)?.0,
+        "tc" => biodis_metrics::discrete::gaussian_total_correlation(z)?,
+        "mpmi" => biodis_metrics::discrete::mean_pairwise_mi(z, bins)?,
+        other => {
+            return Err(MetricError::Invalid {
+                what: "metrics".into(),
+                msg: format!("unknown metric '{other}'; available: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc, mpmi, all"),
+            })
+        }
+    })
+}
+
+/// One metric → the JSON of its `Score` (id, value, parts, params).
+#[pyfunction]
+#[pyo3(signature = (name, latents, factors, discrete_factors, bins, train_fraction, sap, seed))]
+#[allow(clippy::too_many_arguments)]
+fn metric(
+    py: Python<'_>,
+    name: &str,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    discrete_factors: bool,
+    bins: usize,
+    train_fraction: f64,
+    sap: &str,
+    seed: u64,
+) -> PyResult<String> {
+    let (z, f) = (own2(&latents), own2(&factors));
+    let s = py
+        .detach(|| {
+            biodis_metrics::options::check_bins("bins", bins)?;
+            compute(
+                name,
+                z.view(),
+                f.view(),
+                discrete_factors,
+                bins,
+                train_fraction,
+                sap,
+                seed,
+            )
+        })
+        .map_err(err)?;
+    json(&s)
+}
+
+/// DCI or InfoM with its matrix (DCI: importance `R[i, k]`; InfoM: normalised k-NN MI), both
+/// latents × factors: (json of the Score, matrix flat, shape).
+#[pyfunction]
+#[pyo3(signature = (name, latents, factors, discrete_factors, bins, train_fraction, seed))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn metric_matrix(
+    py: Python<'_>,
+    name: &str,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    discrete_factors: bool,
+    bins: usize,
+    train_fraction: f64,
+    seed: u64,
+) -> PyResult<(String, Vec<f64>, (usize, usize))> {
+    let (z, f) = (own2(&latents), own2(&factors));
+    let (s, m) = py
+        .detach(|| -> Result<_, MetricError> {
+            let k = kind(discrete_factors);
+            match name {
+                "dci" => {
+                    let nt = n_train(z.nrows(), train_fraction)?;
+                    biodis_metrics::dci::dci(z.view(), f.view(), k, bins, nt, Default::default())
+                }
+                "infom" => biodis_metrics::infom::infom(z.view(), f.view(), k, bins, seed),
+                other => Err(MetricError::Invalid {
+                    what: "metric".into(),
+                    msg: format!("'{other}' has no matrix (dci, infom)"),
+                }),
+            }
+        })
+        .map_err(err)?;
+    let shape = m.dim();
+    Ok((json(&s)?, m.iter().copied().collect(), shape))
+}
+
+/// `biodis score`: constant factor columns dropped (their indices returned), options checked
+/// first, then each metric (with bootstrap CIs when `bootstrap > 0`). Returns
+/// (factors_used, n_train, json list of scores).
+#[pyfunction]
+#[pyo3(signature = (latents, factors, metrics, discrete_factors, bins, train_fraction, sap, bootstrap, seed))]
+#[allow(clippy::too_many_arguments)]
+fn score(
+    py: Python<'_>,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    metrics: Vec<String>,
+    discrete_factors: bool,
+    bins: usize,
+    train_fraction: f64,
+    sap: &str,
+    bootstrap: usize,
+    seed: u64,
+) -> PyResult<(Vec<usize>, usize, String)> {
+    let (z, f0) = (own2(&latents), own2(&factors));
+    let out = py.detach(|| -> Result<_, String> {
+        let keep: Vec<usize> = (0..f0.ncols())
+            .filter(|&k| {
+                let c = f0.column(k);
+                !c.iter().all(|v| *v == c[0])
+            })
+            .collect();
+        if keep.is_empty() {
+            return Err("factors: every factor column is constant; nothing to score".into());
+        }
+        let f = f0.select(Axis(1), &keep);
+        biodis_metrics::options::check_bins("bins", bins).map_err(|e| e.to_string())?;
+        sap_form(sap, discrete_factors).map_err(|e| e.to_string())?;
+        let nt = n_train(z.nrows(), train_fraction).map_err(|e| e.to_string())?;
+        let mut names: Vec<String> = metrics
+            .iter()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
+        if names.iter().any(|m| m == "all") {
+            names = [
+                "mir",
+                "mig",
+                "dci",
+                "sap",
+                "modularity",
+                "explicitness",
+                "irs",
+                "infom",
+                "tc",
+                "mpmi",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        }
+        let run = |name: &str, zz: ndarray::ArrayView2<f64>, ff: ndarray::ArrayView2<f64>| {
+            compute(
+                name,
+                zz,
+                ff,
+                discrete_factors,
+                bins,
+                train_fraction,
+                sap,
+                seed,
+            )
+        };
+        let mut scores = Vec::new();
+        for name in &names {
+            let mut s = run(name, z.view(), f.view()).map_err(|e| format!("metric {name}: {e}"))?;
+            if bootstrap > 0 {
+                s.ci = biodis_metrics::bootstrap(
+                    z.view(),
+                    f.view(),
+                    bootstrap,
+                    0.05,
+                    seed,
+                    |zz, ff| run(name, zz, ff).ok().map(|s| s.value),
+                );
+                s = s.param("bootstrap", bootstrap);
+            }
+            scores.push(s);
+        }
+        Ok((keep, nt, scores))
+    });
+    let (keep, nt, scores) = out.map_err(err)?;
+    Ok((keep, nt, json(&scores)?))
+}
+
+/// MI matrix `m[i, k] = I(latent_i; factor_k)` in nats (histogram-binned latents; factors
+/// binned or class labels) and the factor entropies.
+#[pyfunction]
+#[pyo3(signature = (latents, factors, discrete_factors, bins))]
+#[allow(clippy::type_complexity)]
+fn mi_matrix(
+    py: Python<'_>,
+    latents: PyReadonlyArray2<'_, f64>,
+    factors: PyReadonlyArray2<'_, f64>,
+    discrete_factors: bool,
+    bins: usize,
+) -> PyResult<(Vec<f64>, (usize, usize), Vec<f64>)> {
+    let (z, f) = (own2(&latents), own2(&factors));
+    let (m, h) = py
+        .detach(|| -> Result<_, MetricError> {
+            biodis_metrics::options::check_bins("bins", bins)?;
+            biodis_metrics::score::check_pair(z.view(), f.view(), 2)?;
+            let fl = column_labels(f.view(), kind(discrete_factors), bins);
+            Ok(biodis_metrics::discrete::mi_matrix(z.view(), &fl, bins))
+        })
+        .map_err(err)?;
+    let shape = m.dim();
+    Ok((m.iter().copied().collect(), shape, h))
+}
+
+// ---------------------------------------------------------------- spatial
+
+fn side(len: usize) -> PyResult<usize> {
+    let n = (len as f64).sqrt().round() as usize;
+    if n * n != len || n < 2 {
+        return Err(err(format!(
+            "map: {len} bins is not an n × n map with n ≥ 2"
+        )));
+    }
+    Ok(n)
+}
+
+/// Mean activity per bin (`bins × bins`, NaN = unvisited).
+#[pyfunction]
+fn ratemap(
+    py: Python<'_>,
+    positions: PyReadonlyArray2<'_, f64>,
+    activity: PyReadonlyArray1<'_, f64>,
+    bins: usize,
+    extent: (f64, f64),
+) -> PyResult<Vec<f64>> {
+    let p = own2(&positions);
+    let a = own1(&activity);
+    if p.ncols() != 2 {
+        return Err(err(format!(
+            "positions: expected samples × 2 (x, y), got {} columns",
+            p.ncols()
+        )));
+    }
+    if p.nrows() != a.len() {
+        return Err(err(format!(
+            "sample counts differ: positions has {} samples but activity has {}",
+            p.nrows(),
+            a.len()
+        )));
+    }
+    if bins < 1 {
+        return Err(err("bins = 0: expected at least 1"));
+    }
+    if !(extent.0 > 0.0 && extent.1 > 0.0) {
+        return Err(err(format!(
+            "extent = {extent:?}: expected two positive sizes"
+        )));
+    }
+    let pos: Vec<(f64, f64)> = p.outer_iter().map(|r| (r[0], r[1])).collect();
+    Ok(py.detach(|| spatial::maps::ratemap(&pos, &a, bins, extent)))
+}
+
+/// Gaussian smoothing (σ in bins) with NaN bins, opexebo order.
+#[pyfunction]
+fn smooth(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, sigma: f64) -> PyResult<Vec<f64>> {
+    let m = own1(&map);
+    let n = side(m.len())?;
+    Ok(py.detach(|| spatial::maps::smooth(&m, n, sigma)))
+}
+
+/// Spatial autocorrelogram `(2n−1) × (2n−1)`.
+#[pyfunction]
+fn autocorrelogram(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    min_overlap: usize,
+) -> PyResult<Vec<f64>> {
+    let m = own1(&map);
+    let n = side(m.len())?;
+    Ok(py.detach(|| spatial::sac(&m, n, min_overlap)))
+}
+
+/// Every per-cell score of one map, as `biodis spatial` (json of the CellReport).
+#[pyfunction]
+fn analyse_cell(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    null: usize,
+    null_sigma: f64,
+    seed: u64,
+) -> PyResult<String> {
+    let m = own1(&map);
+    let n = side(m.len())?;
+    let null_kind = if null_sigma < 0.0 {
+        Null::BinPermutation
+    } else {
+        Null::SmoothField(null_sigma)
+    };
+    let r = py.detach(|| {
+        spatial::analyse_cell(
+            &m,
+            &Scorers::new(n),
+            CellOptions {
+                null,
+                null_kind,
+                seed,
+            },
+        )
+    });
+    json(&r)
+}
+
+/// 60° scores of `count` null maps (DeepMind min–max scorer), as `biodis spatial --null`.
+#[pyfunction]
+fn grid_null(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    count: usize,
+    null_sigma: f64,
+    seed: u64,
+) -> PyResult<Vec<f64>> {
+    let m = own1(&map);
+    let n = side(m.len())?;
+    let null_kind = if null_sigma < 0.0 {
+        Null::BinPermutation
+    } else {
+        Null::SmoothField(null_sigma)
+    };
+    Ok(py.detach(|| {
+        let sc = Scorers::new(n);
+        spatial::null::null_scores(&m, n, &sc.minmax, null_kind, count, seed)
+    }))
+}
+
+/// Mean pairwise map correlation of one cell's maps (rows of `maps`).
+#[pyfunction]
+fn stability(py: Python<'_>, maps: PyReadonlyArray2<'_, f64>) -> PyResult<f64> {
+    let m = own2(&maps);
+    let rows: Vec<Vec<f64>> = m.outer_iter().map(|r| r.to_vec()).collect();
+    Ok(py.detach(|| {
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        spatial::stats::stability(&refs)
+    }))
+}
+
+/// Skaggs (info rate, info content, sparsity, selectivity); `occupancy` optional.
+#[pyfunction]
+#[pyo3(signature = (map, occupancy=None))]
+fn spatial_information(
+    py: Python<'_>,
+    map: PyReadonlyArray1<'_, f64>,
+    occupancy: Option<PyReadonlyArray1<'_, f64>>,
+) -> PyResult<(f64, f64, f64, f64)> {
+    let m = own1(&map);
+    let p = occupancy.map(|o| own1(&o));
+    if let Some(p) = &p {
+        if p.len() != m.len() {
+            return Err(err(format!(
+                "occupancy has {} bins but map has {}",
+                p.len(),
+                m.len()
+            )));
+        }
+    }
+    py.detach(|| spatial::stats::skaggs(&m, p.as_deref()))
+        .map_err(err)
+}
+
+/// Solstad et al. 2008 border score.
+#[pyfunction]
+fn border_score(py: Python<'_>, map: PyReadonlyArray1<'_, f64>, min_bins: usize) -> PyResult<f64> {
+    let m = own1(&map);
+    let n = side(m.len())?;
+    Ok(py.detach(|| spatial::stats::border_score(&m, n, min_bins)))
+}
+
+/// Object-centred map `(2k+1)²` of maps (rows) with per-map object lists.
+#[pyfunction]
+fn object_centred_map(
+    py: Python<'_>,
+    maps: PyReadonlyArray2<'_, f64>,
+    objects: Vec<Vec<(usize, usize)>>,
+    k: usize,
+) -> PyResult<Vec<f64>> {
+    let m = own2(&maps);
+    let n = side(m.ncols())?;
+    if objects.len() != m.nrows() {
+        return Err(err(format!(
+            "objects: {} lists for {} maps",
+            objects.len(),
+            m.nrows()
+        )));
+    }
+    for (w, objs) in objects.iter().enumerate() {
+        if let Some(&(x, y)) = objs.iter().find(|&&(x, y)| x >= n || y >= n) {
+            return Err(err(format!(
+                "objects[{w}]: ({x}, {y}) is outside the {n} × {n} map"
+            )));
+        }
+    }
+    let rows: Vec<Vec<f64>> = m.outer_iter().map(|r| r.to_vec()).collect();
+    Ok(py.detach(|| {
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        spatial::stats::object_centred_map(&refs, &objects, n, k)
+    }))
+}
+
+#[pymodule]
+fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(mir, m)?)?;
+    m.add_function(wrap_pyfunction!(metric, m)?)?;
+    m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_function(wrap_pyfunction!(metric_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(mi_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(ratemap, m)?)?;
+    m.add_function(wrap_pyfunction!(smooth, m)?)?;
+    m.add_function(wrap_pyfunction!(autocorrelogram, m)?)?;
+    m.add_function(wrap_pyfunction!(analyse_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(grid_null, m)?)?;
+    m.add_function(wrap_pyfunction!(stability, m)?)?;
+    m.add_function(wrap_pyfunction!(spatial_information, m)?)?;
+    m.add_function(wrap_pyfunction!(border_score, m)?)?;
+    m.add_function(wrap_pyfunction!(object_centred_map, m)?)?;
+    Ok(())
+}

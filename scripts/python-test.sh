@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the Python package (maturin wheel of crates/biodis-py + python/biodis), installs it into a
+# fresh virtual environment and runs the Python test suite and the example:
+#
+#   scripts/python-test.sh            # fresh .venv-py (set BIODIS_PY_REUSE=1 to keep an existing one)
+#
+# Optional extras to test too: BIODIS_PY_EXTRAS="jax[cpu] torch". The exact-agreement tests call
+# the Rust CLI: ${CARGO_TARGET_DIR:-target}/release/biodis (or $BIODIS_CLI) when it exists; with
+# BIODIS_REQUIRE_CLI=1 (as in .ci/run) a missing CLI fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${BIODIS_VENV:-.venv-py}
+TARGET=${CARGO_TARGET_DIR:-target}
+if [[ -z "${BIODIS_PY_REUSE:-}" || ! -x "$VENV/bin/python" ]]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check maturin pytest numpy pandas scikit-learn ${BIODIS_PY_EXTRAS:-}
+rm -rf "$TARGET/python-wheels"
+"$VENV/bin/maturin" build --release --quiet -o "$TARGET/python-wheels"
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$TARGET"/python-wheels/biodis-*.whl
+if [[ -z "${BIODIS_CLI:-}" && -x "$TARGET/release/biodis" ]]; then
+  export BIODIS_CLI="$PWD/$TARGET/release/biodis"
+  [[ "$TARGET" = /* ]] && export BIODIS_CLI="$TARGET/release/biodis"
+fi
+# run from the repo root: `biodis` resolves to the installed wheel (python/ is not on sys.path)
+"$VENV/bin/python" -m pytest -q -rs python/tests
+"$VENV/bin/python" examples/python_quickstart.py
+echo "python: ok"
