@@ -545,7 +545,7 @@ fn project_rows<T: Scalar>(z: &mut [T], nc: usize, r: f64, mode: NormMode) {
     }
 }
 
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
@@ -1288,8 +1288,53 @@ mod tests {
         t.total + m.weight_energy(&mut grad)
     }
 
+    /// Checks the weight-step gradient of one world at `z` against central differences: every
+    /// parameter in `params` (biases must have zero gradient unless `bias`) and every `z`.
+    fn check_world_gradient(
+        m: &mut CellModel<f64>,
+        w: &World,
+        z: &[f64],
+        params: std::ops::Range<usize>,
+        bias: bool,
+        what: &str,
+    ) {
+        let l = m.layout;
+        let mut grad = vec![0.0; l.len];
+        let mut gz = vec![0.0; l.nl * l.nc];
+        let mut logits = vec![0.0; l.nl * l.nl];
+        let (mut u, mut d) = (gz.clone(), gz.clone());
+        m.world_loss_grad(w, z, 1.0, &mut grad, &mut gz, &mut logits, &mut u, &mut d);
+        m.weight_energy(&mut grad);
+        let h = 1e-6;
+        let close = |fd: f64, a: f64| (fd - a).abs() < 1e-6 * (1.0 + fd.abs());
+        for i in params {
+            if !bias && (i == l.b_obj || (l.b_act..l.b_act + 4).contains(&i)) {
+                assert_eq!(grad[i], 0.0);
+                continue;
+            }
+            let v = m.theta[i];
+            m.theta[i] = v + h;
+            let lp = full_loss(m, w, z);
+            m.theta[i] = v - h;
+            let lm = full_loss(m, w, z);
+            m.theta[i] = v;
+            let fd = (lp - lm) / (2.0 * h);
+            assert!(
+                close(fd, grad[i]),
+                "{what} θ[{i}]: analytic {} fd {fd}",
+                grad[i]
+            );
+        }
+        for (i, &g) in gz.iter().enumerate() {
+            let (mut zp, mut zm) = (z.to_vec(), z.to_vec());
+            zp[i] += h;
+            zm[i] -= h;
+            let fd = (full_loss(m, w, &zp) - full_loss(m, w, &zm)) / (2.0 * h);
+            assert!(close(fd, g), "{what} z[{i}]: analytic {g} fd {fd}");
+        }
+    }
+
     #[test]
-    #[allow(clippy::needless_range_loop)]
     fn learning_gradient_matches_finite_differences() {
         for (act, bias) in [
             (CellActivation::Relu, false),
@@ -1298,49 +1343,12 @@ mod tests {
             let (mut m, w) = small(act, bias);
             let l = m.layout;
             let z = rand_z(l.nl * l.nc, 3);
-            let mut grad = vec![0.0; l.len];
-            let mut gz = vec![0.0; l.nl * l.nc];
-            let mut logits = vec![0.0; l.nl * l.nl];
-            let (mut u, mut d) = (gz.clone(), gz.clone());
-            m.world_loss_grad(&w, &z, 1.0, &mut grad, &mut gz, &mut logits, &mut u, &mut d);
-            m.weight_energy(&mut grad);
-            let h = 1e-6;
-            // every parameter except z0 (which gets the z gradient, checked below)
-            for i in l.w_loc..l.len {
-                if !bias && (i == l.b_obj || (l.b_act..l.b_act + 4).contains(&i)) {
-                    assert_eq!(grad[i], 0.0);
-                    continue;
-                }
-                let v = m.theta[i];
-                m.theta[i] = v + h;
-                let lp = full_loss(&m, &w, &z);
-                m.theta[i] = v - h;
-                let lm = full_loss(&m, &w, &z);
-                m.theta[i] = v;
-                let fd = (lp - lm) / (2.0 * h);
-                assert!(
-                    (fd - grad[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-                    "{act:?} θ[{i}]: analytic {} fd {fd}",
-                    grad[i]
-                );
-            }
-            for i in 0..z.len() {
-                let mut zp = z.clone();
-                zp[i] += h;
-                let mut zm = z.clone();
-                zm[i] -= h;
-                let fd = (full_loss(&m, &w, &zp) - full_loss(&m, &w, &zm)) / (2.0 * h);
-                assert!(
-                    (fd - gz[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-                    "{act:?} z[{i}]: analytic {} fd {fd}",
-                    gz[i]
-                );
-            }
+            // every parameter except z0 (which gets the z gradient, checked too)
+            check_world_gradient(&mut m, &w, &z, l.w_loc..l.len, bias, &format!("{act:?}"));
         }
     }
 
     #[test]
-    #[allow(clippy::needless_range_loop)]
     fn soft_location_targets_have_exact_gradients() {
         for target in [LocationTarget::Gaussian, LocationTarget::Dog] {
             let (mut m, w) = small(CellActivation::Relu, false);
@@ -1359,39 +1367,14 @@ mod tests {
                 assert_eq!(arg, x, "{target:?}");
             }
             let z = rand_z(l.nl * l.nc, 5);
-            let mut grad = vec![0.0; l.len];
-            let mut gz = vec![0.0; l.nl * l.nc];
-            let mut logits = vec![0.0; l.nl * l.nl];
-            let (mut u, mut d) = (gz.clone(), gz.clone());
-            m.world_loss_grad(&w, &z, 1.0, &mut grad, &mut gz, &mut logits, &mut u, &mut d);
-            m.weight_energy(&mut grad);
-            let h = 1e-6;
-            for i in l.w_loc..l.w_obj {
-                let v = m.theta[i];
-                m.theta[i] = v + h;
-                let lp = full_loss(&m, &w, &z);
-                m.theta[i] = v - h;
-                let lm = full_loss(&m, &w, &z);
-                m.theta[i] = v;
-                let fd = (lp - lm) / (2.0 * h);
-                assert!(
-                    (fd - grad[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-                    "{target:?} θ[{i}]: analytic {} fd {fd}",
-                    grad[i]
-                );
-            }
-            for i in 0..z.len() {
-                let mut zp = z.clone();
-                zp[i] += h;
-                let mut zm = z.clone();
-                zm[i] -= h;
-                let fd = (full_loss(&m, &w, &zp) - full_loss(&m, &w, &zm)) / (2.0 * h);
-                assert!(
-                    (fd - gz[i]).abs() < 1e-6 * (1.0 + fd.abs()),
-                    "{target:?} z[{i}]: analytic {} fd {fd}",
-                    gz[i]
-                );
-            }
+            check_world_gradient(
+                &mut m,
+                &w,
+                &z,
+                l.w_loc..l.w_obj,
+                false,
+                &format!("{target:?}"),
+            );
         }
     }
 

@@ -22,7 +22,7 @@
 //! `∂/∂W_a += Σ_p e_p z_pᵀ − Σ_p (r ⊙ f'(u_p)) μ_pᵀ` (`f'' = 0` for ReLU and linear `f`).
 //! Early stopping by `infer_tol` is treated as a fixed number of steps.
 
-use crate::model::{CellModel, NormMode};
+use crate::model::{sigmoid, CellModel, NormMode};
 use biodis_data::gridworld::World;
 use biodis_nn::Scalar;
 
@@ -48,30 +48,31 @@ impl<T: Scalar> Tape<T> {
     }
 }
 
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
+/// `λ ← (r/‖v‖)(λ − v̂(v̂·λ))`: the transposed Jacobian of `v ↦ r v/‖v‖` at one row `v` of norm
+/// `n` (the norm projection, and the clip when it shortened the row).
+fn radial_back<T: Scalar>(v: &[T], lam: &mut [T], n: f64, r: f64) {
+    let dot: f64 = v
+        .iter()
+        .zip(lam.iter())
+        .map(|(a, b)| (*a * *b).to_f64())
+        .sum::<f64>()
+        / (n * n);
+    let s = r / n;
+    for (l, vv) in lam.iter_mut().zip(v) {
+        *l = T::from_f64(s * (l.to_f64() - dot * vv.to_f64()));
     }
+}
+
+fn row_norm<T: Scalar>(v: &[T]) -> f64 {
+    v.iter().map(|x| (*x * *x).to_f64()).sum::<f64>().sqrt()
 }
 
 /// `λ ← J_Nᵀ λ` for the per-location projection of rows `y` onto radius `r` (in place).
 fn project_back<T: Scalar>(y: &[T], lam: &mut [T], nc: usize, r: f64, mode: NormMode) {
     for (yr, lr) in y.chunks(nc).zip(lam.chunks_mut(nc)) {
-        let n = yr.iter().map(|v| (*v * *v).to_f64()).sum::<f64>().sqrt();
+        let n = row_norm(yr);
         if n > 0.0 && (mode == NormMode::Sphere || n < r) {
-            let dot: f64 = yr
-                .iter()
-                .zip(lr.iter())
-                .map(|(a, b)| (*a * *b).to_f64())
-                .sum::<f64>()
-                / (n * n);
-            let s = r / n;
-            for (l, yv) in lr.iter_mut().zip(yr) {
-                *l = T::from_f64(s * (l.to_f64() - dot * yv.to_f64()));
-            }
+            radial_back(yr, lr, n, r);
         }
     }
 }
@@ -119,18 +120,9 @@ impl<T: Scalar> CellModel<T> {
             mu.copy_from_slice(lam);
             if sp.clip_norm > 0.0 {
                 for (dr, mr) in dk.chunks(nc).zip(mu.chunks_mut(nc)) {
-                    let n = dr.iter().map(|v| (*v * *v).to_f64()).sum::<f64>().sqrt();
+                    let n = row_norm(dr);
                     if n > sp.clip_norm {
-                        let dot: f64 = dr
-                            .iter()
-                            .zip(mr.iter())
-                            .map(|(a, b)| (*a * *b).to_f64())
-                            .sum::<f64>()
-                            / (n * n);
-                        let s = sp.clip_norm / n;
-                        for (m, dv) in mr.iter_mut().zip(dr) {
-                            *m = T::from_f64(s * (m.to_f64() - dot * dv.to_f64()));
-                        }
+                        radial_back(dr, mr, n, sp.clip_norm);
                     }
                 }
             }
