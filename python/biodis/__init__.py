@@ -283,10 +283,10 @@ def factor_vae_score(sample_factors, sample_observations, encode, *, factor_size
     score is its accuracy on ``num_eval`` votes. Defaults are disentanglement_lib's.
 
     Returns ``{"id", "value", "parts" (train_accuracy, eval_accuracy, num_active_dims),
-    "params"}``. An exception raised by a callback is re-raised unchanged (the Rust computation
-    is abandoned); a wrongly shaped or out-of-range result raises ``ValueError``. The GIL is
-    released between callbacks.
-    """
+    "params"}``. An exception raised by a callback is re-raised unchanged: no callback is called
+    after it (the Rust loop runs out on zero placeholders, whose result is discarded); a wrongly
+    shaped, non-finite or out-of-range result raises ``ValueError``. The GIL is released between
+    callbacks."""
     return _protocol("factor_vae", sample_factors, sample_observations, encode, factor_sizes,
                      batch_size, num_train, num_eval, num_variance_estimate, prune_threshold, seed)
 

@@ -164,7 +164,7 @@ def test_equals_cli_protocol_score(cli, repr_):
 
 
 def test_torch_encoder():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="torch is not installed (optional extra biodis[torch])")
     lin = torch.nn.Linear(10, 10, bias=False)
     with torch.no_grad():
         lin.weight.copy_(torch.eye(10) * 2.0)

@@ -298,6 +298,29 @@ mod tests {
         assert!(m.value < 0.9, "{m:?}");
     }
 
+    /// A dataset with its own sampler: factor 2 is always 0, so its latent is pruned.
+    struct Stuck;
+    impl GroundTruthData for Stuck {
+        type Obs = Vec<Vec<usize>>;
+        fn factor_sizes(&self) -> Vec<usize> {
+            vec![5, 4, 6]
+        }
+        fn observe(&self, f: &[Vec<usize>], _: &mut SplitMix64) -> Self::Obs {
+            f.to_vec()
+        }
+        fn sample_factors(&self, n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+            let mut f = uniform_factors(&self.factor_sizes(), n, rng);
+            f.iter_mut().for_each(|r| r[2] = 0);
+            f
+        }
+    }
+
+    #[test]
+    fn a_dataset_sampler_is_used() {
+        let s = factor_vae_score(&Stuck, &Perfect, Protocol::fast()).unwrap();
+        assert_eq!(s.parts["num_active_dims"], 2.0, "{s:?}");
+    }
+
     #[test]
     fn beta_vae_perfect_is_one_mixed_is_lower() {
         let s = beta_vae_score(&Toy, &Perfect, Protocol::fast()).unwrap();
