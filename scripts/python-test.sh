@@ -4,7 +4,13 @@
 #
 #   scripts/python-test.sh            # fresh .venv-py (set BIODIS_PY_REUSE=1 to keep an existing one)
 #
-# Optional extras to test too: BIODIS_PY_EXTRAS="jax[cpu] torch". The exact-agreement tests call
+# Optional extras to test too: BIODIS_PY_EXTRAS="jax[cpu] torch" (pip requirement specifiers,
+# installed into the venv with the rest; their tests are skipped when absent). `torch` from PyPI
+# is the CUDA build: a 540 MB wheel plus CUDA libraries, 5.3 GB installed, ~80 s to install on
+# the development machine (torch 2.15, Dec 2026); it runs on the CPU when there is no GPU. For
+# the CPU-only build pass BIODIS_PY_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+# (that index was not reachable from the development machine; untested). To keep a torch venv
+# between runs: BIODIS_VENV=/path/to/venv BIODIS_PY_REUSE=1. The exact-agreement tests call
 # the Rust CLI: ${CARGO_TARGET_DIR:-target}/release/biodis (or $BIODIS_CLI) when it exists; with
 # BIODIS_REQUIRE_CLI=1 (as in .ci/run) a missing CLI fails instead of skipping.
 set -euo pipefail
@@ -15,7 +21,8 @@ if [[ -z "${BIODIS_PY_REUSE:-}" || ! -x "$VENV/bin/python" ]]; then
   rm -rf "$VENV"
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check maturin pytest numpy pandas scikit-learn ${BIODIS_PY_EXTRAS:-}
+# shellcheck disable=SC2086  # word splitting of the extras / pip arguments is intended
+"$VENV/bin/pip" install -q --disable-pip-version-check ${BIODIS_PY_PIP_ARGS:-} maturin pytest numpy pandas scikit-learn ${BIODIS_PY_EXTRAS:-}
 rm -rf "$TARGET/python-wheels"
 "$VENV/bin/maturin" build --release --quiet -o "$TARGET/python-wheels"
 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$TARGET"/python-wheels/biodis-*.whl

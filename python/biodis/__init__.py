@@ -39,7 +39,7 @@ __all__ = [
     "total_correlation", "mean_pairwise_mi", "score", "DEFAULT_METRICS",
     "ratemap", "smooth", "autocorrelogram", "analyse_cell", "grid_score", "GRID_VARIANTS",
     "grid_null", "stability", "spatial_information", "border_score", "object_centred_map",
-    "load_study",
+    "load_study", "factor_vae_score", "beta_vae_score",
 ]
 
 #: ``biodis score``'s default ``--metrics``.
@@ -216,6 +216,97 @@ def score(latents, factors, metrics: Iterable[str] = DEFAULT_METRICS, *,
         "factor_kind": "discrete" if discrete_factors else "continuous", "n_train": n_train,
         "scores": _json.loads(js),
     }
+
+
+# ------------------------------------------------------------------ protocol (callables)
+
+def _protocol(name, sample_factors, sample_observations, encode, factor_sizes, batch_size,
+              num_train, num_eval, num_variance_estimate, prune_threshold, seed):
+    sizes = [int(k) for k in factor_sizes]
+    if not sizes or any(k < 1 for k in sizes):
+        raise ValueError(f"factor_sizes = {list(factor_sizes)}: expected at least one factor, each with >= 1 value")
+    for arg, f in [("sample_observations", sample_observations), ("encode", encode)]:
+        if not callable(f):
+            raise TypeError(f"{arg} must be callable")
+    seed = int(seed)
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"seed = {seed}: expected an integer in [0, 2**64)")
+    nk = len(sizes)
+    sampler = None
+    if sample_factors is not None:
+        if not callable(sample_factors):
+            raise TypeError("sample_factors must be callable or None")
+        # one RandomState for the whole computation, as disentanglement_lib's random_state
+        rs = _np.random.RandomState(seed if seed < 2**32 else [seed & 0xFFFFFFFF, seed >> 32])
+
+        def sampler(n):
+            a = _to_numpy(sample_factors(n, rs))
+            if a.ndim != 2:
+                raise ValueError(f"sample_factors({n}, random_state) returned {a.ndim} dimensions, expected ({n}, {nk})")
+            if a.dtype.kind not in "iub":
+                if a.dtype.kind != "f" or not _np.all(_np.isfinite(a)) or _np.any(a != _np.round(a)):
+                    raise ValueError(f"sample_factors: expected integer factor classes, got dtype {a.dtype}")
+            return _np.ascontiguousarray(a, dtype=_np.int64)
+
+    def enc(obs):
+        return _as2d(encode(obs), "encode(observations)")
+
+    return _json.loads(_biodis.protocol_score(
+        name, sampler, sample_observations, enc, sizes, int(batch_size), int(num_train),
+        int(num_eval), int(num_variance_estimate), float(prune_threshold), seed))
+
+
+def factor_vae_score(sample_factors, sample_observations, encode, *, factor_sizes: Sequence[int],
+                     batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
+                     num_variance_estimate: int = 10000, prune_threshold: float = 0.05,
+                     seed: int = 0) -> Dict[str, Any]:
+    """FactorVAE score (``factor_vae.dlib``; Kim & Mnih 2018, "Disentangling by Factorising"),
+    as disentanglement_lib's ``compute_factor_vae`` (``evaluation/metrics/factor_vae.py``),
+    computed by the Rust library (``biodis_metrics::protocol``, the same code as
+    ``biodis protocol-score``) around three Python callables:
+
+    * ``sample_factors(n, random_state) -> int array (n, len(factor_sizes))``, values of factor
+      ``k`` in ``0 .. factor_sizes[k]-1`` (a disentanglement_lib dataset's ``sample_factors``
+      fits); ``random_state`` is one ``numpy.random.RandomState(seed)`` shared by all calls.
+      ``None``: biodis's own sampler, every factor uniform and independent (dlib's
+      ``SplitDiscreteStateSpace``) -- then the numbers equal ``biodis protocol-score``'s;
+    * ``sample_observations(factors) -> observations`` (any object; it is only passed to
+      ``encode``), ``factors`` an int64 array (n, n_factors);
+    * ``encode(observations) -> array (n, n_latents)`` (e.g. the posterior mean; numpy, torch
+      or jax), converted to float64; it must be finite with the same width every call.
+
+    The callables are called in batches of at most ``batch_size`` rows. The global variance of
+    each latent is estimated from ``num_variance_estimate`` points; latents with standard
+    deviation below ``prune_threshold`` are pruned (all pruned: score 0, as the reference). Each
+    vote fixes one random factor over a batch and votes for the active latent of least
+    normalised variance; a majority-vote classifier is trained on ``num_train`` votes and the
+    score is its accuracy on ``num_eval`` votes. Defaults are disentanglement_lib's.
+
+    Returns ``{"id", "value", "parts" (train_accuracy, eval_accuracy, num_active_dims),
+    "params"}``. An exception raised by a callback is re-raised unchanged: no callback is called
+    after it (the Rust loop runs out on zero placeholders, whose result is discarded); a wrongly
+    shaped, non-finite or out-of-range result raises ``ValueError``. The GIL is released between
+    callbacks."""
+    return _protocol("factor_vae", sample_factors, sample_observations, encode, factor_sizes,
+                     batch_size, num_train, num_eval, num_variance_estimate, prune_threshold, seed)
+
+
+def beta_vae_score(sample_factors, sample_observations, encode, *, factor_sizes: Sequence[int],
+                   batch_size: int = 64, num_train: int = 10000, num_eval: int = 5000,
+                   seed: int = 0) -> Dict[str, Any]:
+    """BetaVAE score (``beta_vae.dlib``; Higgins et al. 2017, "beta-VAE"), as
+    disentanglement_lib's ``compute_beta_vae_sklearn`` (``evaluation/metrics/beta_vae.py``),
+    computed by the Rust library around three Python callables (see :func:`factor_vae_score`
+    for their contracts). Each point fixes one random factor across two batches of
+    ``batch_size`` samples; its feature is ``mean |z1 - z2|`` per latent; a logistic
+    regression (scikit-learn's defaults) predicting the fixed factor is trained on
+    ``num_train`` points and the score is its accuracy on ``num_eval`` points (chance:
+    ``1/len(factor_sizes)``). Needs at least 2 factors. Defaults are disentanglement_lib's.
+
+    Returns ``{"id", "value", "parts" (train_accuracy, eval_accuracy), "params"}``.
+    """
+    return _protocol("beta_vae", sample_factors, sample_observations, encode, factor_sizes,
+                     batch_size, num_train, num_eval, 2, 0.05, seed)
 
 
 # ------------------------------------------------------------------------------- spatial

@@ -1,6 +1,6 @@
 # Type stubs of the Rust extension (crates/biodis-py/src/lib.rs). Arrays must be C-contiguous
 # float64 (the wrappers in biodis/__init__.py convert); results come back as lists / JSON text.
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -28,3 +28,8 @@ def border_score(map: F64_1D, min_bins: int) -> float: ...
 def object_centred_map(maps: F64_2D, objects: Sequence[Sequence[Tuple[int, int]]], k: int) -> List[float]: ...
 def metric_matrix(name: str, latents: F64_2D, factors: F64_2D, discrete_factors: bool, bins: int,
                   train_fraction: float, seed: int) -> Tuple[str, List[float], Tuple[int, int]]: ...
+def protocol_score(name: str, sample_factors: Optional[Callable[[int], npt.NDArray[np.int64]]],
+                   sample_observations: Callable[[npt.NDArray[np.int64]], Any],
+                   encode: Callable[[Any], F64_2D], factor_sizes: List[int], batch_size: int,
+                   num_train: int, num_eval: int, num_variance_estimate: int,
+                   prune_threshold: float, seed: int) -> str: ...

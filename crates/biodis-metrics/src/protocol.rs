@@ -21,6 +21,13 @@ pub trait GroundTruthData {
     fn factor_sizes(&self) -> Vec<usize>;
     /// Observations of a batch of factor vectors (`factors[s][k]` in `0..factor_sizes()[k]`).
     fn observe(&self, factors: &[Vec<usize>], rng: &mut SplitMix64) -> Self::Obs;
+    /// `n` factor vectors. The default draws every factor uniformly and independently from
+    /// `rng` (dlib's `SplitDiscreteStateSpace`); a dataset with its own sampler (e.g. a Python
+    /// callable) overrides it and must return `n` vectors of `factor_sizes().len()` values,
+    /// value `k` in `0..factor_sizes()[k]`.
+    fn sample_factors(&self, n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+        uniform_factors(&self.factor_sizes(), n, rng)
+    }
 }
 
 /// A representation: observations → codes (`codes[s][j]`, e.g. the posterior mean).
@@ -88,7 +95,8 @@ impl Protocol {
     }
 }
 
-fn sample_factors(sizes: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+/// `n` factor vectors, each factor uniform and independent (the default sampler).
+pub fn uniform_factors(sizes: &[usize], n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
     (0..n)
         .map(|_| sizes.iter().map(|&k| rng.below(k)).collect())
         .collect()
@@ -119,7 +127,7 @@ pub fn factor_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
     let mut all = Vec::new();
     while all.len() < p.num_variance_estimate {
         let b = p.batch_size.min(p.num_variance_estimate - all.len());
-        let f = sample_factors(&sizes, b, &mut rng);
+        let f = data.sample_factors(b, &mut rng);
         all.extend(enc.encode(&data.observe(&f, &mut rng)));
     }
     let d = all.first().map(|c| c.len()).unwrap_or(0);
@@ -141,7 +149,7 @@ pub fn factor_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
         let mut v = vec![vec![0.0; d]; nk];
         for _ in 0..n {
             let k = rng.below(nk);
-            let mut f = sample_factors(&sizes, p.batch_size, rng);
+            let mut f = data.sample_factors(p.batch_size, rng);
             let fixed = f[0][k];
             for row in f.iter_mut() {
                 row[k] = fixed;
@@ -209,8 +217,8 @@ pub fn beta_vae_score<D: GroundTruthData, E: Encoder<D::Obs>>(
         let mut y = Vec::with_capacity(n);
         for _ in 0..n {
             let k = rng.below(nk);
-            let f1 = sample_factors(&sizes, p.batch_size, rng);
-            let mut f2 = sample_factors(&sizes, p.batch_size, rng);
+            let f1 = data.sample_factors(p.batch_size, rng);
+            let mut f2 = data.sample_factors(p.batch_size, rng);
             for (a, b) in f2.iter_mut().zip(&f1) {
                 a[k] = b[k];
             }
@@ -288,6 +296,29 @@ mod tests {
         assert_eq!(s.parts["num_active_dims"], 3.0);
         let m = factor_vae_score(&Toy, &Mixed, Protocol::fast()).unwrap();
         assert!(m.value < 0.9, "{m:?}");
+    }
+
+    /// A dataset with its own sampler: factor 2 is always 0, so its latent is pruned.
+    struct Stuck;
+    impl GroundTruthData for Stuck {
+        type Obs = Vec<Vec<usize>>;
+        fn factor_sizes(&self) -> Vec<usize> {
+            vec![5, 4, 6]
+        }
+        fn observe(&self, f: &[Vec<usize>], _: &mut SplitMix64) -> Self::Obs {
+            f.to_vec()
+        }
+        fn sample_factors(&self, n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+            let mut f = uniform_factors(&self.factor_sizes(), n, rng);
+            f.iter_mut().for_each(|r| r[2] = 0);
+            f
+        }
+    }
+
+    #[test]
+    fn a_dataset_sampler_is_used() {
+        let s = factor_vae_score(&Stuck, &Perfect, Protocol::fast()).unwrap();
+        assert_eq!(s.parts["num_active_dims"], 2.0, "{s:?}");
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! array-like to C-contiguous float64 before calling in here.
 
 use biodis_metrics::labels::column_labels;
+use biodis_metrics::protocol::{self, Encoder, GroundTruthData, Protocol};
 use biodis_metrics::sap::SapForm;
 use biodis_metrics::spatial::{self, null::Null, CellOptions, Scorers};
+use biodis_metrics::special::SplitMix64;
 use biodis_metrics::{ActivityStat, FactorKind, MetricError, MirOptions, Score};
 use ndarray::{Array2, Axis};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -534,6 +536,242 @@ fn object_centred_map(
     }))
 }
 
+// ---------------------------------------------------------------- protocol (Python callables)
+
+/// Observations returned by the Python `sample_observations` callable (any Python object; it
+/// only travels to `encode`), with the number of factor rows they were made from. `None` after
+/// an earlier callback failed.
+struct PyObs {
+    obj: Option<Py<PyAny>>,
+    rows: usize,
+}
+
+impl Drop for PyObs {
+    fn drop(&mut self) {
+        // release the (possibly large) observations now rather than via pyo3's deferred pool
+        if let Some(o) = self.obj.take() {
+            Python::attach(move |_| drop(o));
+        }
+    }
+}
+
+/// The three Python callables as `GroundTruthData` + `Encoder`. The traits are infallible, so
+/// the first Python exception (or a wrongly shaped result) is stored in `err`; from then on no
+/// Python code is called and well-shaped zeros are returned, so the Rust computation finishes
+/// without panicking and the caller re-raises the stored exception.
+struct PyCallbacks {
+    sizes: Vec<usize>,
+    /// `n -> int64 (n, n_factors)`; `None`: biodis's own uniform sampler.
+    sample: Option<Py<PyAny>>,
+    /// `int64 factors (n, n_factors) -> observations`.
+    observe: Py<PyAny>,
+    /// `observations -> float64 (n, n_latents)`.
+    encode: Py<PyAny>,
+    err: std::sync::Mutex<Option<PyErr>>,
+    width: std::sync::Mutex<Option<usize>>,
+}
+
+impl PyCallbacks {
+    fn failed(&self) -> bool {
+        self.err.lock().unwrap().is_some()
+    }
+    fn fail(&self, e: PyErr) {
+        let mut g = self.err.lock().unwrap();
+        if g.is_none() {
+            *g = Some(e);
+        }
+    }
+}
+
+fn factors_array<'py>(
+    py: Python<'py>,
+    f: &[Vec<usize>],
+    nk: usize,
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let flat: Vec<i64> = f.iter().flatten().map(|&v| v as i64).collect();
+    PyArray1::from_vec(py, flat).reshape([f.len(), nk])
+}
+
+impl GroundTruthData for PyCallbacks {
+    type Obs = PyObs;
+    fn factor_sizes(&self) -> Vec<usize> {
+        self.sizes.clone()
+    }
+    fn sample_factors(&self, n: usize, rng: &mut SplitMix64) -> Vec<Vec<usize>> {
+        let nk = self.sizes.len();
+        let Some(cb) = &self.sample else {
+            return protocol::uniform_factors(&self.sizes, n, rng);
+        };
+        if self.failed() {
+            return vec![vec![0; nk]; n];
+        }
+        let r = Python::attach(|py| -> PyResult<Vec<Vec<usize>>> {
+            let out = cb.bind(py).call1((n,))?;
+            let a: PyReadonlyArray2<'_, i64> = out.extract().map_err(|_| {
+                err("sample_factors: expected a 2-D int64 array (the Python wrapper converts)")
+            })?;
+            let v = a.as_array();
+            if v.shape() != [n, nk] {
+                return Err(err(format!(
+                    "sample_factors({n}, random_state) returned shape {:?}, expected ({n}, {nk})",
+                    v.shape()
+                )));
+            }
+            let mut rows = Vec::with_capacity(n);
+            for (s, row) in v.outer_iter().enumerate() {
+                let mut r = Vec::with_capacity(nk);
+                for (k, &x) in row.iter().enumerate() {
+                    if x < 0 || x as u64 >= self.sizes[k] as u64 {
+                        return Err(err(format!(
+                            "sample_factors: factors[{s}, {k}] = {x} is outside 0..{} (factor_sizes[{k}] = {})",
+                            self.sizes[k], self.sizes[k]
+                        )));
+                    }
+                    r.push(x as usize);
+                }
+                rows.push(r);
+            }
+            Ok(rows)
+        });
+        r.unwrap_or_else(|e| {
+            self.fail(e);
+            vec![vec![0; nk]; n]
+        })
+    }
+    fn observe(&self, f: &[Vec<usize>], _: &mut SplitMix64) -> PyObs {
+        let rows = f.len();
+        if self.failed() {
+            return PyObs { obj: None, rows };
+        }
+        let r = Python::attach(|py| -> PyResult<Py<PyAny>> {
+            let a = factors_array(py, f, self.sizes.len())?;
+            Ok(self.observe.bind(py).call1((a,))?.unbind())
+        });
+        match r {
+            Ok(o) => PyObs { obj: Some(o), rows },
+            Err(e) => {
+                self.fail(e);
+                PyObs { obj: None, rows }
+            }
+        }
+    }
+}
+
+impl Encoder<PyObs> for PyCallbacks {
+    fn encode(&self, o: &PyObs) -> Vec<Vec<f64>> {
+        let dummy = |w: Option<usize>| vec![vec![0.0; w.unwrap_or(1)]; o.rows];
+        let w0 = *self.width.lock().unwrap();
+        let Some(obj) = o.obj.as_ref().filter(|_| !self.failed()) else {
+            return dummy(w0);
+        };
+        let r = Python::attach(|py| -> PyResult<Vec<Vec<f64>>> {
+            let out = self.encode.bind(py).call1((obj.bind(py),))?;
+            let a: PyReadonlyArray2<'_, f64> = out.extract().map_err(|_| {
+                err("encode: expected a 2-D float64 array (the Python wrapper converts)")
+            })?;
+            let v = a.as_array();
+            let (n, d) = (v.shape()[0], v.shape()[1]);
+            if n != o.rows {
+                return Err(err(format!(
+                    "encode returned {n} rows for {} observations",
+                    o.rows
+                )));
+            }
+            if d == 0 {
+                return Err(err("encode returned 0 latent dimensions"));
+            }
+            if let Some(w) = w0 {
+                if w != d {
+                    return Err(err(format!(
+                        "encode returned {d} latent dimensions, earlier calls {w}"
+                    )));
+                }
+            }
+            if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+                return Err(err(format!("encode returned a non-finite value ({x})")));
+            }
+            Ok(v.outer_iter().map(|r| r.to_vec()).collect())
+        });
+        match r {
+            Ok(z) => {
+                *self.width.lock().unwrap() = Some(z[0].len());
+                z
+            }
+            Err(e) => {
+                self.fail(e);
+                dummy(w0)
+            }
+        }
+    }
+}
+
+/// FactorVAE (`"factor_vae"`) or BetaVAE (`"beta_vae"`) score of Python callables, computed by
+/// `biodis_metrics::protocol` with the GIL released (each callback re-acquires it). Returns the
+/// json of the Score; the first exception raised by a callback is re-raised as is.
+#[pyfunction]
+#[pyo3(signature = (name, sample_factors, sample_observations, encode, factor_sizes, batch_size, num_train, num_eval, num_variance_estimate, prune_threshold, seed))]
+#[allow(clippy::too_many_arguments)]
+fn protocol_score(
+    py: Python<'_>,
+    name: &str,
+    sample_factors: Option<Py<PyAny>>,
+    sample_observations: Py<PyAny>,
+    encode: Py<PyAny>,
+    factor_sizes: Vec<usize>,
+    batch_size: usize,
+    num_train: usize,
+    num_eval: usize,
+    num_variance_estimate: usize,
+    prune_threshold: f64,
+    seed: u64,
+) -> PyResult<String> {
+    let mut p = Protocol {
+        batch_size,
+        num_train,
+        num_eval,
+        num_variance_estimate,
+        prune_threshold,
+        seed,
+        preset: "custom",
+    };
+    // label the sample sizes as the CLI does when they are a named preset's
+    for named in [Protocol::dlib(), Protocol::fast()] {
+        let same = p.batch_size == named.batch_size
+            && p.num_train == named.num_train
+            && p.num_eval == named.num_eval
+            && (name == "beta_vae"
+                || (p.num_variance_estimate == named.num_variance_estimate
+                    && p.prune_threshold == named.prune_threshold));
+        if same {
+            p.preset = named.preset;
+        }
+    }
+    if name != "factor_vae" && name != "beta_vae" {
+        return Err(err(format!(
+            "unknown protocol metric '{name}'; available: factor_vae, beta_vae"
+        )));
+    }
+    let cb = PyCallbacks {
+        sizes: factor_sizes,
+        sample: sample_factors,
+        observe: sample_observations,
+        encode,
+        err: std::sync::Mutex::new(None),
+        width: std::sync::Mutex::new(None),
+    };
+    let r = py.detach(|| {
+        if name == "factor_vae" {
+            protocol::factor_vae_score(&cb, &cb, p)
+        } else {
+            protocol::beta_vae_score(&cb, &cb, p)
+        }
+    });
+    if let Some(e) = cb.err.lock().unwrap().take() {
+        return Err(e);
+    }
+    json(&r.map_err(err)?)
+}
+
 #[pymodule]
 fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -551,5 +789,6 @@ fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spatial_information, m)?)?;
     m.add_function(wrap_pyfunction!(border_score, m)?)?;
     m.add_function(wrap_pyfunction!(object_centred_map, m)?)?;
+    m.add_function(wrap_pyfunction!(protocol_score, m)?)?;
     Ok(())
 }
