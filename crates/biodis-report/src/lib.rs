@@ -38,7 +38,7 @@ fn ferr(p: &Path, msg: impl std::fmt::Display) -> ReportError {
 }
 
 /// One finished run as read back from its directory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunRecord {
     pub run_id: String,
     pub variant: String,
@@ -363,12 +363,16 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
     let mut files = Vec::new();
     if !study.runs.is_empty() {
         files.extend(plot::mir_curves(&study, &fig_dir)?);
-        for v in &study.variants {
-            if let Some(r) = study.runs.iter().find(|r| &r.variant == v) {
-                if !r.mi_matrix.is_empty() {
-                    files.extend(plot::mi_heatmap(r, &fig_dir)?);
-                }
-            }
+        // one run per variant, all on one colour scale
+        let drawn: Vec<&RunRecord> = study
+            .variants
+            .iter()
+            .filter_map(|v| study.runs.iter().find(|r| &r.variant == v))
+            .filter(|r| !r.mi_matrix.is_empty())
+            .collect();
+        let vmax = plot::mi_scale(drawn.iter().copied());
+        for r in drawn {
+            files.extend(plot::mi_heatmap(r, &fig_dir, vmax)?);
         }
     }
     let mut table = final_table(&study);

@@ -67,6 +67,81 @@ fn viridis(t: f64) -> RGBColor {
     )
 }
 
+/// An axis tick label: at most 6 decimals, trailing zeros dropped, and `-0` (a rounding
+/// artefact of a tick at zero) written `0`.
+pub fn fmt_tick(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let r = (v * 1e6).round() / 1e6;
+    let r = if r == 0.0 { 0.0 } else { r };
+    format!("{r}")
+}
+
+/// A count axis label: an integer (`70`, never `70.0`); non-integer ticks are left blank.
+pub fn fmt_count(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+/// The one colour scale `(vmin, vmax)` of a figure of several heatmap panels: the minimum
+/// and maximum of every finite value of every panel, so the same colour means the same value
+/// in every panel (`(0, 1)` when nothing is finite, widened when all values are equal).
+pub fn shared_scale<'a>(panels: impl IntoIterator<Item = &'a [f64]>) -> (f64, f64) {
+    let (lo, hi) = panels
+        .into_iter()
+        .flat_map(|p| p.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (lo, lo + 1.0)
+    }
+}
+
+/// A vertical colour bar for the scale `(lo, hi)` in `area`.
+fn draw_colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (lo, hi): (f64, f64),
+    top: u32,
+    bottom: u32,
+) -> Result<(), ReportError> {
+    let mut cb = ChartBuilder::on(area)
+        .margin_top(top)
+        .margin_bottom(bottom)
+        .margin_right(10)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(perr)?;
+    cb.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(5)
+        .y_label_formatter(&|v| fmt_tick(*v))
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(perr)?;
+    let steps = 100;
+    cb.draw_series((0..steps).map(|i| {
+        let a = lo + (hi - lo) * i as f64 / steps as f64;
+        let b = lo + (hi - lo) * (i + 1) as f64 / steps as f64;
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            viridis(i as f64 / (steps - 1) as f64).filled(),
+        )
+    }))
+    .map_err(perr)?;
+    Ok(())
+}
+
 /// Draws the same figure to `<stem>.png` and `<stem>.svg` (a macro: closures cannot be
 /// generic over the backend).
 /// A shell-safe file stem for a figure: every character but ASCII letters, digits, `.`, `-`
@@ -259,6 +334,7 @@ pub fn mir_curves(study: &StudyData, dir: &Path) -> Result<Vec<PathBuf>, ReportE
 fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &RunRecord,
+    vmax: f64,
 ) -> Result<(), ReportError> {
     let mir = r.final_mir.get(r.primary).copied().unwrap_or(f64::NAN);
     let kept: Vec<usize> = if r.mi_kept.is_empty() {
@@ -272,7 +348,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         kept.len(),
         mir
     );
-    draw_matrix(root, &title, &r.mi_matrix, &kept)
+    draw_matrix(root, &title, &r.mi_matrix, &kept, Some(vmax))
 }
 
 /// Heatmap of `matrix` (neurons × factors) restricted to `kept` neurons, sorted by preferred
@@ -282,6 +358,7 @@ fn draw_matrix<DB: DrawingBackend>(
     title: &str,
     matrix: &[Vec<f64>],
     kept: &[usize],
+    vmax: Option<f64>,
 ) -> Result<(), ReportError> {
     let n_f = matrix.first().map(|x| x.len()).unwrap_or(0);
     let mut neurons: Vec<usize> = kept.to_vec();
@@ -301,10 +378,13 @@ fn draw_matrix<DB: DrawingBackend>(
         let (fb, vb) = pref(b);
         fa.cmp(&fb).then(vb.total_cmp(&va))
     });
-    let vmax = neurons
-        .iter()
-        .flat_map(|&n| matrix[n].iter().copied())
-        .fold(0.0, f64::max)
+    let vmax = vmax
+        .unwrap_or_else(|| {
+            neurons
+                .iter()
+                .flat_map(|&n| matrix[n].iter().copied())
+                .fold(0.0, f64::max)
+        })
         .max(1e-12);
     let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 90);
     let mut chart = ChartBuilder::on(&main)
@@ -344,40 +424,40 @@ fn draw_matrix<DB: DrawingBackend>(
             })
         }))
         .map_err(perr)?;
-    // colour bar
-    let mut cb = ChartBuilder::on(&bar)
-        .margin_top(40)
-        .margin_bottom(46)
-        .margin_right(10)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..1.0, 0.0..vmax)
-        .map_err(perr)?;
-    cb.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_labels(5)
-        .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(perr)?;
-    let steps = 100;
-    cb.draw_series((0..steps).map(|i| {
-        let a = vmax * i as f64 / steps as f64;
-        let b = vmax * (i + 1) as f64 / steps as f64;
-        Rectangle::new(
-            [(0.0, a), (1.0, b)],
-            viridis(i as f64 / (steps - 1) as f64).filled(),
-        )
-    }))
-    .map_err(perr)?;
+    draw_colour_bar(&bar, (0.0, vmax), 40, 46)?;
     Ok(())
 }
 
-/// `figures/mi_<variant>.{png,svg}` for one run.
-pub fn mi_heatmap(r: &RunRecord, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// The one colour scale (top) of a study's MI heatmaps: the largest value over the kept
+/// neurons of every run drawn, so the variants' heatmaps compare side by side.
+pub fn mi_scale<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> f64 {
+    let mut vmax = 0.0f64;
+    for r in runs {
+        let kept: Vec<usize> = if r.mi_kept.is_empty() {
+            (0..r.mi_matrix.len()).collect()
+        } else {
+            r.mi_kept.clone()
+        };
+        for n in kept {
+            if let Some(row) = r.mi_matrix.get(n) {
+                for &v in row {
+                    if v.is_finite() {
+                        vmax = vmax.max(v);
+                    }
+                }
+            }
+        }
+    }
+    vmax.max(1e-12)
+}
+
+/// `figures/mi_<variant>.{png,svg}` for one run, coloured on the study's scale `vmax`
+/// ([`mi_scale`]).
+pub fn mi_heatmap(r: &RunRecord, dir: &Path, vmax: f64) -> Result<Vec<PathBuf>, ReportError> {
     let n = r.mi_kept.len().max(1);
     let w = (160 + 6 * n as u32).clamp(700, 1400);
     both!(dir, format!("mi_{}", r.variant), (w, 360), |root| {
-        draw_heatmap(&root, r)
+        draw_heatmap(&root, r, vmax)
     })
 }
 
@@ -406,14 +486,14 @@ pub fn matrix_heatmap(
         Some("png") => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
-            draw_matrix(&root, title, matrix, kept)?;
+            draw_matrix(&root, title, matrix, kept, None)?;
             root.present()
                 .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
         Some("svg") => {
             let root = SVGBackend::new(path, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
-            draw_matrix(&root, title, matrix, kept)?;
+            draw_matrix(&root, title, matrix, kept, None)?;
             root.present()
                 .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
         }
@@ -498,6 +578,11 @@ fn draw_map_grid<DB: DrawingBackend>(
     let (top, rest) = root.split_vertically(36);
     top.draw(&Text::new(title.to_string(), (14, 10), ("sans-serif", 18)))
         .map_err(perr)?;
+    let (lo, hi) = shared_scale(panels.iter().map(|p| p.values.as_slice()));
+    let span = hi - lo;
+    let w = rest.dim_in_pixel().0 as i32;
+    let (rest, bar) = rest.split_horizontally(w - 80);
+    draw_colour_bar(&bar, (lo, hi), 20, 20)?;
     let rows = panels.len().div_ceil(cols.max(1));
     let areas = rest.split_evenly((rows.max(1), cols.max(1)));
     for (area, p) in areas.iter().zip(panels) {
@@ -507,14 +592,6 @@ fn draw_map_grid<DB: DrawingBackend>(
             .margin(3)
             .build_cartesian_2d(0.0..n, 0.0..n)
             .map_err(perr)?;
-        let (lo, hi) = p
-            .values
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        let span = if hi > lo { hi - lo } else { 1.0 };
         chart
             .draw_series(p.values.iter().enumerate().map(|(i, &v)| {
                 let (r, c) = ((i / p.side) as f64, (i % p.side) as f64);
@@ -566,7 +643,7 @@ pub fn map_grid(
     cols: usize,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let rows = panels.len().div_ceil(cols.max(1)).max(1) as u32;
-    let size = (150 * cols.max(1) as u32, 36 + 160 * rows);
+    let size = (150 * cols.max(1) as u32 + 80, 36 + 160 * rows);
     both!(dir, stem, size, |root| draw_map_grid(
         &root, title, panels, cols
     ))
@@ -609,6 +686,8 @@ fn draw_hist<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(xlabel)
         .y_desc("cells")
+        .x_label_formatter(&|v| fmt_tick(*v))
+        .y_label_formatter(&|v| fmt_count(*v))
         .light_line_style(RGBColor(238, 238, 238))
         .label_style(("sans-serif", 13))
         .draw()
@@ -797,6 +876,46 @@ pub fn scatter(
 
 #[cfg(test)]
 mod name_tests {
+    #[test]
+    fn tick_and_count_labels() {
+        assert_eq!(super::fmt_count(70.0), "70");
+        assert_eq!(super::fmt_count(0.0), "0");
+        assert_eq!(super::fmt_count(-0.0), "0");
+        assert_eq!(super::fmt_count(7.5), "");
+        assert_eq!(super::fmt_tick(-0.0), "0");
+        assert_eq!(super::fmt_tick(-1e-17), "0");
+        assert_eq!(super::fmt_tick(0.30000000000000004), "0.3");
+        assert_eq!(super::fmt_tick(-0.25), "-0.25");
+        assert_eq!(super::fmt_tick(2.0), "2");
+    }
+
+    #[test]
+    fn one_colour_scale_per_figure() {
+        let a = [0.0, 0.5, f64::NAN];
+        let b = [2.0, 4.0];
+        assert_eq!(
+            super::shared_scale([a.as_slice(), b.as_slice()]),
+            (0.0, 4.0)
+        );
+        assert_eq!(super::shared_scale([[f64::NAN].as_slice()]), (0.0, 1.0));
+        assert_eq!(super::shared_scale([[3.0, 3.0].as_slice()]), (3.0, 4.0));
+    }
+
+    #[test]
+    fn mi_heatmaps_share_the_study_scale() {
+        let r1 = crate::RunRecord {
+            mi_matrix: vec![vec![0.1, 0.2], vec![0.9, 0.0]],
+            mi_kept: vec![0],
+            ..Default::default()
+        };
+        let r2 = crate::RunRecord {
+            mi_matrix: vec![vec![0.4, 0.6]],
+            ..Default::default()
+        };
+        // r1's neuron 1 is not kept: its 0.9 is not drawn
+        assert_eq!(super::mi_scale([&r1, &r2]), 0.6);
+    }
+
     #[test]
     fn figure_names_are_shell_safe() {
         assert_eq!(

@@ -301,13 +301,88 @@ fn err(run: &str, e: impl std::fmt::Display) -> String {
     format!("{run}: {e}")
 }
 
+/// A grid-world run whose training loss exceeds this factor × its first loss is `failed`
+/// (diverged), as is one whose loss is non-finite.
+pub const CELLS_DIVERGENCE_FACTOR: f64 = 1e3;
+
+/// Estimated peak memory of one grid-world run, in bytes, from its shapes (saturating): the
+/// parameters (`2 n_l n_c + 5 n_c + 5 + 4 n_c²` in `f64`) with their gradient, Adam's two
+/// moments and a checkpoint's copies; per world of the batch the representation `z`
+/// (`n_l × n_c`) at every Euler step of inference (kept for the backward pass) and the location
+/// logits (`n_l × n_l`); the soft targets (`n_l²`) and the evaluation's ratemaps
+/// (`train.eval_worlds × n_l × n_c`, twice). An upper bound within a small factor.
+pub fn estimate_cells(cfg: &CellsRunConfig) -> u128 {
+    let u = |v: usize| v as u128;
+    let nl = u(cfg.world.size).saturating_mul(u(cfg.world.size));
+    let nc = u(cfg.cells.n_cells);
+    let lc = nl.saturating_mul(nc);
+    let params = lc
+        .saturating_mul(2)
+        .saturating_add(nc.saturating_mul(5))
+        .saturating_add(5)
+        .saturating_add(nc.saturating_mul(nc).saturating_mul(4));
+    let model = params.saturating_mul(8 * 7);
+    let per_world = lc
+        .saturating_mul(u(cfg.cells.euler_steps).saturating_add(3))
+        .saturating_add(nl.saturating_mul(nl).saturating_mul(2))
+        .saturating_mul(8);
+    let batch = per_world.saturating_mul(u(cfg.train.batch.max(1)));
+    let eval = lc
+        .saturating_mul(u(cfg.train.eval_worlds.max(1)))
+        .saturating_mul(8 * 2)
+        .saturating_add(nl.saturating_mul(nl).saturating_mul(8));
+    model.saturating_add(batch).saturating_add(eval)
+}
+
+/// Refuses a grid-world run whose estimated memory ([`estimate_cells`]) exceeds `available`
+/// bytes (`None`: no check), with the estimate, the available memory and the shapes.
+pub fn check_cells_fits(cfg: &CellsRunConfig, available: Option<u64>) -> Result<(), String> {
+    let est = estimate_cells(cfg);
+    match available {
+        Some(avail) if est > avail as u128 => Err(format!(
+            "needs about {} of memory (world.size = {} so {} locations, cells.n_cells = {}, train.batch = {}, cells.euler_steps = {}, train.eval_worlds = {}) but this machine has {} available (MemAvailable); reduce the sizes",
+            crate::mem::fmt_bytes(est),
+            cfg.world.size,
+            cfg.world.size.saturating_mul(cfg.world.size),
+            cfg.cells.n_cells,
+            cfg.train.batch,
+            cfg.cells.euler_steps,
+            cfg.train.eval_worlds,
+            crate::mem::fmt_bytes(avail as u128)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Trains (or resumes, or skips when done) one grid-world run into `dir`.
 pub fn run_cells(
     dir: &RunDir,
     cfg: &CellsRunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<CellsResult, String> {
+    let r = run_cells_inner(dir, cfg, progress);
+    if let Err(e) = &r {
+        // every error (a write that fails on a full disk included) leaves the run `failed`
+        // with its message, never `running` (shown `interrupted`)
+        if !matches!(dir.read_status(), Some(st) if st.state == State::Failed) {
+            let mut st = Status::new(
+                State::Failed,
+                dir.read_status().map(|s| s.step).unwrap_or(0),
+            );
+            st.error = Some(e.clone());
+            let _ = dir.write_status(&st);
+        }
+    }
+    r
+}
+
+fn run_cells_inner(
+    dir: &RunDir,
+    cfg: &CellsRunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<CellsResult, String> {
     let id = cfg.run_id();
+    check_cells_fits(cfg, crate::mem::available_bytes()).map_err(|e| err(&id, e))?;
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
             if let Ok(t) = std::fs::read_to_string(dir.result()) {
@@ -375,6 +450,7 @@ pub fn run_cells(
     };
     let mut step_time = 0.0;
     let mut steps_timed = 0u64;
+    let mut first_loss: Option<f64> = None;
     while t.step < total {
         let t0 = Instant::now();
         let l = t.step();
@@ -386,6 +462,16 @@ pub fn run_cells(
                 format!(
                     "non-finite loss at step {}: location {}, object {}, action {}, pi {}, activity {}",
                     t.step, l.location, l.object, l.action, l.pi, l.activity
+                ),
+            ));
+        }
+        let first = *first_loss.get_or_insert(l.total);
+        if first > 0.0 && l.total > CELLS_DIVERGENCE_FACTOR * first {
+            return Err(fail(
+                t.step,
+                format!(
+                    "diverged at step {}: loss {:.4e} > {CELLS_DIVERGENCE_FACTOR:e} x the first loss {first:.4e} (location {}, object {}, action {}, pi {}, activity {}); lower train.lr",
+                    t.step, l.total, l.location, l.object, l.action, l.pi, l.activity
                 ),
             ));
         }
@@ -699,4 +785,44 @@ pub fn load_cells_study(study_dir: &Path) -> Result<Vec<CellsRunConfig>, String>
 /// True when `study_dir` holds a grid-world study.
 pub fn is_cells_study(study_dir: &Path) -> bool {
     crate::engine::is_kind_study(study_dir, "cells")
+}
+
+#[cfg(test)]
+mod mem_tests {
+    use super::*;
+
+    fn cfg(set: &[&str]) -> CellsRunConfig {
+        let src = crate::locate("fig6").unwrap();
+        let ov: Vec<_> = set
+            .iter()
+            .map(|s| crate::parse_override(s).unwrap())
+            .collect();
+        expand_cells(&src, &ov, Some(1), Some(10), &[])
+            .unwrap()
+            .remove(0)
+    }
+
+    /// Ten million cells cannot fit: refused up front with the estimate and the sizes; the
+    /// paper's own sizes fit in a few GiB.
+    #[test]
+    fn absurd_grid_world_sizes_are_refused() {
+        let big = cfg(&["cells.n_cells=10000000"]);
+        assert!(estimate_cells(&big) > 1u128 << 50);
+        let e = check_cells_fits(&big, Some(64 << 30)).unwrap_err();
+        assert!(
+            e.contains("cells.n_cells = 10000000") && e.contains("64.0 GiB available"),
+            "{e}"
+        );
+        let ok = cfg(&[]);
+        assert!(estimate_cells(&ok) < 4u128 << 30, "{}", estimate_cells(&ok));
+        assert!(check_cells_fits(&ok, Some(64 << 30)).is_ok());
+        // and the run itself is refused and left `failed`, before anything is allocated
+        let d = tempfile::tempdir().unwrap();
+        let rd = RunDir::new(d.path().join("r"));
+        if crate::mem::available_bytes().is_some() {
+            let e = run_cells(&rd, &big, &|_| {}).unwrap_err();
+            assert!(e.contains("needs about"), "{e}");
+            assert_eq!(rd.read_status().unwrap().state, State::Failed);
+        }
+    }
 }

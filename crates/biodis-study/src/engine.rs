@@ -555,3 +555,40 @@ mod tests {
         assert!((se - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
     }
 }
+
+#[cfg(test)]
+mod write_failure_tests {
+    use crate::rundir::{RunDir, State};
+
+    /// A write that fails mid-run (here: the temporary files of the atomic writes of
+    /// `curve.csv` and `status.json` cannot be created, as on a full disk) leaves the run
+    /// `failed` with the file named, not `running` (which `biodis status` shows `interrupted`).
+    #[test]
+    fn a_write_failure_mid_run_fails_the_run_naming_the_file() {
+        let src = crate::locate("fig2").unwrap();
+        let ov = [
+            "train.eval_every=600",
+            "train.eval_samples=200",
+            "data.n_samples=1000",
+        ]
+        .map(|s| crate::parse_override(s).unwrap());
+        let runs = crate::expand_variants(&src, &ov, Some(1), Some(1200), &[]).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let rd = RunDir::new(d.path().join(runs[0].run_id()));
+        let root = rd.root.clone();
+        let pid = std::process::id();
+        // (progress is reported every 500 steps: the first report comes before the eval at 600)
+        let block = move |_: u64| {
+            for f in ["curve.csv", "status.json"] {
+                let _ = std::fs::create_dir_all(root.join(format!(".{f}.tmp{pid}")));
+            }
+        };
+        let e = crate::train::run(&rd, &runs[0], &block)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("curve.csv"), "{e}");
+        let st = rd.read_status().expect("status.json");
+        assert_eq!(st.state, State::Failed, "{st:?}");
+        assert!(st.error.unwrap().contains("curve.csv"));
+    }
+}

@@ -18,8 +18,8 @@ pub use engine::{
     write_summary, EngineOptions, Outcome, RunEntry,
 };
 pub use recipe::{
-    expand, expand_variants, locate, override_warnings, parse_override, split_scope, RecipeError,
-    RecipeSource, RunConfig, EMBEDDED, SYNTHETIC,
+    expand, expand_variants, locate, override_warnings, paper_recipes, parse_override, split_scope,
+    RecipeError, RecipeSource, RunConfig, EMBEDDED, PAPER_EXTRA, SYNTHETIC,
 };
 pub use rundir::{RunDir, State, Status};
 pub use train::{read_curve, read_result, CurveRow, RunResult};

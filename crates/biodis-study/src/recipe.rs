@@ -81,6 +81,16 @@ pub const SYNTHETIC: &[&str] = &[
     "fig11",
 ];
 
+/// The grid-world and VAE figures that `biodis run paper` adds to [`SYNTHETIC`]: Figs 6, 7
+/// and 14 (grid world), then Figs 5, 12 and 13 (VAEs on dSprites / Shapes3D).
+pub const PAPER_EXTRA: &[&str] = &["fig6", "fig7", "fig14", "fig5", "fig12", "fig13"];
+
+/// `biodis run paper`: every figure of the paper, [`SYNTHETIC`] then [`PAPER_EXTRA`], each
+/// into its own study directory under one parent (`runs/paper/<figure>/`), with one index page.
+pub fn paper_recipes() -> Vec<&'static str> {
+    SYNTHETIC.iter().chain(PAPER_EXTRA).copied().collect()
+}
+
 /// Errors in recipes and overrides. Every message names the source (file or recipe) and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {

@@ -137,7 +137,13 @@ impl RunDir {
             None
         };
         let j = serde_json::to_vec_pretty(&s).map_err(std::io::Error::other)?;
-        atomic_write(&self.status(), &j)
+        atomic_write(&self.status(), &j).or_else(|e| {
+            // The atomic write needs room for a second file: on a full disk (or when the
+            // temporary file cannot be made) overwrite status.json in place, which the
+            // truncation makes room for, so a failing run is never left `running` (and shown
+            // `interrupted`). The original error is returned when that fails too.
+            std::fs::write(self.status(), &j).map_err(|_| e)
+        })
     }
 }
 

@@ -235,14 +235,79 @@ pub struct VaeResult {
     pub ids: BTreeMap<String, String>,
 }
 
+/// Estimated peak memory of one VAE run's training, in bytes, from its shapes (saturating; the
+/// dataset itself is bounded by its reader): per image of the batch the input and the logits
+/// (`C × 64 × 64`, `C = 3` as the bound), every conv / FC activation of the encoder and decoder
+/// (32·32², 32·16², 64·8², 64·4², 256, 2·latent and back), kept with their gradients by the
+/// autodiff (× 3, `f32`); the parameters (~766k + 768·latent) with gradient, Adam's moments
+/// and a checkpoint's copy; the evaluation's latents (`mig_samples`, `r2_samples` × latent).
+pub fn estimate_vae(cfg: &VaeRunConfig) -> u128 {
+    let u = |v: usize| v as u128;
+    let lat = u(cfg.vae.latent);
+    let c = 3u128;
+    let per_image = c
+        .saturating_mul(4096 * 2)
+        .saturating_add(2 * (32 * 32 * 32 + 32 * 16 * 16 + 64 * 8 * 8 + 64 * 4 * 4 + 256))
+        .saturating_add(lat.saturating_mul(4))
+        .saturating_mul(4 * 3);
+    let batch = per_image.saturating_mul(u(cfg.train.batch.max(1)));
+    let params = u(766_295).saturating_add(lat.saturating_mul(768));
+    let model = params.saturating_mul(4 * 5);
+    let eval = u(cfg.train.mig_samples)
+        .saturating_add(u(cfg.train.r2_samples))
+        .saturating_mul(lat.saturating_add(8))
+        .saturating_mul(8);
+    batch.saturating_add(model).saturating_add(eval)
+}
+
+/// Refuses a VAE run whose estimated memory ([`estimate_vae`]) exceeds `available` bytes
+/// (`None`: no check), with the estimate, the available memory and the shapes.
+pub fn check_vae_fits(cfg: &VaeRunConfig, available: Option<u64>) -> Result<(), String> {
+    let est = estimate_vae(cfg);
+    match available {
+        Some(avail) if est > avail as u128 => Err(format!(
+            "needs about {} of memory (train.batch = {}, vae.latent = {}, train.mig_samples = {}, train.r2_samples = {}) but this machine has {} available (MemAvailable); reduce the sizes",
+            crate::mem::fmt_bytes(est),
+            cfg.train.batch,
+            cfg.vae.latent,
+            cfg.train.mig_samples,
+            cfg.train.r2_samples,
+            crate::mem::fmt_bytes(avail as u128)
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Trains (or skips when done) one VAE run into `dir`.
 pub fn run_vae(
     dir: &RunDir,
     cfg: &VaeRunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<VaeResult, String> {
+    let r = run_vae_inner(dir, cfg, progress);
+    if let Err(e) = &r {
+        // every error (a write that fails on a full disk included) leaves the run `failed`
+        // with its message, never `running` (shown `interrupted`)
+        if !matches!(dir.read_status(), Some(st) if st.state == State::Failed) {
+            let mut st = Status::new(
+                State::Failed,
+                dir.read_status().map(|s| s.step).unwrap_or(0),
+            );
+            st.error = Some(e.clone());
+            let _ = dir.write_status(&st);
+        }
+    }
+    r
+}
+
+fn run_vae_inner(
+    dir: &RunDir,
+    cfg: &VaeRunConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VaeResult, String> {
     let id = cfg.run_id();
     let err = |e: String| format!("{id}: {e}");
+    check_vae_fits(cfg, crate::mem::available_bytes()).map_err(err)?;
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
             // a done run is trusted only with a result.json that reads back whole
@@ -673,4 +738,30 @@ pub fn read_codes(run_dir: &Path) -> Result<Array2<f64>, String> {
     let a: Array2<f32> =
         ndarray_npy::ReadNpyExt::read_npy(f).map_err(|e| format!("{}: {e}", p.display()))?;
     Ok(a.mapv(|v| v as f64))
+}
+
+#[cfg(test)]
+mod mem_tests {
+    use super::*;
+
+    /// A batch of a billion images cannot fit: refused with the estimate and the sizes; the
+    /// paper's own VAE fits in well under a GiB.
+    #[test]
+    fn absurd_vae_sizes_are_refused() {
+        let src = crate::locate("fig5").unwrap();
+        let ov = [crate::parse_override("train.batch=1000000000").unwrap()];
+        let big = expand_vae(&src, &ov, Some(1), Some(10), &[])
+            .unwrap()
+            .remove(0);
+        let e = check_vae_fits(&big, Some(64 << 30)).unwrap_err();
+        assert!(
+            e.contains("train.batch = 1000000000") && e.contains("64.0 GiB available"),
+            "{e}"
+        );
+        let ok = expand_vae(&src, &[], Some(1), Some(10), &[])
+            .unwrap()
+            .remove(0);
+        assert!(estimate_vae(&ok) < 1u128 << 30, "{}", estimate_vae(&ok));
+        assert!(check_vae_fits(&ok, Some(64 << 30)).is_ok());
+    }
 }
