@@ -65,6 +65,11 @@ pub fn dci_from_importance(r: &Array2<f64>) -> (f64, f64) {
 /// scikit-learn does ([`crate::gbdt`]); factor `k`'s classifier uses seed `opts.seed + k`, so
 /// the result is deterministic given `opts.seed`. Duplicated latents therefore share the
 /// importance (completeness ≈ 0.77 when every latent appears twice, as disentanglement_lib).
+///
+/// `opts.splitter` chooses the tree learner's split search: [`crate::gbdt::Splitter::Exact`]
+/// (default, scikit-learn's `GradientBoostingClassifier`) or the histogram splitter (binned,
+/// much faster on large inputs; equal to the exact one up to rounding-level ties when every
+/// latent has at most `max_bins` distinct values). The score records it as `splitter`.
 pub fn dci(
     codes: ArrayView2<f64>,
     factors: ArrayView2<f64>,
@@ -119,7 +124,8 @@ pub fn dci(
         .param("n_train", n_train)
         .param("n_estimators", opts.n_estimators)
         .param("max_depth", opts.max_depth)
-        .param("seed", opts.seed);
+        .param("seed", opts.seed)
+        .param("splitter", opts.splitter.label());
     Ok((s, r))
 }
 

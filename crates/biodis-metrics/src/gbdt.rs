@@ -61,6 +61,60 @@ pub struct GbdtOptions {
     /// Seed of the per-node random feature order that breaks exactly tied splits (see the
     /// module docs); the fit is a deterministic function of the data and this seed.
     pub seed: u64,
+    /// How split candidates are found: [`Splitter::Exact`] (the default, scikit-learn's
+    /// `GradientBoostingClassifier`) or [`Splitter::Histogram`] (binned, as scikit-learn's
+    /// `HistGradientBoostingClassifier` bins its inputs; much faster on large inputs).
+    pub splitter: Splitter,
+}
+
+/// Split search of the regression trees.
+///
+/// - `Exact`: every boundary between distinct sorted values of a feature within a node is a
+///   candidate (values closer than 1e-7 count as equal, as scikit-learn's `FEATURE_THRESHOLD`).
+/// - `Histogram { max_bins }`: each feature is binned once, before boosting, into at most
+///   `max_bins` (2 … 256) bins; each node then accumulates per-bin counts and residual sums and
+///   only bin boundaries are candidates. A feature with at most `max_bins` distinct values
+///   (1e-7 apart) gets one bin per value, so the candidates and thresholds are exactly the exact
+///   learner's. A feature with more is cut into equal-count (quantile) bins that never split a
+///   run of tied values. Thresholds are midpoints between the largest training value of the
+///   last bin on the left and the smallest of the first bin on the right, so `predict` needs no
+///   binning.
+///
+/// **Guarantee** (tested): when every feature has at most `max_bins` distinct values, both
+/// splitters evaluate the same candidate splits with the same thresholds, draw the same
+/// tie-breaking feature orders and compute leaf values, importances and predictions with the
+/// same code. The only difference is the order in which the left-hand residual sum of a
+/// candidate is added up (per bin, then across bins, instead of sample by sample), so a
+/// candidate's gain can differ in its last bits. A tree differs only where two candidates tie
+/// to within that rounding (mathematically equal gains, which class-valued residuals make
+/// possible); such a swap changes the importances by rounding only. The test fits 500 trees
+/// on few-valued data with a duplicated feature: at most 1% of trees may differ (1 does),
+/// importances must agree within 1e-12 and predictions exactly. Not bit-identical, so the
+/// exact splitter stays the default for reference agreement. Duplicated features get
+/// bit-identical histograms, so their exact ties are broken by the same seeded order as in the
+/// exact learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Splitter {
+    /// Exact sorted-value splits (scikit-learn `GradientBoostingClassifier`).
+    #[default]
+    Exact,
+    /// Binned splits with at most `max_bins` bins per feature (2 … 256).
+    Histogram { max_bins: usize },
+}
+
+impl Splitter {
+    /// The histogram splitter with scikit-learn's `HistGradientBoosting` bin count (255 + the
+    /// missing-value bin there; 256 here, which has no missing values).
+    pub fn histogram() -> Self {
+        Splitter::Histogram { max_bins: 256 }
+    }
+    /// `exact` or `histogram(max_bins)`, as recorded in score parameters.
+    pub fn label(&self) -> String {
+        match self {
+            Splitter::Exact => "exact".into(),
+            Splitter::Histogram { max_bins } => format!("histogram({max_bins})"),
+        }
+    }
 }
 
 impl Default for GbdtOptions {
@@ -70,6 +124,7 @@ impl Default for GbdtOptions {
             learning_rate: 0.1,
             max_depth: 3,
             seed: 0,
+            splitter: Splitter::Exact,
         }
     }
 }
@@ -89,6 +144,15 @@ impl GbdtOptions {
                 expected: "an integer from 1 to 32".into(),
             });
         }
+        if let Splitter::Histogram { max_bins } = self.splitter {
+            if !(2..=256).contains(&max_bins) {
+                return Err(crate::MetricError::BadOption {
+                    option: "max_bins".into(),
+                    value: max_bins.to_string(),
+                    expected: "an integer from 2 to 256".into(),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -107,10 +171,73 @@ pub struct Gbdt {
 
 const EPS: f64 = f64::EPSILON;
 
+/// Values closer than this are one value for splitting (scikit-learn's `FEATURE_THRESHOLD`).
+const TIE: f64 = 1e-7;
+
+/// Features binned once for the histogram splitter: `code[f][s]` is sample `s`'s bin of
+/// feature `f`; `lo[f][b]` / `hi[f][b]` the smallest / largest training value in bin `b`.
+struct Binned {
+    code: Vec<Vec<u8>>,
+    lo: Vec<Vec<f64>>,
+    hi: Vec<Vec<f64>>,
+}
+
+/// Bins every feature into at most `max_bins` bins (see [`Splitter::Histogram`]), reading the
+/// sorted order `order[f]`.
+fn bin_features(x: &[Vec<f64>], order: &[Vec<usize>], max_bins: usize) -> Binned {
+    let mut b = Binned {
+        code: Vec::with_capacity(x.len()),
+        lo: Vec::with_capacity(x.len()),
+        hi: Vec::with_capacity(x.len()),
+    };
+    for (xf, of) in x.iter().zip(order) {
+        let n = of.len();
+        // runs of tied values in sorted order, as the exact splitter sees them
+        let mut groups = 0usize;
+        let mut prev = f64::NAN;
+        for (i, &s) in of.iter().enumerate() {
+            if i == 0 || xf[s] > prev + TIE {
+                groups += 1;
+            }
+            prev = xf[s];
+        }
+        // one bin per run when they fit; otherwise equal-count bins (each closed bin holds at
+        // least `target` samples, so there are at most max_bins of them)
+        let target = if groups <= max_bins {
+            0
+        } else {
+            n.div_ceil(max_bins - 1)
+        };
+        let mut code = vec![0u8; n];
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        let mut in_bin = 0usize;
+        for (i, &s) in of.iter().enumerate() {
+            let v = xf[s];
+            let new_run = i == 0 || v > prev + TIE;
+            if i == 0 || (new_run && in_bin >= target) {
+                lo.push(v);
+                hi.push(v);
+                in_bin = 0;
+            }
+            let last = hi.len() - 1;
+            hi[last] = v;
+            code[s] = last as u8;
+            in_bin += 1;
+            prev = v;
+        }
+        debug_assert!(lo.len() <= max_bins);
+        b.code.push(code);
+        b.lo.push(lo);
+        b.hi.push(hi);
+    }
+    b
+}
+
 /// Column-major features: `x[f][s]`.
 fn build_tree(
     x: &[Vec<f64>],
     order: &[Vec<usize>],
+    binned: Option<&Binned>,
     resid: &[f64],
     max_depth: usize,
     importance: &mut [f64],
@@ -161,37 +288,52 @@ fn build_tree(
                 rank[nd] = random_ranks(nf, rng);
             }
         }
-        for f in 0..nf {
-            for &nd in &open {
-                nl[nd] = 0.0;
-                sl[nd] = 0.0;
-                last[nd] = f64::NAN;
-            }
-            let xf = &x[f];
-            for &s in &order[f] {
-                let nd = node_of[s];
-                if nd == CLOSED {
-                    continue;
+        if let Some(bn) = binned {
+            hist_splits(
+                bn,
+                &open,
+                &splittable,
+                &node_of,
+                resid,
+                &cnt,
+                &sum,
+                &rank,
+                &mut best,
+            );
+        } else {
+            for f in 0..nf {
+                for &nd in &open {
+                    nl[nd] = 0.0;
+                    sl[nd] = 0.0;
+                    last[nd] = f64::NAN;
                 }
-                let v = xf[s];
-                if nl[nd] > 0.0 && v > last[nd] + 1e-7 {
-                    let nr = cnt[nd] - nl[nd];
-                    let sr = sum[nd] - sl[nd];
-                    let diff = nr * sl[nd] - nl[nd] * sr;
-                    let proxy = diff * diff / (nl[nd] * nr);
-                    let (bp, bf, _) = best[nd];
-                    let wins = proxy > bp || (proxy == bp && f != bf && rank[nd][f] < rank[nd][bf]);
-                    if wins {
-                        let mut thr = (last[nd] + v) / 2.0;
-                        if thr == v {
-                            thr = last[nd];
-                        }
-                        best[nd] = (proxy, f, thr);
+                let xf = &x[f];
+                for &s in &order[f] {
+                    let nd = node_of[s];
+                    if nd == CLOSED {
+                        continue;
                     }
+                    let v = xf[s];
+                    if nl[nd] > 0.0 && v > last[nd] + TIE {
+                        let nr = cnt[nd] - nl[nd];
+                        let sr = sum[nd] - sl[nd];
+                        let diff = nr * sl[nd] - nl[nd] * sr;
+                        let proxy = diff * diff / (nl[nd] * nr);
+                        let (bp, bf, _) = best[nd];
+                        let wins =
+                            proxy > bp || (proxy == bp && f != bf && rank[nd][f] < rank[nd][bf]);
+                        if wins {
+                            let mut thr = (last[nd] + v) / 2.0;
+                            if thr == v {
+                                thr = last[nd];
+                            }
+                            best[nd] = (proxy, f, thr);
+                        }
+                    }
+                    nl[nd] += 1.0;
+                    sl[nd] += resid[s];
+                    last[nd] = v;
                 }
-                nl[nd] += 1.0;
-                sl[nd] += resid[s];
-                last[nd] = v;
             }
         }
         let mut next = Vec::new();
@@ -258,6 +400,79 @@ fn build_tree(
     (t, leaves)
 }
 
+/// The histogram splitter's search over one tree level: per feature, one pass over the samples
+/// fills `(count, residual sum)` per (open node, bin); each node then scans its non-empty bins
+/// in order with the exact splitter's gain proxy, tie rule and threshold rule.
+#[allow(clippy::too_many_arguments)]
+fn hist_splits(
+    bn: &Binned,
+    open: &[usize],
+    splittable: &[bool],
+    node_of: &[usize],
+    resid: &[f64],
+    cnt: &[f64],
+    sum: &[f64],
+    rank: &[Vec<usize>],
+    best: &mut [(f64, usize, f64)],
+) {
+    let nodes: Vec<usize> = open.iter().copied().filter(|&nd| splittable[nd]).collect();
+    if nodes.is_empty() {
+        return;
+    }
+    let mut slot = vec![usize::MAX; splittable.len()];
+    for (i, &nd) in nodes.iter().enumerate() {
+        slot[nd] = i;
+    }
+    let nbmax = bn.lo.iter().map(Vec::len).max().unwrap_or(1);
+    let mut hc = vec![0.0f64; nodes.len() * nbmax];
+    let mut hs = vec![0.0f64; nodes.len() * nbmax];
+    for f in 0..bn.code.len() {
+        let nb = bn.lo[f].len();
+        hc[..nodes.len() * nb].iter_mut().for_each(|v| *v = 0.0);
+        hs[..nodes.len() * nb].iter_mut().for_each(|v| *v = 0.0);
+        let code = &bn.code[f];
+        for s in 0..node_of.len() {
+            let nd = node_of[s];
+            if nd == usize::MAX {
+                continue;
+            }
+            let k = slot[nd] * nb + code[s] as usize;
+            hc[k] += 1.0;
+            hs[k] += resid[s];
+        }
+        let (lo, hi) = (&bn.lo[f], &bn.hi[f]);
+        for (i, &nd) in nodes.iter().enumerate() {
+            let (hcn, hsn) = (&hc[i * nb..(i + 1) * nb], &hs[i * nb..(i + 1) * nb]);
+            let (mut nl, mut sl) = (0.0f64, 0.0f64);
+            let mut last_bin = usize::MAX;
+            for b in 0..nb {
+                if hcn[b] == 0.0 {
+                    continue;
+                }
+                if nl > 0.0 {
+                    let nr = cnt[nd] - nl;
+                    let sr = sum[nd] - sl;
+                    let diff = nr * sl - nl * sr;
+                    let proxy = diff * diff / (nl * nr);
+                    let (bp, bf, _) = best[nd];
+                    let wins = proxy > bp || (proxy == bp && f != bf && rank[nd][f] < rank[nd][bf]);
+                    if wins {
+                        let (last, v) = (hi[last_bin], lo[b]);
+                        let mut thr = (last + v) / 2.0;
+                        if thr == v {
+                            thr = last;
+                        }
+                        best[nd] = (proxy, f, thr);
+                    }
+                }
+                nl += hcn[b];
+                sl += hsn[b];
+                last_bin = b;
+            }
+        }
+    }
+}
+
 /// Positions of `0..n` in a uniformly random order (Fisher–Yates).
 fn random_ranks(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
     let mut perm: Vec<usize> = (0..n).collect();
@@ -285,6 +500,10 @@ impl Gbdt {
                 o
             })
             .collect();
+        let binned = match opts.splitter {
+            Splitter::Exact => None,
+            Splitter::Histogram { max_bins } => Some(bin_features(x, &order, max_bins)),
+        };
         let prior: Vec<f64> = (0..k)
             .map(|c| {
                 (y.iter().filter(|&&v| v as usize == c).count() as f64 / n as f64)
@@ -330,8 +549,15 @@ impl Gbdt {
                 };
                 let resid: Vec<f64> = (0..n).map(|s| target(s) - probs[c][s]).collect();
                 let mut imp = vec![0.0; nf];
-                let (mut tree, leaves) =
-                    build_tree(x, &order, &resid, opts.max_depth, &mut imp, &mut rng);
+                let (mut tree, leaves) = build_tree(
+                    x,
+                    &order,
+                    binned.as_ref(),
+                    &resid,
+                    opts.max_depth,
+                    &mut imp,
+                    &mut rng,
+                );
                 // Newton leaf values
                 let nl = tree.value.len();
                 let (mut num, mut den) = (vec![0.0; nl], vec![0.0; nl]);
@@ -486,5 +712,133 @@ mod tests {
         );
         assert_ne!(fi, &other.feature_importances);
         assert!(other.feature_importances[0] > 0.25 && other.feature_importances[1] > 0.25);
+    }
+
+    fn hist(max_bins: usize) -> GbdtOptions {
+        GbdtOptions {
+            splitter: Splitter::Histogram { max_bins },
+            ..Default::default()
+        }
+    }
+
+    /// Features with few distinct values (some irregularly spaced, one duplicated): the
+    /// histogram splitter must fit the very same trees as the exact one.
+    fn few_valued(n: usize) -> (Vec<Vec<f64>>, Vec<u32>) {
+        let mut rng = SplitMix64(3);
+        let x0: Vec<f64> = (0..n).map(|_| rng.below(40) as f64 * 0.37).collect();
+        let x1: Vec<f64> = (0..n)
+            .map(|_| (rng.below(200) as f64).powi(2) / 7.0)
+            .collect();
+        let x2: Vec<f64> = (0..n).map(|_| rng.below(5) as f64 - 2.0).collect();
+        let y: Vec<u32> = (0..n)
+            .map(|s| {
+                let v = x0[s] / 3.0 + (x1[s] / 2000.0).sqrt() + rng.below(3) as f64;
+                (v as u32).min(4)
+            })
+            .collect();
+        (vec![x0.clone(), x1, x2, x0], y)
+    }
+
+    #[test]
+    fn histogram_equals_exact_when_features_have_few_values() {
+        let (x, y) = few_valued(1500);
+        let rows: Vec<Vec<f64>> = (0..y.len())
+            .map(|s| x.iter().map(|c| c[s]).collect())
+            .collect();
+        for seed in [0, 5] {
+            let ex = Gbdt::fit(
+                &x,
+                &y,
+                GbdtOptions {
+                    seed,
+                    ..Default::default()
+                },
+            );
+            let hi = Gbdt::fit(&x, &y, GbdtOptions { seed, ..hist(256) });
+            // same candidates and thresholds: all but rounding-level near-ties pick the same
+            // split, so nearly every tree is identical and the importances agree to rounding
+            let trees = ex.stages.iter().flatten().zip(hi.stages.iter().flatten());
+            let same = trees
+                .filter(|(a, b)| a.feature == b.feature && a.threshold == b.threshold)
+                .count();
+            assert!(same >= 495, "seed {seed}: {same} of 500 trees identical");
+            for (a, b) in ex.feature_importances.iter().zip(&hi.feature_importances) {
+                assert!((a - b).abs() < 1e-12, "seed {seed}: {a} vs {b}");
+            }
+            assert_eq!(ex.predict(&rows), hi.predict(&rows));
+            // the duplicated feature (0 and 3) shares importance in both
+            assert!(
+                hi.feature_importances[3] > 0.05,
+                "{:?}",
+                hi.feature_importances
+            );
+        }
+        // binary labels too
+        let yb: Vec<u32> = y.iter().map(|&v| u32::from(v >= 2)).collect();
+        let ex = Gbdt::fit(&x, &yb, GbdtOptions::default());
+        let hi = Gbdt::fit(&x, &yb, hist(256));
+        for (a, b) in ex.feature_importances.iter().zip(&hi.feature_importances) {
+            assert!((a - b).abs() < 1e-12, "binary: {a} vs {b}");
+        }
+        assert_eq!(ex.predict(&rows), hi.predict(&rows));
+        // with fewer bins than values the candidates differ: the relation is lost
+        let coarse = Gbdt::fit(&x, &y, hist(4));
+        assert_ne!(coarse.feature_importances, ex.feature_importances);
+    }
+
+    #[test]
+    fn histogram_bins_many_valued_features_into_at_most_max_bins() {
+        let n = 5000;
+        let mut rng = SplitMix64(9);
+        let x0: Vec<f64> = (0..n).map(|_| rng.below(1_000_000) as f64 / 1e3).collect();
+        let x1: Vec<f64> = (0..n).map(|_| rng.below(1_000_000) as f64 / 1e3).collect();
+        let y: Vec<u32> = x0.iter().map(|&v| u32::from(v > 400.0)).collect();
+        let x = [x0.clone(), x1.clone()];
+        let order: Vec<Vec<usize>> = x
+            .iter()
+            .map(|c| {
+                let mut o: Vec<usize> = (0..n).collect();
+                o.sort_by(|&a, &b| c[a].total_cmp(&c[b]));
+                o
+            })
+            .collect();
+        for mb in [2, 17, 256] {
+            let b = bin_features(&x, &order, mb);
+            for f in 0..2 {
+                assert!(b.lo[f].len() <= mb && b.lo[f].len() >= mb / 2, "{mb}");
+                // bins are ordered and disjoint, codes consistent with lo/hi
+                for k in 1..b.lo[f].len() {
+                    assert!(b.hi[f][k - 1] < b.lo[f][k]);
+                }
+                for s in 0..n {
+                    let c = b.code[f][s] as usize;
+                    assert!(b.lo[f][c] <= x[f][s] && x[f][s] <= b.hi[f][c]);
+                }
+            }
+        }
+        let g = Gbdt::fit(&x, &y, hist(256));
+        let rows: Vec<Vec<f64>> = (0..n).map(|s| vec![x0[s], x1[s]]).collect();
+        let acc = g
+            .predict(&rows)
+            .iter()
+            .zip(&y)
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(acc as f64 / n as f64 > 0.99, "{acc}");
+        assert!(
+            g.feature_importances[0] > 0.95,
+            "{:?}",
+            g.feature_importances
+        );
+    }
+
+    #[test]
+    fn histogram_bin_count_is_checked() {
+        for mb in [0, 1, 257] {
+            let e = hist(mb).validate().unwrap_err().to_string();
+            assert!(e.contains("max_bins") && e.contains("2 to 256"), "{e}");
+        }
+        assert!(hist(2).validate().is_ok() && hist(256).validate().is_ok());
+        assert_eq!(hist(256).splitter.label(), "histogram(256)");
     }
 }

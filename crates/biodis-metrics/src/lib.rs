@@ -50,6 +50,7 @@ pub mod sap;
 pub mod score;
 pub mod spatial;
 pub mod special;
+pub mod subsample;
 pub mod svm;
 
 pub use labels::FactorKind;

@@ -50,6 +50,23 @@ pub struct ScoreArgs {
     /// explicitness; the rest test them.
     #[arg(long, default_value_t = 2.0 / 3.0)]
     train_fraction: f64,
+    /// Most training samples for DCI, SAP and explicitness (disentanglement_lib's `num_train`,
+    /// 10000): a larger training part is reduced to a seeded subsample (`--seed`); the sizes
+    /// used are reported. 0 = no cap.
+    #[arg(long, default_value_t = 10_000)]
+    max_train: usize,
+    /// Most test samples for DCI, SAP and explicitness (disentanglement_lib's `num_test`, 5000);
+    /// 0 = no cap.
+    #[arg(long, default_value_t = 5_000)]
+    max_test: usize,
+    /// DCI's tree learner: `exact` (scikit-learn's GradientBoostingClassifier, the reference) or
+    /// `histogram` (≤ 256 quantile bins per latent, as HistGradientBoosting; faster on large
+    /// training sets).
+    #[arg(long, value_enum, default_value_t = SplitterArg::Exact)]
+    dci_splitter: SplitterArg,
+    /// Print each metric and its time on stderr (automatic above 50000 samples).
+    #[arg(long)]
+    progress: bool,
     /// Bootstrap resamples for 95% confidence intervals (0 = none).
     #[arg(long, default_value_t = 0)]
     bootstrap: usize,
@@ -74,6 +91,16 @@ pub enum SapArg {
     Discrete,
     Auto,
 }
+
+/// `--dci-splitter` (see [`biodis_metrics::gbdt::Splitter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitterArg {
+    Exact,
+    Histogram,
+}
+
+/// Above this many samples `biodis score` reports progress on stderr without `--progress`.
+pub const PROGRESS_SAMPLES: usize = 50_000;
 
 /// Reads a samples × dims matrix from .npy / .npz / .csv, naming the file in every error.
 pub fn load_matrix(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
@@ -290,21 +317,51 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         bins,
         ..Default::default()
     };
+    let cap = biodis_metrics::subsample::TrainTestCap {
+        max_train: (a.max_train > 0).then_some(a.max_train),
+        max_test: (a.max_test > 0).then_some(a.max_test),
+        seed: a.seed,
+    };
+    let gbdt = biodis_metrics::gbdt::GbdtOptions {
+        splitter: match a.dci_splitter {
+            SplitterArg::Exact => biodis_metrics::gbdt::Splitter::Exact,
+            SplitterArg::Histogram => biodis_metrics::gbdt::Splitter::histogram(),
+        },
+        ..Default::default()
+    };
+    let split = cap.apply(z.view(), f.view(), n_train).1;
+    let trained = ["dci", "sap", "explicitness"];
     let compute = |name: &str,
                    zz: ndarray::ArrayView2<f64>,
                    ff: ndarray::ArrayView2<f64>|
      -> Result<Score> {
         let nt = ((zz.nrows() as f64) * a.train_fraction).round() as usize;
+        // the classifier metrics train and test on at most --max-train / --max-test samples
+        let (sub, sp) = if trained.contains(&name) {
+            cap.apply(zz, ff, nt)
+        } else {
+            (None, split)
+        };
+        let (zz, ff, nt) = match &sub {
+            Some((zs, fs)) => (zs.view(), fs.view(), sp.n_train),
+            None => (zz.view(), ff.view(), nt),
+        };
+        let sized = |s: Score| {
+            s.param("n_train_used", sp.n_train)
+                .param("n_test_used", sp.n_test)
+                .param("train_available", sp.of_train)
+                .param("test_available", sp.of_test)
+        };
         Ok(match name {
             "mir" => {
                 let r = biodis_metrics::mir(zz, ff, &mir_opts)?;
                 Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
             }
             "mig" => biodis_metrics::discrete::mig(zz, ff, kind, bins)?,
-            "dci" => biodis_metrics::dci::dci(zz, ff, kind, bins, nt, Default::default())?.0,
-            "sap" => biodis_metrics::sap::sap(zz, ff, sap_form, nt)?,
+            "dci" => sized(biodis_metrics::dci::dci(zz, ff, kind, bins, nt, gbdt)?.0),
+            "sap" => sized(biodis_metrics::sap::sap(zz, ff, sap_form, nt)?),
             "modularity" => biodis_metrics::discrete::modularity(zz, ff, kind, bins)?,
-            "explicitness" => biodis_metrics::explicitness::explicitness(zz, ff, kind, bins, nt)?,
+            "explicitness" => sized(biodis_metrics::explicitness::explicitness(zz, ff, kind, bins, nt)?),
             "irs" => biodis_metrics::irs::irs(zz, ff, bins, 0.99)?,
             "infom" => biodis_metrics::infom::infom(zz, ff, kind, bins, a.seed)?.0,
             "tc" => biodis_metrics::discrete::gaussian_total_correlation(zz)?,
@@ -312,8 +369,18 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             other => bail!("unknown metric '{other}'; available: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc, mpmi, all"),
         })
     };
+    let progress = a.progress || n > PROGRESS_SAMPLES;
     let mut scores = Vec::new();
     for name in &names {
+        let t0 = std::time::Instant::now();
+        if progress {
+            let sizes = if trained.contains(&name.as_str()) {
+                format!(" ({} train, {} test samples)", split.n_train, split.n_test)
+            } else {
+                String::new()
+            };
+            eprint!("score: {name}{sizes} …");
+        }
         let mut s = compute(name, z.view(), f.view()).with_context(|| format!("metric {name}"))?;
         if a.bootstrap > 0 {
             s.ci = biodis_metrics::bootstrap(
@@ -325,6 +392,9 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 |zz, ff| compute(name, zz, ff).ok().map(|s| s.value),
             );
             s = s.param("bootstrap", a.bootstrap);
+        }
+        if progress {
+            eprintln!(" {:.2} s", t0.elapsed().as_secs_f64());
         }
         scores.push(s);
     }
@@ -355,6 +425,17 @@ pub fn run(a: ScoreArgs) -> Result<()> {
             "factors_used": keep,
             "factor_kind": if a.discrete_factors { "discrete" } else { "continuous" },
             "n_train": n_train,
+            "classifier_samples": {
+                "metrics": trained,
+                "n_train_used": split.n_train,
+                "n_test_used": split.n_test,
+                "train_available": split.of_train,
+                "test_available": split.of_test,
+                "subsampled": split.subsampled(),
+                "max_train": cap.max_train,
+                "max_test": cap.max_test,
+                "seed": cap.seed,
+            },
             "scores": scores,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -370,6 +451,9 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 "continuous, binned"
             }
         );
+        if names.iter().any(|m| trained.contains(&m.as_str())) {
+            println!("{}", split_line(&split));
+        }
         println!("{:<32} {:>9}  details", "metric", "value");
         for s in &scores {
             let mut det: Vec<String> = s
@@ -388,6 +472,21 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The text output's line on the samples DCI, SAP and explicitness trained and tested on.
+fn split_line(sp: &biodis_metrics::subsample::Split) -> String {
+    if sp.subsampled() {
+        format!(
+            "DCI/SAP/explicitness: {} of {} train, {} of {} test samples (seeded subsample; --max-train/--max-test)",
+            sp.n_train, sp.of_train, sp.n_test, sp.of_test
+        )
+    } else {
+        format!(
+            "DCI/SAP/explicitness: {} train, {} test samples (all)",
+            sp.n_train, sp.n_test
+        )
+    }
 }
 
 /// A score's detail value as printed: counts (`kept_neurons`, `num_active…`) as integers, every
