@@ -1914,3 +1914,155 @@ fn sizes_files_and_small_traps_are_named() {
         "{e}"
     );
 }
+
+/// DCI, SAP and explicitness train on at most --max-train / --max-test samples (dlib's 10000 /
+/// 5000 by default), report the sizes used, and are unchanged within the caps.
+#[test]
+fn score_caps_classifier_samples_and_reports_them() {
+    let d = tempfile::tempdir().unwrap();
+    let f = grid_factors();
+    let z = ndarray::Array2::from_shape_fn((360, 3), |(s, j)| {
+        f[[s, j]] + 0.3 * (((s * 7 + j * 13) % 11) as f64 / 11.0)
+    });
+    let (zp, fp) = (d.path().join("z.npy"), d.path().join("f.npy"));
+    write_npy(&zp, &z);
+    write_npy(&fp, &f);
+    let (zs, fs) = (zp.to_str().unwrap(), fp.to_str().unwrap());
+    let score = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "score",
+            "--latents",
+            zs,
+            "--factors",
+            fs,
+            "--discrete-factors",
+            "--metrics",
+            "dci,sap,explicitness,mig",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_slice(&run_ok(&args).stdout).unwrap()
+    };
+    let vals = |j: &serde_json::Value| -> Vec<f64> {
+        j["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["value"].as_f64().unwrap())
+            .collect()
+    };
+    // within the default caps: the same as with no cap at all
+    let def = score(&[]);
+    let uncapped = score(&["--max-train", "0", "--max-test", "0"]);
+    assert_eq!(vals(&def), vals(&uncapped));
+    assert_eq!(def["classifier_samples"]["subsampled"], false);
+    assert_eq!(def["classifier_samples"]["n_train_used"], 240);
+    assert_eq!(def["scores"][0]["params"]["n_test_used"], "120");
+    // above the caps: a seeded subsample, reported in the JSON and every classifier score
+    let cut = score(&["--max-train", "100", "--max-test", "50"]);
+    let cs = &cut["classifier_samples"];
+    assert_eq!(cs["subsampled"], true);
+    assert_eq!(
+        (cs["n_train_used"].as_u64(), cs["n_test_used"].as_u64()),
+        (Some(100), Some(50))
+    );
+    assert_eq!(
+        (
+            cs["train_available"].as_u64(),
+            cs["test_available"].as_u64()
+        ),
+        (Some(240), Some(120))
+    );
+    for s in cut["scores"].as_array().unwrap().iter().take(3) {
+        assert_eq!(s["params"]["n_train_used"], "100", "{s}");
+        assert_eq!(s["params"]["n_test_used"], "50", "{s}");
+    }
+    assert_eq!(cut["scores"][0]["params"]["n_train"], "100");
+    // MIG is not a classifier metric: all samples, unchanged
+    assert_eq!(vals(&cut)[3], vals(&def)[3]);
+    assert_eq!(
+        vals(&cut),
+        vals(&score(&["--max-train", "100", "--max-test", "50"]))
+    );
+    // the text output says it too
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        zs,
+        "--factors",
+        fs,
+        "--discrete-factors",
+        "--metrics",
+        "dci",
+        "--max-train",
+        "100",
+        "--max-test",
+        "50",
+    ]);
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("100 of 240 train, 50 of 120 test samples (seeded subsample"),
+        "{t}"
+    );
+    // the histogram learner is recorded
+    let h = score(&["--dci-splitter", "histogram"]);
+    assert_eq!(h["scores"][0]["params"]["splitter"], "histogram(256)");
+    assert_eq!(def["scores"][0]["params"]["splitter"], "exact");
+}
+
+/// One stderr line per metric with its time: with --progress, and by itself above 50000
+/// samples; nothing on small inputs.
+#[test]
+fn score_progress_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let big = 50_001;
+    let f = ndarray::Array2::from_shape_fn((big, 2), |(s, j)| ((s / (1 + 3 * j)) % 4) as f64);
+    let z = f.mapv(|v| v * 2.0 + 1.0);
+    let (zp, fp) = (d.path().join("z.npy"), d.path().join("f.npy"));
+    write_npy(&zp, &z);
+    write_npy(&fp, &f);
+    let (zs, fs) = (zp.to_str().unwrap(), fp.to_str().unwrap());
+    let o = run_ok(&[
+        "score",
+        "--latents",
+        zs,
+        "--factors",
+        fs,
+        "--discrete-factors",
+        "--metrics",
+        "mig,sap",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("score: ")).collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(
+        lines[0].starts_with("score: mig …") && lines[0].ends_with(" s"),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with("score: sap (10000 train, 5000 test samples) …"),
+        "{e}"
+    );
+    // small input: silent unless asked
+    let small = grid_factors();
+    let zp2 = d.path().join("z2.npy");
+    let fp2 = d.path().join("f2.npy");
+    write_npy(&zp2, &small.mapv(|v| v + 0.5));
+    write_npy(&fp2, &small);
+    let args = [
+        "score",
+        "--latents",
+        zp2.to_str().unwrap(),
+        "--factors",
+        fp2.to_str().unwrap(),
+        "--discrete-factors",
+        "--metrics",
+        "mig",
+    ];
+    let o = run_ok(&args);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("score: "));
+    let mut with = args.to_vec();
+    with.push("--progress");
+    let o = run_ok(&with);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("score: mig …"));
+}
