@@ -115,6 +115,32 @@ impl TrainTestCap {
     }
 }
 
+/// The metrics that train a classifier on a train/test split and are capped by
+/// [`TrainTestCap`] (DCI, SAP, explicitness), by their `biodis score` names.
+pub const CAPPED_METRICS: [&str; 3] = ["dci", "sap", "explicitness"];
+
+/// Runs the classifier metric `compute(codes, factors, n_train)` on at most the cap's samples
+/// and records the sizes used (`n_train_used`, `n_test_used`) and available
+/// (`train_available`, `test_available`) in the score's parameters — the one rule that
+/// `biodis score` and the Python bindings share.
+pub fn run_capped<E>(
+    cap: &TrainTestCap,
+    codes: ArrayView2<f64>,
+    factors: ArrayView2<f64>,
+    n_train: usize,
+    compute: impl FnOnce(ArrayView2<f64>, ArrayView2<f64>, usize) -> Result<crate::Score, E>,
+) -> Result<crate::Score, E> {
+    let (sub, sp) = cap.apply(codes, factors, n_train);
+    let s = match &sub {
+        Some((zs, fs)) => compute(zs.view(), fs.view(), sp.n_train)?,
+        None => compute(codes, factors, n_train.min(codes.nrows()))?,
+    };
+    Ok(s.param("n_train_used", sp.n_train)
+        .param("n_test_used", sp.n_test)
+        .param("train_available", sp.of_train)
+        .param("test_available", sp.of_test))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

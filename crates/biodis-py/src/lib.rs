@@ -136,6 +136,15 @@ fn compute(
 ) -> Result<Score, MetricError> {
     let k = kind(discrete);
     let nt = n_train(z.nrows(), train_fraction)?;
+    // the classifier metrics train and test on at most disentanglement_lib's 10 000 / 5 000
+    // samples, subsampled with `seed` (as `biodis score`'s defaults)
+    let cap = biodis_metrics::subsample::TrainTestCap {
+        seed,
+        ..Default::default()
+    };
+    type Metric<'a> = dyn Fn(ndarray::ArrayView2<f64>, ndarray::ArrayView2<f64>, usize) -> Result<Score, MetricError>
+        + 'a;
+    let capped = |m: &Metric| biodis_metrics::subsample::run_capped(&cap, z, f, nt, m);
     Ok(match name {
         "mir" => {
             let opts = MirOptions { bins, ..Default::default() };
@@ -143,10 +152,15 @@ fn compute(
             Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
         }
         "mig" => biodis_metrics::discrete::mig(z, f, k, bins)?,
-        "dci" => biodis_metrics::dci::dci(z, f, k, bins, nt, Default::default())?.0,
-        "sap" => biodis_metrics::sap::sap(z, f, sap_form(sap, discrete)?, nt)?,
+        "dci" => capped(&|z, f, t| Ok(biodis_metrics::dci::dci(z, f, k, bins, t, Default::default())?.0))?,
+        "sap" => {
+            let form = sap_form(sap, discrete)?;
+            capped(&|z, f, t| biodis_metrics::sap::sap(z, f, form, t))?
+        }
         "modularity" => biodis_metrics::discrete::modularity(z, f, k, bins)?,
-        "explicitness" => biodis_metrics::explicitness::explicitness(z, f, k, bins, nt)?,
+        "explicitness" => {
+            capped(&|z, f, t| biodis_metrics::explicitness::explicitness(z, f, k, bins, t))?
+        }
         "irs" => biodis_metrics::irs::irs(z, f, bins, 0.99)?,
         "infom" => biodis_metrics::infom::infom(z, f, k, bins, seed)?.0,
         "tc" => biodis_metrics::discrete::gaussian_total_correlation(z)?,
@@ -215,8 +229,27 @@ fn metric_matrix(
             let k = kind(discrete_factors);
             match name {
                 "dci" => {
+                    // the same capped sample as `dci` alone; the matrix comes out beside it
                     let nt = n_train(z.nrows(), train_fraction)?;
-                    biodis_metrics::dci::dci(z.view(), f.view(), k, bins, nt, Default::default())
+                    let cap = biodis_metrics::subsample::TrainTestCap {
+                        seed,
+                        ..Default::default()
+                    };
+                    let matrix = std::cell::RefCell::new(None);
+                    let s = biodis_metrics::subsample::run_capped(
+                        &cap,
+                        z.view(),
+                        f.view(),
+                        nt,
+                        |zz, ff, t| {
+                            let (s, m) =
+                                biodis_metrics::dci::dci(zz, ff, k, bins, t, Default::default())?;
+                            *matrix.borrow_mut() = Some(m);
+                            Ok::<_, MetricError>(s)
+                        },
+                    )?;
+                    let m = matrix.into_inner().expect("run_capped ran the metric");
+                    Ok((s, m))
                 }
                 "infom" => biodis_metrics::infom::infom(z.view(), f.view(), k, bins, seed),
                 other => Err(MetricError::Invalid {

@@ -84,6 +84,14 @@ pub struct ScoreArgs {
     heatmap: Option<PathBuf>,
 }
 
+/// A classifier metric run on the capped sample: (codes, factors, n_train) → score.
+type CappedMetric<'a> = dyn Fn(
+        ndarray::ArrayView2<f64>,
+        ndarray::ArrayView2<f64>,
+        usize,
+    ) -> Result<Score, biodis_metrics::MetricError>
+    + 'a;
+
 /// `--sap`: which SAP score matrix (see [`biodis_metrics::sap::SapForm`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SapArg {
@@ -330,38 +338,24 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         ..Default::default()
     };
     let split = cap.apply(z.view(), f.view(), n_train).1;
-    let trained = ["dci", "sap", "explicitness"];
+    let trained = biodis_metrics::subsample::CAPPED_METRICS;
     let compute = |name: &str,
                    zz: ndarray::ArrayView2<f64>,
                    ff: ndarray::ArrayView2<f64>|
      -> Result<Score> {
         let nt = ((zz.nrows() as f64) * a.train_fraction).round() as usize;
         // the classifier metrics train and test on at most --max-train / --max-test samples
-        let (sub, sp) = if trained.contains(&name) {
-            cap.apply(zz, ff, nt)
-        } else {
-            (None, split)
-        };
-        let (zz, ff, nt) = match &sub {
-            Some((zs, fs)) => (zs.view(), fs.view(), sp.n_train),
-            None => (zz.view(), ff.view(), nt),
-        };
-        let sized = |s: Score| {
-            s.param("n_train_used", sp.n_train)
-                .param("n_test_used", sp.n_test)
-                .param("train_available", sp.of_train)
-                .param("test_available", sp.of_test)
-        };
+        let capped = |f: &CappedMetric| biodis_metrics::subsample::run_capped(&cap, zz, ff, nt, f);
         Ok(match name {
             "mir" => {
                 let r = biodis_metrics::mir(zz, ff, &mir_opts)?;
                 Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
             }
             "mig" => biodis_metrics::discrete::mig(zz, ff, kind, bins)?,
-            "dci" => sized(biodis_metrics::dci::dci(zz, ff, kind, bins, nt, gbdt)?.0),
-            "sap" => sized(biodis_metrics::sap::sap(zz, ff, sap_form, nt)?),
+            "dci" => capped(&|z, f, t| Ok(biodis_metrics::dci::dci(z, f, kind, bins, t, gbdt)?.0))?,
+            "sap" => capped(&|z, f, t| biodis_metrics::sap::sap(z, f, sap_form, t))?,
             "modularity" => biodis_metrics::discrete::modularity(zz, ff, kind, bins)?,
-            "explicitness" => sized(biodis_metrics::explicitness::explicitness(zz, ff, kind, bins, nt)?),
+            "explicitness" => capped(&|z, f, t| biodis_metrics::explicitness::explicitness(z, f, kind, bins, t))?,
             "irs" => biodis_metrics::irs::irs(zz, ff, bins, 0.99)?,
             "infom" => biodis_metrics::infom::infom(zz, ff, kind, bins, a.seed)?.0,
             "tc" => biodis_metrics::discrete::gaussian_total_correlation(zz)?,
