@@ -532,11 +532,20 @@ fn damaged_result_or_checkpoint_is_rerun_not_trusted() {
 #[test]
 fn losses_match_pytorch_reference() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_data.py");
-    assert!(
-        shared.exists(),
-        "{} not found: the peer benchmark scripts are expected beside the repository",
-        shared.display()
-    );
+    // A user's clone has no `../shared`: the test then skips with its reason. CI sets
+    // BIODIS_REQUIRE_SHARED=1 so that it can never skip there.
+    if !shared.exists() {
+        assert!(
+            std::env::var_os("BIODIS_REQUIRE_SHARED").is_none(),
+            "{} not found and BIODIS_REQUIRE_SHARED is set",
+            shared.display()
+        );
+        eprintln!(
+            "skipped: {} not found (the peers' data generator lives in ../shared beside the repository)",
+            shared.display()
+        );
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let st = Command::new("python3")
         .arg(&shared)
