@@ -90,3 +90,32 @@ pub fn constant_factor(k: usize, metric: &str) -> MetricError {
         msg: format!("factor {k} is constant (entropy 0); {metric} divides by factor entropy — remove that column"),
     }
 }
+
+/// Every metric `biodis score` (and `biodis.score` in Python) computes, by name, in the order
+/// `all` expands to.
+pub const ALL_METRICS: [&str; 10] = [
+    "mir",
+    "mig",
+    "dci",
+    "sap",
+    "modularity",
+    "explicitness",
+    "irs",
+    "infom",
+    "tc",
+    "mpmi",
+];
+
+/// Metric names as a user wrote them: trimmed, lower-cased, and `all` expanded to
+/// [`ALL_METRICS`].
+pub fn metric_names(requested: &[String]) -> Vec<String> {
+    let names: Vec<String> = requested
+        .iter()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .collect();
+    if names.iter().any(|m| m == "all") {
+        ALL_METRICS.iter().map(|s| s.to_string()).collect()
+    } else {
+        names
+    }
+}

@@ -296,27 +296,7 @@ fn score(
         biodis_metrics::options::check_bins("bins", bins).map_err(|e| e.to_string())?;
         sap_form(sap, discrete_factors).map_err(|e| e.to_string())?;
         let nt = n_train(z.nrows(), train_fraction).map_err(|e| e.to_string())?;
-        let mut names: Vec<String> = metrics
-            .iter()
-            .map(|m| m.trim().to_ascii_lowercase())
-            .collect();
-        if names.iter().any(|m| m == "all") {
-            names = [
-                "mir",
-                "mig",
-                "dci",
-                "sap",
-                "modularity",
-                "explicitness",
-                "irs",
-                "infom",
-                "tc",
-                "mpmi",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        }
+        let names = biodis_metrics::score::metric_names(&metrics);
         let run = |name: &str, zz: ndarray::ArrayView2<f64>, ff: ndarray::ArrayView2<f64>| {
             compute(
                 name,

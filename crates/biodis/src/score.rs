@@ -296,28 +296,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         );
     }
     let n_train = ((n as f64) * a.train_fraction).round() as usize;
-    let mut names: Vec<String> = a
-        .metrics
-        .iter()
-        .map(|m| m.trim().to_ascii_lowercase())
-        .collect();
-    if names.iter().any(|m| m == "all") {
-        names = [
-            "mir",
-            "mig",
-            "dci",
-            "sap",
-            "modularity",
-            "explicitness",
-            "irs",
-            "infom",
-            "tc",
-            "mpmi",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    }
+    let names = biodis_metrics::score::metric_names(&a.metrics);
     let bins = a.bins;
     // options are checked before any metric runs, named as the flags are
     biodis_metrics::options::check_bins("--bins", bins)?;
