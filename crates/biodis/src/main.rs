@@ -29,7 +29,8 @@ enum Cmd {
     List,
     /// Run a study: every variant × seed of a recipe, then write the summary, figures and report.
     Run {
-        /// An embedded recipe name (see `biodis list`) or a path to a .toml recipe.
+        /// An embedded recipe name (see `biodis list`), `synthetic` or `paper` (every figure,
+        /// into runs/paper/<figure>/), or a path to a .toml recipe.
         recipe: String,
         /// Number of seeds per variant (overrides study.seeds).
         #[arg(long)]
@@ -209,6 +210,11 @@ fn real_main() -> Result<()> {
                 "synthetic",
                 biodis_study::SYNTHETIC.join(", ")
             );
+            println!(
+                "{:<16} every figure of the paper in one run: synthetic, then {}",
+                "paper",
+                biodis_study::PAPER_EXTRA.join(", ")
+            );
             Ok(())
         }
         Cmd::Show { recipe } => {
@@ -255,16 +261,22 @@ fn real_main() -> Result<()> {
             if jobs == 0 {
                 bail!("--jobs 0: expected at least 1");
             }
-            if recipe == "synthetic" {
-                let parent = out.unwrap_or_else(|| PathBuf::from("runs").join("synthetic"));
+            if recipe == "synthetic" || recipe == "paper" {
+                let members: Vec<&str> = if recipe == "paper" {
+                    biodis_study::paper_recipes()
+                } else {
+                    biodis_study::SYNTHETIC.to_vec()
+                };
+                let parent = out.unwrap_or_else(|| PathBuf::from("runs").join(&recipe));
                 let mut failed = Vec::new();
                 let t0 = std::time::Instant::now();
-                for name in biodis_study::SYNTHETIC {
-                    eprintln!("== {name}");
+                for (k, name) in members.iter().enumerate() {
+                    eprintln!("== {name} ({}/{})", k + 1, members.len());
                     let src = biodis_study::locate(name)?;
+                    let is_vae = biodis_study::vae::is_vae_recipe(&src);
                     let r = run_recipe(
                         &src,
-                        None,
+                        if is_vae { scale.as_deref() } else { None },
                         &overrides,
                         seeds,
                         steps,
@@ -282,9 +294,9 @@ fn real_main() -> Result<()> {
                     }
                 }
                 if !dry_run {
-                    write_synthetic_index(&parent)?;
+                    write_group_index(&parent, &recipe, &members)?;
                     println!(
-                        "synthetic: wall time {:.1} s; index {}",
+                        "{recipe}: wall time {:.1} s; index {}",
                         t0.elapsed().as_secs_f64(),
                         parent.join("index.html").display()
                     );
@@ -939,16 +951,32 @@ fn run_cells_dir(
     )
 }
 
-/// `runs/synthetic/index.html`: one line per study with its final-MIR table and a link.
-fn write_synthetic_index(parent: &std::path::Path) -> Result<()> {
-    let mut h = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — synthetic experiments</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}pre{background:#f7f7f7;padding:.6em}</style></head><body><h1>The paper's synthetic experiments</h1>");
-    for name in biodis_study::SYNTHETIC {
+/// `runs/synthetic/index.html` or `runs/paper/index.html`: one section per study with its
+/// final-MIR table (dense studies) and a link to its report.
+fn write_group_index(parent: &std::path::Path, group: &str, members: &[&str]) -> Result<()> {
+    let what = if group == "paper" {
+        "The paper's figures"
+    } else {
+        "The paper's synthetic experiments"
+    };
+    let mut h = format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — {what}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}pre{{background:#f7f7f7;padding:.6em}}</style></head><body><h1>{what}</h1>");
+    for name in members {
         let d = parent.join(name);
         if let Ok(rep) = biodis_report::read_study(&d) {
+            if !rep.runs.is_empty() {
+                h.push_str(&format!(
+                    "<h2><a href=\"{name}/report.html\">{name}</a></h2><pre>{}</pre>",
+                    biodis_report::final_table(&rep).replace('<', "&lt;")
+                ));
+                continue;
+            }
+        }
+        if d.join("report.html").exists() {
             h.push_str(&format!(
-                "<h2><a href=\"{name}/report.html\">{name}</a></h2><pre>{}</pre>",
-                biodis_report::final_table(&rep).replace('<', "&lt;")
+                "<h2><a href=\"{name}/report.html\">{name}</a></h2>"
             ));
+        } else if d.is_dir() {
+            h.push_str(&format!("<h2>{name}</h2><p>no report (see {name}/)</p>"));
         }
     }
     h.push_str("</body></html>\n");

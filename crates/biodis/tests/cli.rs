@@ -1266,6 +1266,51 @@ fn synthetic_recipes_smoke() {
     assert!(out.join("index.html").exists() && out.join("fig3/figures/mir_curve.png").exists());
 }
 
+/// `biodis run paper --dry-run` lists every figure of the paper (the synthetic ones, then the
+/// grid-world and VAE figures) into `<out>/<figure>/` and writes nothing; `list` shows it.
+#[test]
+fn paper_meta_recipe_dry_run() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("paper");
+    let o = run_ok(&["run", "paper", "--dry-run", "--out", out.to_str().unwrap()]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let members = [
+        "fig2",
+        "fig2-lownoise",
+        "fig3",
+        "fig3-lownoise",
+        "fig4-shallow",
+        "fig4-deep",
+        "fig8",
+        "fig8-lownoise",
+        "fig9",
+        "fig9-lownoise",
+        "fig11",
+        "fig6",
+        "fig7",
+        "fig14",
+        "fig5",
+        "fig12",
+        "fig13",
+    ];
+    for (k, m) in members.iter().enumerate() {
+        let line = format!("== {m} ({}/{})", k + 1, members.len());
+        assert!(all.contains(&line), "{line} missing:\n{all}");
+        assert!(
+            all.contains(out.join(m).to_str().unwrap()),
+            "{m}'s directory missing:\n{all}"
+        );
+    }
+    assert!(!out.join("index.html").exists(), "a dry run writes nothing");
+    let o = run_ok(&["list"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("paper ") && s.contains("fig13"), "{s}");
+}
+
 /// `--set`s that make a grid-world recipe run in about a second.
 const CELLS_SMALL: [&str; 12] = [
     "--set",
