@@ -18,6 +18,7 @@
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
 //! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
 
+pub mod csv;
 pub mod gridworld;
 pub mod images;
 pub mod mem;

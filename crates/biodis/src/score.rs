@@ -162,88 +162,20 @@ fn to2(a: biodis_data::npy::Array) -> Result<Array2<f64>> {
     }
 }
 
-/// The column delimiter of a CSV text: whichever of `,` `;` tab occurs in its first non-empty
-/// line (an error when several do, since the file is then ambiguous); `,` when none does (one
-/// column).
-fn csv_delimiter(text: &str, shown: &str) -> Result<char> {
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    let found: Vec<char> = [',', ';', '\t']
-        .into_iter()
-        .filter(|d| first.contains(*d))
-        .collect();
-    match found.as_slice() {
-        [] => Ok(','),
-        [d] => Ok(*d),
-        _ => bail!(
-            "{shown}: line 1 mixes the delimiters {:?}; use one of ',', ';' or tab",
-            found
-        ),
-    }
-}
-
-/// Reads a numeric CSV (samples × dims). The delimiter is detected (`,` `;` or tab); a first
-/// line that is not all numbers is taken as a header of column names, and a note on stderr says
-/// so (and shows it), so a data row is never dropped silently.
+/// Reads a numeric CSV (samples × dims) with [`biodis_data::csv`]: the delimiter is detected
+/// (`,` `;` or tab); a first line that is not all numbers is taken as a header of column names,
+/// and a note on stderr says so (and shows it), so a data row is never dropped silently.
 fn csv(path: &Path) -> Result<Array2<f64>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
-    let delim = csv_delimiter(&text, &shown)?;
-    let mut rows: Vec<Vec<f64>> = Vec::new();
-    let mut width = None;
-    let mut header: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(delim).map(|c| c.trim()).collect();
-        let parsed: Result<Vec<f64>, usize> = cells
-            .iter()
-            .enumerate()
-            .map(|(j, c)| c.parse::<f64>().map_err(|_| j))
-            .collect();
-        match parsed {
-            Ok(v) => {
-                let w = width.unwrap_or(v.len());
-                if v.len() != w {
-                    bail!("{shown}: line {}: {} columns, expected {w}", i + 1, v.len());
-                }
-                if let Some((_, h)) = &header {
-                    let hw = h.split(delim).count();
-                    if hw != w {
-                        bail!("{shown}: the header (line 1) has {hw} columns but the data has {w}");
-                    }
-                }
-                width = Some(w);
-                rows.push(v);
-            }
-            Err(_) if rows.is_empty() && header.is_none() => {
-                header = Some((i + 1, line.to_string()))
-            }
-            Err(j) => bail!(
-                "{shown}: line {}, column {}: '{}' is not a number",
-                i + 1,
-                j + 1,
-                cells[j]
-            ),
-        }
-    }
-    let w = width.ok_or_else(|| anyhow::anyhow!("{shown}: no numeric rows"))?;
-    if let Some((ln, h)) = header {
+    let m = biodis_data::csv::read(path)?;
+    if let Some((ln, h)) = &m.header {
         let shown_h: String = h.chars().take(80).collect();
         eprintln!("note: {shown}: line {ln} ('{shown_h}') is not numeric; taken as a header of column names");
     }
-    if delim != ',' {
-        eprintln!("note: {shown}: columns separated by {delim:?}");
+    if m.delimiter != ',' {
+        eprintln!("note: {shown}: columns separated by {:?}", m.delimiter);
     }
-    Ok(Array2::from_shape_vec(
-        (rows.len(), w),
-        rows.into_iter().flatten().collect(),
-    )?)
+    Ok(Array2::from_shape_vec((m.rows, m.cols), m.data)?)
 }
 
 pub fn run(a: ScoreArgs) -> Result<()> {

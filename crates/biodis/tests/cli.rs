@@ -1854,6 +1854,17 @@ fn sizes_files_and_small_traps_are_named() {
         out.to_str().unwrap(),
     ]);
     assert!(e.contains("--jobs 0: expected at least 1"), "{e}");
+    // spatial --progress: progress lines on stderr, ending with every cell done
+    let o = run_ok(&[
+        "spatial",
+        "--demo",
+        "6",
+        "--progress",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("spatial: 6/6 cells (100.0 %)"), "{e}");
     // bench names every benchmark it knows
     let e = run_err(&["bench", "B9"]);
     assert!(e.contains("'B9'") && e.contains("metrics"), "{e}");

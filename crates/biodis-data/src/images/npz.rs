@@ -99,6 +99,9 @@ struct NpyHeader {
 }
 
 /// Read and parse an `.npy` header (format versions 1–3), leaving the reader at the data.
+/// The longest `.npy` header accepted inside an npz (numpy's own are a few hundred bytes).
+const MAX_HEADER: usize = 1 << 16;
+
 fn read_npy_header<R: Read>(r: &mut R, path: &Path, key: &str) -> Result<NpyHeader, FileError> {
     let bad = |msg: String| FileError::format(path, format!("array '{key}': {msg}"));
     let mut magic = [0u8; 8];
@@ -118,6 +121,12 @@ fn read_npy_header<R: Read>(r: &mut R, path: &Path, key: &str) -> Result<NpyHead
             .map_err(|e| bad(format!("truncated header ({e})")))?;
         u32::from_le_bytes(l) as usize
     };
+    if len > MAX_HEADER {
+        // numpy writes headers of a few hundred bytes; a huge length is a damaged file
+        return Err(bad(format!(
+            "header length {len} bytes (more than {MAX_HEADER}): the file is damaged"
+        )));
+    }
     let mut text = vec![0u8; len];
     r.read_exact(&mut text)
         .map_err(|e| bad(format!("truncated header ({e})")))?;
@@ -193,14 +202,38 @@ fn read_i64_matrix<R: Read + Seek>(
             format!("array '{key}' must be int64, found {:?}", h.dtype),
         ));
     }
-    let n: usize = h.shape.iter().product();
-    let mut bytes = vec![0u8; n * 8];
-    e.read_exact(&mut bytes).map_err(|err| {
-        FileError::format(
+    let want = h
+        .shape
+        .iter()
+        .try_fold(8usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            FileError::format(
+                path,
+                format!("array '{key}' declares the shape {:?}, too large", h.shape),
+            )
+        })?;
+    // read what is there (at most the declared size) before trusting the declared shape: the
+    // buffer grows with the bytes that arrive, so a damaged header cannot allocate for them
+    let mut bytes = Vec::with_capacity(want.min(1 << 20));
+    (&mut e)
+        .take(want as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|err| {
+            FileError::format(
+                path,
+                format!("array '{key}' is truncated or corrupt ({err})"),
+            )
+        })?;
+    if bytes.len() != want {
+        return Err(FileError::format(
             path,
-            format!("array '{key}' is truncated or corrupt ({err})"),
-        )
-    })?;
+            format!(
+                "array '{key}' is truncated: shape {:?} needs {want} bytes, found {}",
+                h.shape,
+                bytes.len()
+            ),
+        ));
+    }
     let vals = bytes
         .chunks_exact(8)
         .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
