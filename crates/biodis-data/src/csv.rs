@@ -204,7 +204,9 @@ mod tests {
         assert!(e.starts_with("a.csv: line 1 mixes the delimiters"), "{e}");
         let e = parse("\n\nname\n", "a.csv").unwrap_err().to_string();
         assert_eq!(e, "a.csv: no numeric rows");
-        let e = read(Path::new("/nonexistent/a.csv")).unwrap_err().to_string();
+        let e = read(Path::new("/nonexistent/a.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/nonexistent/a.csv: cannot read"), "{e}");
     }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 #[test]
 fn npy_reader_survives_its_corpus() {
     fuzz("npy", corpus("npy"), |p| {
-        biodis_data::npy::read_npy(p).map(|_| ()).map_err(|e| e.to_string())
+        biodis_data::npy::read_npy(p)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
 }
 
@@ -27,7 +29,9 @@ fn npz_reader_survives_its_corpus() {
 #[test]
 fn csv_reader_survives_its_corpus() {
     fuzz("csv", corpus("csv"), |p| {
-        biodis_data::csv::read(p).map(|_| ()).map_err(|e| e.to_string())
+        biodis_data::csv::read(p)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
 }
 

@@ -96,9 +96,10 @@ pub fn dci(
     let rows =
         |a: usize, b: usize| -> Vec<Vec<f64>> { (a..b).map(|s| codes.row(s).to_vec()).collect() };
     let (rtr, rte) = (rows(0, n_train), rows(n_train, n));
-    let mut r = Array2::zeros((d, kf));
-    let (mut acc_tr, mut acc_te) = (0.0, 0.0);
-    for (k, f) in fl.iter().enumerate() {
+    // one classifier per factor, the factors on the available cores; each is fitted exactly as
+    // it would be serially and the sums below run in factor order
+    let items: Vec<(usize, &Vec<u32>)> = fl.iter().enumerate().collect();
+    let per_factor = crate::par::map_ordered(&items, |&(k, f)| {
         let (y, _) = dense(f);
         // one tie-breaking stream per factor, all from the caller's seed
         let o = GbdtOptions {
@@ -106,14 +107,24 @@ pub fn dci(
             ..opts
         };
         let g = Gbdt::fit(&xcols, &y[..n_train], o);
-        for i in 0..d {
-            r[[i, k]] = g.feature_importances[i].abs();
-        }
         let acc = |p: Vec<u32>, t: &[u32]| {
             p.iter().zip(t).filter(|(a, b)| a == b).count() as f64 / t.len() as f64
         };
-        acc_tr += acc(g.predict(&rtr), &y[..n_train]);
-        acc_te += acc(g.predict(&rte), &y[n_train..]);
+        let imp: Vec<f64> = g.feature_importances.iter().map(|v| v.abs()).collect();
+        (
+            imp,
+            acc(g.predict(&rtr), &y[..n_train]),
+            acc(g.predict(&rte), &y[n_train..]),
+        )
+    });
+    let mut r = Array2::zeros((d, kf));
+    let (mut acc_tr, mut acc_te) = (0.0, 0.0);
+    for (k, (imp, tr, te)) in per_factor.into_iter().enumerate() {
+        for i in 0..d {
+            r[[i, k]] = imp[i];
+        }
+        acc_tr += tr;
+        acc_te += te;
     }
     let (dis, comp) = dci_from_importance(&r);
     let s = Score::new("dci.dlib", dis)

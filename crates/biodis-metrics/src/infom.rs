@@ -19,6 +19,19 @@ use ndarray::{Array2, ArrayView2};
 
 /// Ross (2014) continuous–discrete MI estimate in nats (scikit-learn `_compute_mi_cd`).
 pub fn mi_continuous_discrete(c: &[f64], d: &[u32], n_neighbors: usize) -> f64 {
+    mi_cd_sorted(c, d, n_neighbors, &sort_order(c))
+}
+
+/// The indices of `c` in ascending order (a stable sort: ties keep their index order).
+fn sort_order(c: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&a, &b| c[a].total_cmp(&c[b]));
+    order
+}
+
+/// [`mi_continuous_discrete`] given `order = sort_order(c)`, so that one sort of a latent
+/// serves every factor: each label's points are taken from it already sorted.
+fn mi_cd_sorted(c: &[f64], d: &[u32], n_neighbors: usize, order: &[usize]) -> f64 {
     let n = c.len();
     let mut radius = vec![0.0; n];
     let mut label_count = vec![0usize; n];
@@ -26,25 +39,31 @@ pub fn mi_continuous_discrete(c: &[f64], d: &[u32], n_neighbors: usize) -> f64 {
     let mut labels: Vec<u32> = d.to_vec();
     labels.sort_unstable();
     labels.dedup();
-    for &lab in &labels {
-        let idx: Vec<usize> = (0..n).filter(|&i| d[i] == lab).collect();
+    // every label's points in ascending order of c (ties in index order)
+    let mut groups: Vec<Vec<usize>> = vec![Vec::new(); labels.len()];
+    for &i in order {
+        let g = labels.binary_search(&d[i]).unwrap_or(0);
+        groups[g].push(i);
+    }
+    let mut vals: Vec<f64> = Vec::new();
+    for idx in &groups {
         let count = idx.len();
         if count > 1 {
             let k = n_neighbors.min(count - 1);
-            let mut vals: Vec<(f64, usize)> = idx.iter().map(|&i| (c[i], i)).collect();
-            vals.sort_by(|a, b| a.0.total_cmp(&b.0));
+            vals.clear();
+            vals.extend(idx.iter().map(|&i| c[i]));
             for p in 0..count {
                 // k-th nearest other point in 1-D: merge outward from p
                 let (mut lo, mut hi) = (p as isize - 1, p + 1);
                 let mut dist = 0.0;
                 for _ in 0..k {
                     let dl = if lo >= 0 {
-                        vals[p].0 - vals[lo as usize].0
+                        vals[p] - vals[lo as usize]
                     } else {
                         f64::INFINITY
                     };
                     let dh = if hi < count {
-                        vals[hi].0 - vals[p].0
+                        vals[hi] - vals[p]
                     } else {
                         f64::INFINITY
                     };
@@ -56,24 +75,31 @@ pub fn mi_continuous_discrete(c: &[f64], d: &[u32], n_neighbors: usize) -> f64 {
                         hi += 1;
                     }
                 }
-                let i = vals[p].1;
+                let i = idx[p];
                 radius[i] = next_toward_zero(dist);
                 k_all[i] = k;
             }
         }
-        for &i in &idx {
+        for &i in idx {
             label_count[i] = count;
         }
     }
-    let keep: Vec<usize> = (0..n).filter(|&i| label_count[i] > 1).collect();
-    let m = keep.len();
+    let sorted: Vec<f64> = order
+        .iter()
+        .filter(|&&i| label_count[i] > 1)
+        .map(|&i| c[i])
+        .collect();
+    let m = sorted.len();
     if m == 0 {
         return 0.0;
     }
-    let mut sorted: Vec<f64> = keep.iter().map(|&i| c[i]).collect();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let (mut sk, mut sl, mut sm) = (0.0, 0.0, 0.0);
-    for &i in &keep {
+    // neighbour counts in sorted order (nearby searches stay in cache), summed in index order
+    // below exactly as before
+    let mut within = vec![0usize; n];
+    for &i in order {
+        if label_count[i] <= 1 {
+            continue;
+        }
         // points with |x − c_i| ≤ r (the distance test itself, not shifted bounds, decides)
         let (r, ci) = (radius[i], c[i]);
         let mut lo = sorted.partition_point(|&v| v < ci - r);
@@ -90,7 +116,11 @@ pub fn mi_continuous_discrete(c: &[f64], d: &[u32], n_neighbors: usize) -> f64 {
         while hi > 0 && (sorted[hi - 1] - ci).abs() > r && sorted[hi - 1] > ci {
             hi -= 1;
         }
-        sm += digamma((hi - lo) as f64);
+        within[i] = hi - lo;
+    }
+    let (mut sk, mut sl, mut sm) = (0.0, 0.0, 0.0);
+    for i in (0..n).filter(|&i| label_count[i] > 1) {
+        sm += digamma(within[i] as f64);
         sk += digamma(k_all[i] as f64);
         sl += digamma(label_count[i] as f64);
     }
@@ -143,17 +173,35 @@ pub fn infom(
         .collect();
     let mut nmi = Array2::zeros((d, kf));
     let mut rng = SplitMix64(seed);
-    for &j in &active {
-        let c = codes.column(j);
-        let mean = c.sum() / n as f64;
-        let sd = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-        let mut z: Vec<f64> = c.iter().map(|v| v / sd).collect();
-        let scale = 1e-10 * (z.iter().map(|v| v.abs()).sum::<f64>() / n as f64).max(1.0);
-        for v in z.iter_mut() {
-            *v += scale * rng.normal();
-        }
-        for (k, f) in fl.iter().enumerate() {
-            nmi[[j, k]] = (mi_continuous_discrete(&z, f, 3) / h[k]).clamp(0.0, 1.0);
+    // the jittered, standardised latents, drawn in order from one seeded stream
+    let zs: Vec<(usize, Vec<f64>)> = active
+        .iter()
+        .map(|&j| {
+            let c = codes.column(j);
+            let mean = c.sum() / n as f64;
+            let sd = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+            let mut z: Vec<f64> = c.iter().map(|v| v / sd).collect();
+            let scale = 1e-10 * (z.iter().map(|v| v.abs()).sum::<f64>() / n as f64).max(1.0);
+            for v in z.iter_mut() {
+                *v += scale * rng.normal();
+            }
+            (j, z)
+        })
+        .collect();
+    // one sort per latent serves every factor; latents on the available cores (the result
+    // does not depend on the thread count)
+    let rows = crate::par::map_ordered(&zs, |(j, z)| {
+        let order = sort_order(z);
+        let row: Vec<f64> = fl
+            .iter()
+            .zip(&h)
+            .map(|(f, hk)| (mi_cd_sorted(z, f, 3, &order) / hk).clamp(0.0, 1.0))
+            .collect();
+        (*j, row)
+    });
+    for (j, row) in rows {
+        for (k, v) in row.into_iter().enumerate() {
+            nmi[[j, k]] = v;
         }
     }
     let mut ratios = Vec::new();

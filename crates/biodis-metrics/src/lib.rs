@@ -45,6 +45,7 @@ pub mod labels;
 pub mod logistic;
 pub mod mir;
 pub mod options;
+pub mod par;
 pub mod protocol;
 pub mod sap;
 pub mod score;

@@ -772,11 +772,18 @@ fn run_recipe(
         local_only(
             &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
         )?;
-        return if dry_run {
-            Ok(())
-        } else {
-            run_vae_dir(&dir, &runs, jobs, quiet)
-        };
+        if dry_run {
+            return Ok(());
+        }
+        // a run that cannot fit is refused before any is started (each run checks again)
+        if let Some(r) = runs
+            .iter()
+            .max_by_key(|r| biodis_study::vae::estimate_vae(r))
+        {
+            biodis_study::vae::check_vae_fits(r, biodis_study::mem::available_bytes())
+                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
+        }
+        return run_vae_dir(&dir, &runs, jobs, quiet);
     }
     if scale.is_some() {
         bail!("--scale applies to VAE recipes (fig5, fig12, fig13) only");
@@ -792,11 +799,18 @@ fn run_recipe(
         local_only(
             &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
         )?;
-        return if dry_run {
-            Ok(())
-        } else {
-            run_cells_dir(&dir, &runs, jobs, quiet)
-        };
+        if dry_run {
+            return Ok(());
+        }
+        // a run that cannot fit is refused before any is started (each run checks again)
+        if let Some(r) = runs
+            .iter()
+            .max_by_key(|r| biodis_study::cells::estimate_cells(r))
+        {
+            biodis_study::cells::check_cells_fits(r, biodis_study::mem::available_bytes())
+                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
+        }
+        return run_cells_dir(&dir, &runs, jobs, quiet);
     }
     let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
     let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));

@@ -62,7 +62,11 @@ fn progress_line(done: usize, total: usize, secs: f64) -> String {
     } else {
         let left = (total - done) as f64 / rate;
         if left >= 60.0 {
-            format!("ETA {} min {} s", (left / 60.0) as u64, (left % 60.0) as u64)
+            format!(
+                "ETA {} min {} s",
+                (left / 60.0) as u64,
+                (left % 60.0) as u64
+            )
         } else {
             format!("ETA {left:.0} s")
         }

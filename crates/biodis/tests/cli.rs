@@ -1831,6 +1831,26 @@ fn sizes_files_and_small_traps_are_named() {
         e.contains("needs about") && e.contains("available (MemAvailable)"),
         "{e}"
     );
+    // the grid-world and VAE studies refuse before any run starts: no run directory is left
+    // `running` or `failed`, exit 2 with the estimate
+    for (recipe, set) in [
+        ("fig6", "cells.n_cells=10000000"),
+        ("fig13", "train.batch=100000000"),
+    ] {
+        let out = d.path().join(format!("big-{recipe}"));
+        let o = bin()
+            .args(["run", recipe, "--seeds", "1", "--quiet", "--set", set])
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{recipe}: {e}");
+        assert!(
+            e.contains("needs about") && e.contains("available (MemAvailable)"),
+            "{recipe}: {e}"
+        );
+        assert!(!out.exists(), "{recipe}: {} was created", out.display());
+    }
     // counts beyond the range are named with the value, not as "integer `-1`"
     let e = run_err(&["run", ps, "--dry-run", "--seeds", "18446744073709551615"]);
     assert!(

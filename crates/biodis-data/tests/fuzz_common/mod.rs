@@ -61,7 +61,9 @@ pub fn cases() -> usize {
 }
 
 pub fn corpus(kind: &str) -> Vec<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(kind);
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(kind);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
         .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
         .map(|e| e.unwrap().path())
@@ -96,8 +98,12 @@ pub fn mutate(seed: &[u8], rng: &mut ChaCha8Rng) -> Vec<u8> {
             let digits: Vec<usize> = (0..b.len()).filter(|&k| b[k].is_ascii_digit()).collect();
             if !digits.is_empty() {
                 let i = digits[rng.gen_range(0..digits.len())];
-                let big = ["1000000000000", "18446744073709551615", "99999999999999999999", "-1"]
-                    [rng.gen_range(0..4)];
+                let big = [
+                    "1000000000000",
+                    "18446744073709551615",
+                    "99999999999999999999",
+                    "-1",
+                ][rng.gen_range(0..4)];
                 b.splice(i..i + 1, big.bytes());
             }
         }
@@ -146,7 +152,10 @@ pub fn fuzz(kind: &str, seeds: Vec<PathBuf>, read: impl Fn(&Path) -> Result<(), 
                 Err(_) => panic!("{kind}: {name} case {case} panicked (input kept in {shown})"),
                 Ok(Err(e)) => {
                     errors += 1;
-                    assert!(e.contains(&shown), "{kind}: {name} case {case}: error without the file name: {e}");
+                    assert!(
+                        e.contains(&shown),
+                        "{kind}: {name} case {case}: error without the file name: {e}"
+                    );
                 }
                 Ok(Ok(())) => {}
             }
@@ -159,4 +168,3 @@ pub fn fuzz(kind: &str, seeds: Vec<PathBuf>, read: impl Fn(&Path) -> Result<(), 
         REFUSED.load(Ordering::Relaxed)
     );
 }
-
