@@ -42,3 +42,16 @@ def data():
               rng.normal(size=(n, 2))] + 0.05 * rng.normal(size=(n, 5))
     fd = np.floor(f * np.array([3, 4, 5])).astype(np.int64)
     return z, f, fd
+
+
+def optional(module, extra):
+    """Import an optional extra for a test, or skip it — unless the module is named in
+    $BIODIS_REQUIRE_EXTRAS (comma-separated, as .ci/run sets it), where its absence fails."""
+    required = {m.strip() for m in os.environ.get("BIODIS_REQUIRE_EXTRAS", "").split(",") if m.strip()}
+    if module in required:
+        import importlib
+        try:
+            return importlib.import_module(module)
+        except ImportError as e:
+            pytest.fail(f"BIODIS_REQUIRE_EXTRAS names {module} but it cannot be imported: {e}")
+    return pytest.importorskip(module, reason=f"{module} is not installed (optional extra biodis[{extra}])")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from biodis import _constraints
+from conftest import optional
 
 G = json.loads((Path(__file__).parent / "golden_constraints.json").read_text())
 BETAS = {f"beta_{k}": v for k, v in G["betas"].items()}
@@ -61,7 +62,7 @@ def test_rejects_bad_options():
 
 @pytest.mark.parametrize("norm", ["sum", "mean"])
 def test_values_and_gradients_jax(norm):
-    jax = pytest.importorskip("jax", reason="jax is not installed (optional extra biodis[jax])")
+    jax = optional("jax", "jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
     import biodis.jax as bj
@@ -85,7 +86,7 @@ def test_values_and_gradients_jax(norm):
 
 @pytest.mark.parametrize("norm", ["sum", "mean"])
 def test_values_and_gradients_torch(norm):
-    torch = pytest.importorskip("torch", reason="torch is not installed (optional extra biodis[torch])")
+    torch = optional("torch", "torch")
     import biodis.torch as bt
 
     dims = G["dims"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import biodis
+from conftest import optional
 
 SIZES = [10] * 10
 FV = dict(batch_size=5, num_train=3000, num_eval=2000, num_variance_estimate=2500)
@@ -164,7 +165,7 @@ def test_equals_cli_protocol_score(cli, repr_):
 
 
 def test_torch_encoder():
-    torch = pytest.importorskip("torch", reason="torch is not installed (optional extra biodis[torch])")
+    torch = optional("torch", "torch")
     lin = torch.nn.Linear(10, 10, bias=False)
     with torch.no_grad():
         lin.weight.copy_(torch.eye(10) * 2.0)

@@ -785,6 +785,14 @@ fn protocol_score(
     json(&r.map_err(err)?)
 }
 
+/// `cli_main(args)`: runs the `biodis` command line (the Rust CLI, `biodis::run`) on `args`
+/// (the program name first, as `sys.argv`) with the GIL released, and returns its exit status.
+/// The `biodis` console script of the wheel (`biodis._cli:main`) calls it.
+#[pyfunction]
+fn cli_main(py: Python<'_>, args: Vec<String>) -> i32 {
+    py.detach(|| biodis::run(args))
+}
+
 #[pymodule]
 fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -803,5 +811,6 @@ fn _biodis(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(border_score, m)?)?;
     m.add_function(wrap_pyfunction!(object_centred_map, m)?)?;
     m.add_function(wrap_pyfunction!(protocol_score, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     Ok(())
 }
