@@ -802,6 +802,31 @@ mod mem_tests {
             .remove(0)
     }
 
+    /// `fig6`, `fig7` and `fig14` run the reading chosen by the search; their `-literal` twins
+    /// keep App. A.9 as written (and are otherwise the same recipes).
+    #[test]
+    fn grid_world_figures_run_the_chosen_reading_and_literal_twins_a9() {
+        for fig in ["fig6", "fig7", "fig14"] {
+            let runs = |name: &str| {
+                expand_cells(&crate::locate(name).unwrap(), &[], Some(1), Some(10), &[]).unwrap()
+            };
+            let (chosen, literal) = (runs(fig), runs(&format!("{fig}-literal")));
+            assert_eq!(chosen.len(), literal.len(), "{fig}");
+            for (c, l) in chosen.iter().zip(&literal) {
+                let (c, l) = (&c.cells, &l.cells);
+                assert_eq!((c.beta_location, l.beta_location), (1.0, 1e-2), "{fig}");
+                assert_eq!((c.beta_action, l.beta_action), (1.0, 1e-2), "{fig}");
+                assert_eq!((c.z_norm, l.z_norm), (1.0, 0.0), "{fig}");
+                assert!(c.readout_bias && !l.readout_bias, "{fig}");
+                assert_eq!(format!("{:?}", c.location_target), "Dog", "{fig}");
+                assert_eq!(format!("{:?}", l.location_target), "OneHot", "{fig}");
+                assert_eq!(format!("{:?}", c.trans_init), "Identity", "{fig}");
+                assert_eq!(format!("{:?}", l.trans_init), "Random", "{fig}");
+                assert_eq!((c.n_cells, c.beta_pi), (l.n_cells, l.beta_pi), "{fig}");
+            }
+        }
+    }
+
     /// Ten million cells cannot fit: refused up front with the estimate and the sizes; the
     /// paper's own sizes fit in a few GiB.
     #[test]

@@ -58,6 +58,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "fig6-search",
         include_str!("../../../experiments/fig6-search.toml"),
     ),
+    (
+        "fig6-literal",
+        include_str!("../../../experiments/fig6-literal.toml"),
+    ),
+    (
+        "fig7-literal",
+        include_str!("../../../experiments/fig7-literal.toml"),
+    ),
+    (
+        "fig14-literal",
+        include_str!("../../../experiments/fig14-literal.toml"),
+    ),
     ("fig5", include_str!("../../../experiments/fig5.toml")),
     ("fig12", include_str!("../../../experiments/fig12.toml")),
     ("fig13", include_str!("../../../experiments/fig13.toml")),

@@ -773,21 +773,8 @@ fn run_recipe(
         let runs = biodis_study::vae::expand_vae(src, &all, seeds, steps, &only)?;
         let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
         let label = format!("VAE study {study} (scale {})", scale.unwrap_or("cpu"));
-        let steps_each = runs.first().map(|r| r.train.steps).unwrap_or(0);
-        let ids: Vec<String> = runs.iter().map(|r| r.run_id()).collect();
-        local_only(
-            &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
-        )?;
-        if dry_run {
+        if !launch_local(&label, &runs, jobs, &dir, dry_run, engine, detach)? {
             return Ok(());
-        }
-        // a run that cannot fit is refused before any is started (each run checks again)
-        if let Some(r) = runs
-            .iter()
-            .max_by_key(|r| biodis_study::vae::estimate_vae(r))
-        {
-            biodis_study::vae::check_vae_fits(r, biodis_study::mem::available_bytes())
-                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
         }
         return run_vae_dir(&dir, &runs, jobs, quiet);
     }
@@ -800,21 +787,8 @@ fn run_recipe(
         let runs = biodis_study::cells::expand_cells(src, overrides, seeds, steps, variants)?;
         let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
         let label = format!("grid-world study {study}");
-        let steps_each = runs.first().map(|r| r.train.steps).unwrap_or(0);
-        let ids: Vec<String> = runs.iter().map(|r| r.run_id()).collect();
-        local_only(
-            &label, &ids, steps_each, jobs, &dir, dry_run, engine, detach,
-        )?;
-        if dry_run {
+        if !launch_local(&label, &runs, jobs, &dir, dry_run, engine, detach)? {
             return Ok(());
-        }
-        // a run that cannot fit is refused before any is started (each run checks again)
-        if let Some(r) = runs
-            .iter()
-            .max_by_key(|r| biodis_study::cells::estimate_cells(r))
-        {
-            biodis_study::cells::check_cells_fits(r, biodis_study::mem::available_bytes())
-                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
         }
         return run_cells_dir(&dir, &runs, jobs, quiet);
     }
@@ -880,6 +854,71 @@ fn print_report(
 
 /// The shared preamble of the study kinds that run on the local engine only (grid world,
 /// VAE): announce the study, list the runs on `--dry-run`, refuse other engines.
+/// What launching a grid-world or VAE study needs of its runs.
+trait LocalRun {
+    fn id(&self) -> String;
+    fn steps(&self) -> u64;
+    /// Estimated peak memory in bytes.
+    fn estimate(&self) -> u128;
+    /// The run's own memory check against `available` bytes.
+    fn fits(&self, available: Option<u64>) -> Result<(), String>;
+}
+
+impl LocalRun for biodis_study::cells::CellsRunConfig {
+    fn id(&self) -> String {
+        self.run_id()
+    }
+    fn steps(&self) -> u64 {
+        self.train.steps
+    }
+    fn estimate(&self) -> u128 {
+        biodis_study::cells::estimate_cells(self)
+    }
+    fn fits(&self, available: Option<u64>) -> Result<(), String> {
+        biodis_study::cells::check_cells_fits(self, available)
+    }
+}
+
+impl LocalRun for biodis_study::vae::VaeRunConfig {
+    fn id(&self) -> String {
+        self.run_id()
+    }
+    fn steps(&self) -> u64 {
+        self.train.steps
+    }
+    fn estimate(&self) -> u128 {
+        biodis_study::vae::estimate_vae(self)
+    }
+    fn fits(&self, available: Option<u64>) -> Result<(), String> {
+        biodis_study::vae::check_vae_fits(self, available)
+    }
+}
+
+/// The launch of a grid-world or VAE study: the local-engine check and the plan line, the dry
+/// run (`Ok(false)`: nothing to run), and the refusal of a study whose largest run cannot fit
+/// in memory before any run is started (each run checks again). `Ok(true)`: run it.
+fn launch_local<R: LocalRun>(
+    label: &str,
+    runs: &[R],
+    jobs: usize,
+    dir: &std::path::Path,
+    dry_run: bool,
+    engine: &EngineArgs,
+    detach: bool,
+) -> Result<bool> {
+    let steps_each = runs.first().map(|r| r.steps()).unwrap_or(0);
+    let ids: Vec<String> = runs.iter().map(|r| r.id()).collect();
+    local_only(label, &ids, steps_each, jobs, dir, dry_run, engine, detach)?;
+    if dry_run {
+        return Ok(false);
+    }
+    if let Some(r) = runs.iter().max_by_key(|r| r.estimate()) {
+        r.fits(biodis_study::mem::available_bytes())
+            .map_err(|m| anyhow::anyhow!("run {}: {m}", r.id()))?;
+    }
+    Ok(true)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn local_only(
     label: &str,
