@@ -59,16 +59,16 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../experiments/fig6-search.toml"),
     ),
     (
-        "fig6-literal",
-        include_str!("../../../experiments/fig6-literal.toml"),
+        "fig6-dog",
+        include_str!("../../../experiments/fig6-dog.toml"),
     ),
     (
-        "fig7-literal",
-        include_str!("../../../experiments/fig7-literal.toml"),
+        "fig7-dog",
+        include_str!("../../../experiments/fig7-dog.toml"),
     ),
     (
-        "fig14-literal",
-        include_str!("../../../experiments/fig14-literal.toml"),
+        "fig14-dog",
+        include_str!("../../../experiments/fig14-dog.toml"),
     ),
     ("fig5", include_str!("../../../experiments/fig5.toml")),
     ("fig12", include_str!("../../../experiments/fig12.toml")),

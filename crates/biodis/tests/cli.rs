@@ -1330,7 +1330,7 @@ const CELLS_SMALL: [&str; 12] = [
 #[test]
 fn gridworld_recipes_smoke_report_and_resume() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["fig6", "fig7", "fig14", "fig6-literal"] {
+    for name in ["fig6", "fig7", "fig14", "fig6-dog"] {
         let out = tmp.path().join(name);
         let mut args = vec![
             "run",
