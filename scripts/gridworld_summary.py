@@ -29,8 +29,8 @@ KEYS = [
     ("frac_grid_above_smooth_p95", "grid > smooth p95 (chance 0.05)"),
     ("frac_grid_above_smooth_p99", "grid > smooth p99 (chance 0.01)"),
     ("frac_ovc", "OVC calls"),
-    ("cosine_loc_obj", "cos(sum|W_l|, |W_o|)"),
-    ("cosine_loc_act", "cos(sum|W_l|, |W_t|)"),
+    ("cosine_loc_obj", "1 - cos(sum|W_l|, |W_o|) (Fig 6J)"),
+    ("cosine_loc_act", "1 - cos(sum|W_l|, |W_t|)"),
     ("patch_corr_objects", "patch corr. around objects"),
     ("patch_corr_random", "patch corr. random layouts"),
 ]

@@ -362,8 +362,8 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         table.push_str(&format!("| {v} | {} |", rs.len()));
         for (_, p) in cols {
             let vals: Vec<f64> = rs.iter().map(|r| get(r, p)).collect();
-            let (m, se) = mean_se(&vals);
-            table.push_str(&format!(" {m:.3} ± {se:.3} |"));
+            // `n/a` when no seed has the value (e.g. no unstable cells), `m (n=1)` for one
+            table.push_str(&format!(" {} |", crate::fmt_mean_se(&vals, 3)));
         }
         table.push('\n');
     }

@@ -1360,6 +1360,9 @@ fn gridworld_recipes_smoke_report_and_resume() {
         ] {
             assert!(out.join(f).exists(), "{name}: missing {f}");
         }
+        // one seed: the report's table shows `m (n=1)` or `n/a`, never `± NaN`
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(!html.contains("± NaN") && html.contains("(n=1)"), "{name}");
         let runs: Vec<String> = std::fs::read_dir(&out)
             .unwrap()
             .filter_map(|e| e.ok())
