@@ -764,8 +764,8 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
         s.push_str(&format!("{v:<14} {:>4}", ok.len()));
         for &(_, j) in &cols {
             let vals: Vec<f64> = ok.iter().map(|r| summary_values(r)[j]).collect();
-            let (m, se, _) = crate::engine::mean_se(&vals);
-            s.push_str(&format!(" {:>15}", format!("{m:.3}±{se:.3}")));
+            // `m ± se`, `m (n=1)` for one seed, `n/a` for none (never `± NaN`)
+            s.push_str(&format!(" {:>15}", crate::engine::fmt_mean_se(&vals, 3)));
         }
         s.push('\n');
     }

@@ -638,8 +638,7 @@ pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
             .collect();
         let col = |f: &dyn Fn(&VaeResult) -> f64| {
             let vals: Vec<f64> = ok.iter().map(|r| f(r)).collect();
-            let (m, se, _) = crate::engine::mean_se(&vals);
-            format!("{m:.3}±{se:.3}")
+            crate::engine::fmt_mean_se(&vals, 3)
         };
         s.push_str(&format!(
             "{v:<18} {:>4} {:>15} {:>15} {:>8}\n",

@@ -1347,6 +1347,11 @@ fn gridworld_recipes_smoke_report_and_resume() {
         let o = run_ok(&args);
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(stdout.contains("stability"), "{stdout}");
+        // one seed per variant: `m (n=1)` in the table, never `± NaN`
+        assert!(
+            stdout.contains("(n=1)") && !stdout.contains("NaN"),
+            "{stdout}"
+        );
         let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
         assert_eq!(summary.lines().count(), 3, "{summary}");
         assert!(
@@ -1594,6 +1599,11 @@ fn vae_study_data_writer_and_bad_input() {
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("bvae_relu_b8"), "{stdout}");
+    // one seed per variant: `m (n=1)` in the table, never `± NaN`
+    assert!(
+        stdout.contains("(n=1)") && !stdout.contains("NaN"),
+        "{stdout}"
+    );
     for f in [
         "summary.csv",
         "report.html",
