@@ -45,57 +45,13 @@ pub enum Reduction {
     SumOutputs,
 }
 
-/// The loss terms of one evaluation, each already multiplied by its β.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct LossTerms {
-    #[serde(with = "nan_as_null")]
-    pub total: f64,
-    #[serde(with = "nan_as_null")]
-    pub prediction: f64,
-    #[serde(with = "nan_as_null")]
-    pub nonneg: f64,
-    #[serde(with = "nan_as_null")]
-    pub activity: f64,
-    #[serde(with = "nan_as_null")]
-    pub weight: f64,
-    #[serde(with = "nan_as_null")]
-    pub sparsity: f64,
-    #[serde(with = "nan_as_null")]
-    pub weight_l1: f64,
-}
+/// The loss terms of one evaluation (defined by the run-directory contract, which persists
+/// them in `curve.csv`, `result.json` and `status.json`).
+pub use biodis_rundir::LossTerms;
 
-/// JSON has no NaN/Inf: non-finite values (e.g. the loss terms of a diverged run) are written as
-/// `null` and read back as NaN. Use with `#[serde(with = "biodis_nn::mlp::nan_as_null")]`.
-pub mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            s.serialize_f64(*v)
-        } else {
-            s.serialize_none()
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
-}
-
-impl LossTerms {
-    /// True if every term is finite.
-    pub fn is_finite(&self) -> bool {
-        [
-            self.total,
-            self.prediction,
-            self.nonneg,
-            self.activity,
-            self.weight,
-            self.sparsity,
-            self.weight_l1,
-        ]
-        .iter()
-        .all(|v| v.is_finite())
-    }
-}
+/// JSON has no NaN/Inf: non-finite values are written as `null` and read back as NaN (the
+/// run-directory contract's helper, re-exported).
+pub use biodis_rundir::nan::scalar as nan_as_null;
 
 /// Architecture of an MLP.
 #[derive(Debug, Clone, PartialEq)]
