@@ -27,23 +27,26 @@ fn num(v: &Value) -> f64 {
 }
 
 fn mean_se(v: &[f64]) -> (f64, f64) {
-    crate::mean_se(v)
+    let s = crate::mean_se(v);
+    (s.mean, s.se_or_zero())
 }
 
 /// Finished runs, and `(run id, status)` of the others.
 type Runs = (Vec<CellRun>, Vec<(String, String)>);
 
 fn read_runs(dir: &Path) -> Result<Runs, ReportError> {
-    let rp = dir.join("runs.json");
-    let text = std::fs::read_to_string(&rp).map_err(|e| ferr(&rp, e))?;
-    let entries: Value = serde_json::from_str(&text).map_err(|e| ferr(&rp, e))?;
+    let entries = biodis_rundir::read_index(dir).map_err(|e| ferr(dir, e))?;
+    let sd = biodis_rundir::StudyDir::new(dir);
     let mut runs = Vec::new();
     let mut failed = Vec::new();
-    for e in entries.as_array().into_iter().flatten() {
-        let id = e["run_id"].as_str().unwrap_or("").to_string();
-        let res = dir.join(&id).join("result.json");
+    for e in entries {
+        let id = e.run_id;
+        let rd = sd.run(&id);
+        let status = rd.read_status();
+        let done = matches!(&status, Some(s) if s.state == biodis_rundir::State::Done);
+        let res = rd.result();
         match std::fs::read_to_string(&res) {
-            Ok(t) => {
+            Ok(t) if done => {
                 let v: Value = serde_json::from_str(&t).map_err(|e| ferr(&res, e))?;
                 runs.push(CellRun {
                     run_id: id,
@@ -51,10 +54,16 @@ fn read_runs(dir: &Path) -> Result<Runs, ReportError> {
                     result: v,
                 });
             }
-            Err(_) => {
-                let st = std::fs::read_to_string(dir.join(&id).join("status.json"))
-                    .unwrap_or_else(|_| "no status".into());
-                failed.push((id, st.trim().to_string()));
+            _ => {
+                let st = match status {
+                    Some(s) => format!(
+                        "{}{}",
+                        s.shown_state(),
+                        s.error.map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
+                    None => "no status".into(),
+                };
+                failed.push((id, st));
             }
         }
     }
@@ -653,7 +662,7 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
         h.push_str("</ul>");
     }
     h.push_str("</body></html>\n");
-    std::fs::write(&hp, h).map_err(|e| ferr(&hp, e))?;
+    biodis_rundir::atomic_write(&hp, h.as_bytes()).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
     Ok(Report { table, files })
 }

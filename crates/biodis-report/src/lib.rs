@@ -17,7 +17,6 @@ pub mod vae;
 
 pub use plot::{fig1, histogram, map_grid, matrix_heatmap, scatter, Fig1Panel, MapPanel, Series};
 
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -68,10 +67,6 @@ pub struct StudyData {
     pub variants: Vec<String>,
 }
 
-fn num(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
 /// Reads a CSV of numbers with a header into columns (non-numeric cells become NaN).
 pub fn read_columns(path: &Path) -> Result<BTreeMap<String, Vec<f64>>, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|e| ferr(path, e))?;
@@ -106,199 +101,113 @@ pub fn read_columns(path: &Path) -> Result<BTreeMap<String, Vec<f64>>, ReportErr
     Ok(cols)
 }
 
-/// Reads every run directory under `dir`.
+/// Reads a study's runs through the run-directory contract: the runs of `runs.json` in index
+/// order (a folder not listed there is not part of the study), each run's identity from the
+/// `[run]` table of its `recipe.toml`, its typed `status.json` and `result.json`
+/// ([`biodis_rundir::dense::RunResult`]); a run that is not done, or whose result is damaged,
+/// is listed in [`StudyData::failed`] instead of failing the report.
 pub fn read_study(dir: &Path) -> Result<StudyData, ReportError> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| ferr(dir, format!("not a readable study directory: {e}")))?;
-    let mut entries: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.join("recipe.toml").exists())
-        .collect();
+    let sd = biodis_rundir::StudyDir::new(dir);
+    if !dir.is_dir() {
+        return Err(ferr(dir, "not a readable study directory"));
+    }
+    let entries = biodis_rundir::read_index(dir).map_err(|e| ferr(dir, e))?;
     if entries.is_empty() {
-        return Err(ferr(
-            dir,
-            "no run directories (subdirectories with recipe.toml) found",
-        ));
+        return Err(ferr(&sd.index_path(), "lists no runs"));
     }
-    // run order: by variant order in the recipe is not known here; sort by (variant, seed) as
-    // written in recipe.toml, keeping the variant order of the first recipe's run list.
-    entries.sort();
     let mut study = StudyData::default();
-    let mut order: Vec<(String, u64, PathBuf)> = Vec::new();
-    for p in entries {
-        let rt = std::fs::read_to_string(p.join("recipe.toml"))
-            .map_err(|e| ferr(&p.join("recipe.toml"), e))?;
-        let t: toml::Table = rt.parse().map_err(|e| ferr(&p.join("recipe.toml"), e))?;
-        let base = t
-            .get("run")
-            .and_then(|r| r.get("variant"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_string();
-        let point = t
-            .get("run")
-            .and_then(|r| r.get("point"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        // group over seeds: the variant plus the sweep point (as biodis-study's RunConfig::group)
-        let variant = if point.is_empty() {
-            base
-        } else {
-            format!("{base} {point}")
-        };
-        let seed = t
-            .get("run")
-            .and_then(|r| r.get("seed"))
-            .and_then(|v| v.as_integer())
-            .unwrap_or(0) as u64;
+    for e in entries {
+        let rd = sd.run(&e.run_id);
+        let rp = rd.recipe();
+        let rt = std::fs::read_to_string(&rp).map_err(|err| ferr(&rp, err))?;
+        let ident = biodis_rundir::RunIdent::from_recipe_text(&rt).map_err(|m| ferr(&rp, m))?;
         if study.name.is_empty() {
-            study.name = t
-                .get("study")
-                .and_then(|r| r.get("name"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("study")
-                .to_string();
+            study.name = rt
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|t| t.get("study")?.get("name")?.as_str().map(String::from))
+                .unwrap_or_else(|| "study".into());
         }
-        order.push((variant, seed, p));
-    }
-    // variant order: as listed in the study's summary.csv if present, else alphabetical
-    let summary_order: Vec<String> = std::fs::read_to_string(dir.join("summary.csv"))
-        .ok()
-        .map(|s| {
-            s.lines()
-                .skip(1)
-                .filter_map(|l| l.split(',').nth(1).map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let rank = |v: &str| {
-        summary_order
-            .iter()
-            .position(|x| x == v)
-            .unwrap_or(usize::MAX)
-    };
-    order.sort_by(|a, b| (rank(&a.0), &a.0, a.1).cmp(&(rank(&b.0), &b.0, b.1)));
-    for (variant, seed, p) in order {
+        let variant = ident.group();
         if !study.variants.contains(&variant) {
             study.variants.push(variant.clone());
         }
-        let run_id = p
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let rp = p.join("result.json");
-        let status: Option<Value> = std::fs::read_to_string(p.join("status.json"))
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok());
-        let state = status
-            .as_ref()
-            .and_then(|s| s.get("state"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown")
-            .to_string();
-        if state != "done" || !rp.exists() {
+        let run_id = e.run_id;
+        let status = rd.read_status();
+        let done = matches!(&status, Some(s) if s.state == biodis_rundir::State::Done);
+        if !done || !rd.result().exists() {
             let err = status
                 .as_ref()
-                .and_then(|s| s.get("error"))
-                .and_then(|v| v.as_str())
-                .map(String::from)
-                .unwrap_or_else(|| format!("not finished (state: {state})"));
+                .and_then(|s| s.error.clone())
+                .unwrap_or_else(|| {
+                    format!(
+                        "not finished (state: {})",
+                        status
+                            .as_ref()
+                            .map(|s| s.shown_state())
+                            .unwrap_or_else(|| "unknown".into())
+                    )
+                });
             study.failed.push((run_id, err));
             continue;
         }
         // a damaged result.json (truncated, not JSON) marks that run failed, not the report
-        let r: Value = match std::fs::read_to_string(&rp)
+        let r: biodis_rundir::dense::RunResult = match std::fs::read_to_string(rd.result())
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
         {
-            Ok(v) if v.get("last").is_some() => v,
-            Ok(_) => {
-                study.failed.push((
-                    run_id,
-                    format!(
-                        "{}: damaged (no `last` entry); re-run it with `biodis resume`",
-                        rp.display()
-                    ),
-                ));
-                continue;
-            }
+            Ok(r) => r,
             Err(e) => {
                 study.failed.push((
                     run_id,
                     format!(
                         "{}: damaged ({e}); re-run it with `biodis resume`",
-                        rp.display()
+                        rd.result().display()
                     ),
                 ));
                 continue;
             }
         };
-        let curve = read_columns(&p.join("curve.csv"))?;
-        let last = &r["last"];
-        let arr = |v: &Value| -> Vec<f64> {
-            v.as_array()
-                .map(|a| a.iter().map(num).collect())
-                .unwrap_or_default()
-        };
+        let curve = read_columns(&rd.curve())?;
         study.runs.push(RunRecord {
             run_id,
             variant,
-            seed,
+            seed: ident.seed,
             curve,
-            mi_matrix: r["mi_matrix"]
-                .as_array()
-                .map(|rows| rows.iter().map(arr).collect())
-                .unwrap_or_default(),
-            mi_kept: r["mi_kept"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_u64())
-                        .map(|v| v as usize)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            final_mir: arr(&last["mir"]),
-            primary: r["primary_layer"]
-                .as_u64()
-                .map(|v| v as usize)
-                .unwrap_or_else(|| arr(&last["mir"]).len().saturating_sub(1)),
-            r2: num(&last["r2"]),
-            active: arr(&last["active"]),
-            wall_s: num(&r["wall_s"]),
-            mir_ceiling: r["mir_ceiling"].as_f64(),
+            final_mir: r.last.mir.clone(),
+            primary: r.primary_layer,
+            r2: r.last.r2,
+            active: r.last.active.iter().map(|&a| a as f64).collect(),
+            wall_s: r.wall_s,
+            mir_ceiling: r.mir_ceiling,
+            mi_matrix: r.mi_matrix,
+            mi_kept: r.mi_kept,
         });
     }
     Ok(study)
 }
 
-/// Mean and standard error (`sd/√n`, `n − 1` in `sd`) of the finite values.
-pub fn mean_se(v: &[f64]) -> (f64, f64) {
-    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    let n = f.len() as f64;
-    if f.is_empty() {
-        return (f64::NAN, f64::NAN);
+/// Draws a file atomically: `draw` writes a temporary file beside `path` (same extension, so
+/// encoders that choose the format by extension work), which is then renamed over `path`. A
+/// failed or killed drawing leaves the previous file in place.
+pub(crate) fn write_atomic(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let mut inner = None;
+    let r = biodis_rundir::atomic_write_with(path, |tmp| {
+        draw(tmp).map_err(|e| {
+            inner = Some(e);
+            std::io::Error::other("drawing failed")
+        })
+    });
+    if let Some(e) = inner {
+        return Err(e);
     }
-    let m = f.iter().sum::<f64>() / n;
-    if f.len() < 2 {
-        return (m, 0.0);
-    }
-    let var = f.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
-    (m, (var / n).sqrt())
+    r.map_err(|e| ferr(path, e))
 }
 
-/// `mean ± s.e.` of the finite values of `v` with `prec` decimals; one value is shown as
-/// `m (n=1)` (a standard error needs two), none as `n/a`.
-pub fn fmt_mean_se(v: &[f64], prec: usize) -> String {
-    let n = v.iter().filter(|x| x.is_finite()).count();
-    let (m, se) = mean_se(v);
-    match n {
-        0 => "n/a".to_string(),
-        1 => format!("{m:.prec$} (n=1)"),
-        _ => format!("{m:.prec$} ± {se:.prec$}"),
-    }
-}
+pub use biodis_rundir::{fmt_mean_se, mean_se};
 
 /// What [`report_study`] produced.
 #[derive(Debug, Clone)]
@@ -344,12 +253,13 @@ pub fn final_table(study: &StudyData) -> String {
             s.push_str(&format!(" {m} |"));
         }
         let r2 = fmt_mean_se(&runs.iter().map(|r| r.r2).collect::<Vec<_>>(), 4);
-        let (act, _) = mean_se(
+        let act = mean_se(
             &runs
                 .iter()
                 .map(|r| r.active.get(r.primary).copied().unwrap_or(f64::NAN))
                 .collect::<Vec<_>>(),
-        );
+        )
+        .mean;
         s.push_str(&format!(" {r2} | {act:.1} |\n"));
     }
     s
@@ -378,7 +288,7 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
     let mut table = final_table(&study);
     let html = html_report(&study, &table, &files, dir);
     let hp = dir.join("report.html");
-    std::fs::write(&hp, html).map_err(|e| ferr(&hp, e))?;
+    biodis_rundir::atomic_write(&hp, html.as_bytes()).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
     if !study.failed.is_empty() {
         // (after the HTML, which lists them in its own section)

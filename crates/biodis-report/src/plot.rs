@@ -165,18 +165,19 @@ macro_rules! both {
         let stem = crate::plot::safe_stem(&$stem);
         let png = $dir.join(format!("{}.png", stem));
         let svg = $dir.join(format!("{}.svg", stem));
-        {
-            let $root = BitMapBackend::new(&png, $size).into_drawing_area();
+        // each file is drawn into a temporary file beside it and renamed (atomic)
+        crate::write_atomic(&png, |tmp| {
+            let $root = BitMapBackend::new(tmp, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(|e| crate::ferr(&png, e))?;
-        }
-        {
-            let $root = SVGBackend::new(&svg, $size).into_drawing_area();
+            $root.present().map_err(|e| crate::ferr(&png, e))
+        })?;
+        crate::write_atomic(&svg, |tmp| {
+            let $root = SVGBackend::new(tmp, $size).into_drawing_area();
             $root.fill(&WHITE).map_err(perr)?;
             $body?;
-            $root.present().map_err(|e| crate::ferr(&svg, e))?;
-        }
+            $root.present().map_err(|e| crate::ferr(&svg, e))
+        })?;
         Ok(vec![png, svg])
     }};
 }
@@ -216,7 +217,8 @@ fn aggregate(runs: &[&RunRecord], col: &str) -> Vec<(f64, f64, f64)> {
                 r.curve.get(col)?.get(j).copied()
             })
             .collect();
-        let (m, se) = mean_se(&vals);
+        let st = mean_se(&vals);
+        let (m, se) = (st.mean, st.se_or_zero());
         if m.is_finite() {
             out.push((s, m, se));
         }
@@ -483,20 +485,20 @@ pub fn matrix_heatmap(
         ));
     }
     match path.extension().and_then(|e| e.to_str()) {
-        Some("png") => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
+        Some("png") => crate::write_atomic(path, |tmp| {
+            let root = BitMapBackend::new(tmp, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept, None)?;
             root.present()
                 .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
-        }
-        Some("svg") => {
-            let root = SVGBackend::new(path, size).into_drawing_area();
+        }),
+        Some("svg") => crate::write_atomic(path, |tmp| {
+            let root = SVGBackend::new(tmp, size).into_drawing_area();
             root.fill(&WHITE).map_err(perr)?;
             draw_matrix(&root, title, matrix, kept, None)?;
             root.present()
                 .map_err(|e| crate::ferr(path, format!("cannot write: {e}")))
-        }
+        }),
         _ => Err(ReportError::File {
             path: path.display().to_string(),
             msg: "expected a .png or .svg file name".into(),

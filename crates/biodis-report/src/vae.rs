@@ -154,7 +154,19 @@ fn write_gif(path: &Path, tr: &[Vec<Vec<f32>>], channels: usize) -> Result<(), R
     let l = tr.len();
     let steps = tr.first().map(|r| r.len()).unwrap_or(0);
     let (w, h) = (l * 66, 64);
-    let f = std::fs::File::create(path).map_err(|e| ferr(path, e))?;
+    crate::write_atomic(path, |tmp| {
+        write_gif_to(tmp, path, tr, channels, (w, h, l, steps))
+    })
+}
+
+fn write_gif_to(
+    tmp: &Path,
+    path: &Path,
+    tr: &[Vec<Vec<f32>>],
+    channels: usize,
+    (w, h, _l, steps): (usize, usize, usize, usize),
+) -> Result<(), ReportError> {
+    let f = std::fs::File::create(tmp).map_err(|e| ferr(path, e))?;
     let mut enc = gif::Encoder::new(f, w as u16, h as u16, &[]).map_err(|e| ferr(path, e))?;
     enc.set_repeat(gif::Repeat::Infinite)
         .map_err(|e| ferr(path, e))?;
@@ -234,13 +246,13 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
     );
     for v in &variants {
         let rs: Vec<&Run> = runs.iter().filter(|r| &r.variant == v).collect();
-        let (m, se) = crate::mean_se(&rs.iter().map(|r| r.mig).collect::<Vec<_>>());
-        let (rm, rse) = crate::mean_se(&rs.iter().map(|r| r.r2).collect::<Vec<_>>());
+        let mig = crate::fmt_mean_se(&rs.iter().map(|r| r.mig).collect::<Vec<_>>(), 3);
+        let r2 = crate::fmt_mean_se(&rs.iter().map(|r| r.r2).collect::<Vec<_>>(), 3);
         table.push_str(&format!(
             "{v:<20} {:>4} {:>15} {:>15}  {}\n",
             rs.len(),
-            format!("{m:.3}±{se:.3}"),
-            format!("{rm:.3}±{rse:.3}"),
+            mig,
+            r2,
             rs.first().map(|r| family(r)).unwrap_or("")
         ));
     }
@@ -266,8 +278,8 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
                     .filter(|r| &r.variant == v)
                     .map(|r| r.mig)
                     .collect();
-                let (m, se) = crate::mean_se(&vals);
-                (i as f64, m, if se.is_finite() { se } else { 0.0 })
+                let st = crate::mean_se(&vals);
+                (i as f64, st.mean, st.se_or_zero())
             })
             .collect();
         files.extend(scatter_with_errors(
@@ -339,8 +351,8 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
             let steps = tr.first().map(|r| r.len()).unwrap_or(0);
             let size = ((40 + steps * 66 + 120) as u32, (40 + tr.len() * 66) as u32);
             let png = figs.join("traversals_best.png");
-            {
-                let root = BitMapBackend::new(&png, size).into_drawing_area();
+            crate::write_atomic(&png, |tmp| {
+                let root = BitMapBackend::new(tmp, size).into_drawing_area();
                 root.fill(&WHITE)
                     .map_err(|e| ReportError::Plot(e.to_string()))?;
                 draw_traversals(
@@ -353,9 +365,8 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
                     c,
                     &codes,
                 )?;
-                root.present()
-                    .map_err(|e| ReportError::Plot(e.to_string()))?;
-            }
+                root.present().map_err(|e| ReportError::Plot(e.to_string()))
+            })?;
             files.push(png);
             let gif = figs.join("traversals_best.gif");
             write_gif(&gif, &tr, c)?;
@@ -378,7 +389,7 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
     }
     html.push_str("</body></html>\n");
     let rp = dir.join("report.html");
-    std::fs::write(&rp, html).map_err(|e| ferr(&rp, e))?;
+    biodis_rundir::atomic_write(&rp, html.as_bytes()).map_err(|e| ferr(&rp, e))?;
     files.push(rp);
     Ok(Report { table, files })
 }

@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn only_new_empty_or_study_folders_are_accepted() {
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(check_out_dir(&d.path().join("new"), false).unwrap(), OutDir::Fresh);
+        assert_eq!(
+            check_out_dir(&d.path().join("new"), false).unwrap(),
+            OutDir::Fresh
+        );
         assert_eq!(check_out_dir(d.path(), false).unwrap(), OutDir::Fresh);
         std::fs::write(d.path().join("thesis.tex"), "x").unwrap();
         let e = check_out_dir(d.path(), false).unwrap_err().to_string();

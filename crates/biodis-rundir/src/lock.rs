@@ -81,10 +81,7 @@ impl Lock {
                         .and_then(|t| serde_json::from_str::<LockHolder>(&t).ok());
                     match holder {
                         // ours (a nested acquire in this process) or a dead process here: stale
-                        Some(h)
-                            if h.host == me.host
-                                && (h.pid == me.pid || !pid_alive(h.pid)) =>
-                        {
+                        Some(h) if h.host == me.host && (h.pid == me.pid || !pid_alive(h.pid)) => {
                             let _ = std::fs::remove_file(path);
                         }
                         Some(h) => {
@@ -148,7 +145,10 @@ mod tests {
         };
         std::fs::write(&p, serde_json::to_vec(&other).unwrap()).unwrap();
         let e = Lock::acquire(&p, "the study").unwrap_err().to_string();
-        assert!(e.contains("pid 1 on host") && e.contains("biodis run fig2"), "{e}");
+        assert!(
+            e.contains("pid 1 on host") && e.contains("biodis run fig2"),
+            "{e}"
+        );
         // another host cannot be checked: held
         let remote = LockHolder {
             pid: 4194304,

@@ -192,7 +192,8 @@ impl StudyDir {
             Some(i) if self.info_path().is_file() => Ok(i),
             _ => {
                 let i = StudyInfo::new(kind);
-                let j = serde_json::to_vec_pretty(&i).map_err(|e| RunDirError::damaged(self.info_path(), e))?;
+                let j = serde_json::to_vec_pretty(&i)
+                    .map_err(|e| RunDirError::damaged(self.info_path(), e))?;
                 atomic_write(&self.info_path(), &j)?;
                 Ok(i)
             }
@@ -318,7 +319,8 @@ impl RunDir {
         if let Some(o) = v.as_object_mut() {
             o.insert("schema_version".into(), SCHEMA_VERSION.into());
         }
-        let j = serde_json::to_vec_pretty(&v).map_err(|e| RunDirError::damaged(self.status(), e))?;
+        let j =
+            serde_json::to_vec_pretty(&v).map_err(|e| RunDirError::damaged(self.status(), e))?;
         atomic_write(&self.status(), &j).or_else(|e| {
             // The atomic write needs room for a second file: on a full disk (or when the
             // temporary file cannot be made) overwrite status.json in place, which the

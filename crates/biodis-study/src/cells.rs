@@ -15,19 +15,20 @@
 //! from the last checkpoint and ends with the same numbers as an uninterrupted one.
 
 use crate::recipe::{expand_typed, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant};
-use crate::rundir::{atomic_write, RunDir, State, Status};
+use crate::StudyError;
 use biodis_cells::analysis::{analyse, object_map, CellStats, EvalSet, PopulationStats};
 use biodis_cells::diag::{diagnose, Diagnostics};
 use biodis_cells::train::{CellsTrain, Task, Trainer};
 use biodis_cells::{CellLoss, CellsSpec};
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_nn::checkpoint::{to_bytes, Checkpoint};
+use biodis_rundir::{atomic_write, RunDir, State, Status};
 use ndarray::{Array3, Array4};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// A grid-world recipe as written.
@@ -604,45 +605,47 @@ fn run_cells_inner(
 }
 
 /// Outcome of one grid-world run.
-pub struct CellsOutcome {
-    pub run_id: String,
-    pub variant: String,
-    pub seed: u64,
-    pub dir: PathBuf,
-    pub result: Result<CellsResult, String>,
-}
+pub type CellsOutcome = crate::kind::Outcome<CellsResult>;
 
-/// Runs every grid-world run of a study on `jobs` worker threads; writes `runs.json` (each
-/// run's directory holds its `recipe.toml`) and `summary.csv`.
-pub fn run_cells_study(
-    study_dir: &Path,
-    runs: &[CellsRunConfig],
-    jobs: usize,
-    show_progress: bool,
-) -> Result<Vec<CellsOutcome>, String> {
-    let done = crate::engine::run_local_pool(
-        study_dir,
-        "cells",
-        runs,
-        jobs,
-        show_progress,
-        |c: &CellsRunConfig| c.run_id(),
-        |c| c.train.steps,
-        run_cells,
-    )?;
-    let outcomes: Vec<CellsOutcome> = runs
-        .iter()
-        .zip(done)
-        .map(|(cfg, (dir, result))| CellsOutcome {
-            run_id: cfg.run_id(),
-            variant: cfg.group(),
-            seed: cfg.run.seed,
-            dir,
-            result,
-        })
-        .collect();
-    write_cells_summary(study_dir, &outcomes)?;
-    Ok(outcomes)
+/// The grid-world study kind (Figs 6, 7, 14).
+pub struct Cells;
+
+impl crate::StudyKind for Cells {
+    const KIND: biodis_rundir::Kind = biodis_rundir::Kind::Cells;
+    type Config = CellsRunConfig;
+    type Result = CellsResult;
+    fn ident(c: &CellsRunConfig) -> &RunIdent {
+        &c.run
+    }
+    fn steps(c: &CellsRunConfig) -> u64 {
+        c.train.steps
+    }
+    fn estimate_bytes(c: &CellsRunConfig) -> u128 {
+        estimate_cells(c)
+    }
+    fn check_fits(c: &CellsRunConfig, available: Option<u64>) -> Result<(), String> {
+        check_cells_fits(c, available)
+    }
+    fn train(
+        dir: &RunDir,
+        c: &CellsRunConfig,
+        progress: crate::kind::Progress,
+    ) -> Result<CellsResult, StudyError> {
+        run_cells(dir, c, progress).map_err(|m| StudyError::run(&c.run_id(), m))
+    }
+    fn read_result(dir: &RunDir) -> Result<Option<CellsResult>, StudyError> {
+        crate::kind::read_json(&dir.result())
+    }
+    fn write_summary(
+        study: &Path,
+        _runs: &[CellsRunConfig],
+        outcomes: &[CellsOutcome],
+    ) -> Result<(), StudyError> {
+        write_cells_summary(study, outcomes)
+    }
+    fn summary_table(outcomes: &[CellsOutcome]) -> String {
+        cells_summary_table(outcomes)
+    }
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
@@ -690,7 +693,7 @@ fn summary_values(r: &CellsResult) -> [f64; 17] {
 }
 
 /// Writes `summary.csv` (one row per run).
-pub fn write_cells_summary(study_dir: &Path, outcomes: &[CellsOutcome]) -> Result<(), String> {
+pub fn write_cells_summary(study_dir: &Path, outcomes: &[CellsOutcome]) -> Result<(), StudyError> {
     let mut s = String::from("run_id,variant,seed,status,steps");
     for c in SUMMARY_COLUMNS {
         s.push(',');
@@ -716,8 +719,7 @@ pub fn write_cells_summary(study_dir: &Path, outcomes: &[CellsOutcome]) -> Resul
             }
         }
     }
-    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    Ok(atomic_write(&study_dir.join("summary.csv"), s.as_bytes())?)
 }
 
 /// A per-variant table (mean ± s.e. over seeds) of the headline numbers.
@@ -765,7 +767,7 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
         for &(_, j) in &cols {
             let vals: Vec<f64> = ok.iter().map(|r| summary_values(r)[j]).collect();
             // `m ± se`, `m (n=1)` for one seed, `n/a` for none (never `± NaN`)
-            s.push_str(&format!(" {:>15}", crate::engine::fmt_mean_se(&vals, 3)));
+            s.push_str(&format!(" {:>15}", biodis_rundir::fmt_mean_se(&vals, 3)));
         }
         s.push('\n');
     }
@@ -775,16 +777,6 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
         }
     }
     s
-}
-
-/// Reads a grid-world study back (configurations in index order).
-pub fn load_cells_study(study_dir: &Path) -> Result<Vec<CellsRunConfig>, String> {
-    crate::engine::load_configs(study_dir)
-}
-
-/// True when `study_dir` holds a grid-world study.
-pub fn is_cells_study(study_dir: &Path) -> bool {
-    crate::engine::is_kind_study(study_dir, "cells")
 }
 
 #[cfg(test)]

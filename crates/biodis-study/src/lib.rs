@@ -1,25 +1,27 @@
-//! Studies: recipes (TOML, embedded paper experiments), run directories, training of one run
-//! with exact resume, and the local engine (a pool of worker threads) with aggregation.
+//! Studies: recipes (TOML, embedded paper experiments), the study kinds (dense, grid world,
+//! VAE) behind one [`StudyKind`] trait, the run lifecycle written once over it (prepare,
+//! extend, lock, train with exact resume, read back, summarise), and the local and Slurm
+//! engines.
 //!
-//! See `DESIGN.md` for the run-directory contract this crate writes.
+//! The run-directory contract these write is `biodis-rundir` (DESIGN.md, "Run directory").
 
 pub mod cells;
 pub mod engine;
+mod error;
+pub mod kind;
 pub mod mem;
-pub mod nan;
 pub mod recipe;
-pub mod rundir;
+pub mod request;
 pub mod slurm;
 pub mod train;
 pub mod vae;
 
-pub use engine::{
-    load_study, mean_se, outcomes_from_dirs, prepare_study, run_one, run_study, summary_table,
-    write_summary, EngineOptions, Outcome, RunEntry,
-};
+pub use biodis_rundir as rundir;
+pub use biodis_rundir::{fmt_mean_se, mean_se, Kind, RunDir, RunIdent, State, Status};
+pub use error::StudyError;
+pub use kind::{Outcome, StudyKind};
 pub use recipe::{
     expand, expand_variants, locate, override_warnings, paper_recipes, parse_override, split_scope,
     RecipeError, RecipeSource, RunConfig, EMBEDDED, PAPER_EXTRA, SYNTHETIC,
 };
-pub use rundir::{RunDir, State, Status};
-pub use train::{read_curve, read_result, CurveRow, RunResult};
+pub use train::{read_curve, read_result, CurveRow, Dense, RunResult};

@@ -364,36 +364,8 @@ pub struct RunConfig {
     pub metrics: MirOptions,
 }
 
-/// Which variant and seed a run is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunIdent {
-    pub variant: String,
-    pub seed: u64,
-    /// Sweep point label (empty without a sweep).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub point: String,
-}
-
-impl RunIdent {
-    /// Stable, human-readable run id: `<variant>[-<point>]-s<seed>`.
-    pub fn run_id(&self) -> String {
-        if self.point.is_empty() {
-            format!("{}-s{}", self.variant, self.seed)
-        } else {
-            format!("{}-{}-s{}", self.variant, self.point, self.seed)
-        }
-    }
-
-    /// The group a run is aggregated in over seeds: the variant, plus the sweep point if any.
-    pub fn group(&self) -> String {
-        if self.point.is_empty() {
-            self.variant.clone()
-        } else {
-            format!("{} {}", self.variant, self.point)
-        }
-    }
-}
+/// Which variant, sweep point and seed a run is (the run-directory contract's type).
+pub use biodis_rundir::RunIdent;
 
 impl RunConfig {
     /// Stable, human-readable run id: `<variant>-s<seed>` (see [`RunIdent::run_id`]).

@@ -13,64 +13,21 @@
 //! every evaluation, after `curve.csv`.
 
 use crate::recipe::RunConfig;
-use crate::rundir::{atomic_write, RunDir, State, Status};
 use biodis_metrics::mir;
 use biodis_nn::checkpoint::{to_bytes, Checkpoint};
 use biodis_nn::{Adam, LossTerms, Mlp, MlpSpec};
+use biodis_rundir::{atomic_write, RunDir, RunDirError, State, Status};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+
+use crate::StudyError;
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
-/// One row of `curve.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CurveRow {
-    pub step: u64,
-    pub lr: f64,
-    pub loss: LossTerms,
-    /// MIR of each hidden layer (NaN when undefined, e.g. no active neuron; `null` in JSON).
-    #[serde(with = "crate::nan::vec")]
-    pub mir: Vec<f64>,
-    /// Neurons kept by MIR's filters, per hidden layer.
-    pub active: Vec<usize>,
-    #[serde(with = "crate::nan::scalar")]
-    pub r2: f64,
-    /// Fraction of negative activations in the primary layer (the latent, or the last hidden).
-    #[serde(with = "crate::nan::scalar")]
-    pub neg_frac: f64,
-}
-
-/// Final numbers of a run (`result.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunResult {
-    pub study: String,
-    pub run_id: String,
-    pub variant: String,
-    pub seed: u64,
-    pub steps: u64,
-    pub metric_id: String,
-    /// Final evaluation row.
-    pub last: CurveRow,
-    /// The hidden layer of the headline MIR (`mir[primary_layer]`): the latent of an
-    /// autoencoder, else the last hidden layer.
-    #[serde(default)]
-    pub primary_layer: usize,
-    /// Entropy-normalised MI matrix of the primary layer, neurons × factors.
-    pub mi_matrix: Vec<Vec<f64>>,
-    /// Neurons kept by MIR in the last hidden layer.
-    pub mi_kept: Vec<usize>,
-    pub n_params: usize,
-    pub wall_s: f64,
-    /// Versions of the software that produced it (sorted by name, so the file is
-    /// byte-deterministic).
-    pub versions: std::collections::BTreeMap<String, String>,
-    /// The highest MIR reachable on this task when it is below 1: the categories task's
-    /// one-hot factors (`biodis_metrics::mir::mir_one_hot_ceiling`). Absent otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mir_ceiling: Option<f64>,
-}
+use biodis_rundir::dense::curve_csv;
+pub use biodis_rundir::dense::{read_curve, CurveRow, RunResult};
 
 /// Why a run stopped without finishing.
 #[derive(Debug, thiserror::Error)]
@@ -110,101 +67,6 @@ impl RunError {
             msg: msg.to_string(),
         }
     }
-}
-
-const CURVE_HEADER_FIXED: &str =
-    "step,lr,loss,prediction,nonneg,activity,weight,sparsity,weight_l1,r2,neg_frac";
-
-fn curve_header(n_hidden: usize) -> String {
-    let mut h = CURVE_HEADER_FIXED.to_string();
-    if n_hidden == 1 {
-        h.push_str(",mir,active");
-    } else {
-        for l in 0..n_hidden {
-            h.push_str(&format!(",mir_h{l},active_h{l}"));
-        }
-    }
-    h
-}
-
-fn curve_csv(rows: &[CurveRow], n_hidden: usize) -> String {
-    let mut s = curve_header(n_hidden);
-    s.push('\n');
-    for r in rows {
-        let l = &r.loss;
-        s.push_str(&format!(
-            "{},{:e},{},{},{},{},{},{},{},{},{}",
-            r.step,
-            r.lr,
-            l.total,
-            l.prediction,
-            l.nonneg,
-            l.activity,
-            l.weight,
-            l.sparsity,
-            l.weight_l1,
-            r.r2,
-            r.neg_frac
-        ));
-        for (m, a) in r.mir.iter().zip(&r.active) {
-            s.push_str(&format!(",{m},{a}"));
-        }
-        s.push('\n');
-    }
-    s
-}
-
-/// Parses `curve.csv` back (for resume and reports).
-pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
-    let mut lines = text.lines();
-    let header = lines.next().ok_or("empty curve.csv")?;
-    let cols: Vec<&str> = header.split(',').collect();
-    let n_fixed = CURVE_HEADER_FIXED.split(',').count();
-    if cols.len() < n_fixed + 2 || !(cols.len() - n_fixed).is_multiple_of(2) {
-        return Err(format!("unexpected curve.csv header: {header}"));
-    }
-    let n_hidden = (cols.len() - n_fixed) / 2;
-    let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != cols.len() {
-            return Err(format!(
-                "curve.csv line {}: {} fields, expected {}",
-                i + 2,
-                f.len(),
-                cols.len()
-            ));
-        }
-        let num = |j: usize| -> Result<f64, String> {
-            f[j].parse::<f64>()
-                .map_err(|_| format!("curve.csv line {}: bad number '{}'", i + 2, f[j]))
-        };
-        let loss = LossTerms {
-            total: num(2)?,
-            prediction: num(3)?,
-            nonneg: num(4)?,
-            activity: num(5)?,
-            weight: num(6)?,
-            sparsity: num(7)?,
-            weight_l1: num(8)?,
-        };
-        let mut mir = Vec::new();
-        let mut active = Vec::new();
-        for l in 0..n_hidden {
-            mir.push(num(n_fixed + 2 * l)?);
-            active.push(num(n_fixed + 2 * l + 1)? as usize);
-        }
-        rows.push(CurveRow {
-            step: num(0)? as u64,
-            lr: num(1)?,
-            loss,
-            mir,
-            active,
-            r2: num(9)?,
-            neg_frac: num(10)?,
-        });
-    }
-    Ok(rows)
 }
 
 /// Result of evaluating a network on the eval set.
@@ -301,8 +163,7 @@ fn evaluate(
     }
 }
 
-/// Progress callback: called with the number of steps just completed.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+pub use crate::kind::Progress;
 
 /// Trains (or resumes, or skips if done) the run in `dir` with configuration `cfg`.
 ///
@@ -344,20 +205,31 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             },
         )
     };
+    let rde = |e: RunDirError| RunError::other(&id, e);
     std::fs::create_dir_all(&dir.root).map_err(io)?;
     let recipe_text = toml::to_string_pretty(cfg).map_err(|e| RunError::other(&id, e))?;
     match std::fs::read_to_string(dir.recipe()) {
         Ok(existing) if existing != recipe_text => {
-            return Err(RunError::other(
-                &id,
-                format!(
-                    "{} holds a run with a different configuration; use another --out directory or remove it",
-                    dir.root.display()
-                ),
-            ))
+            let diffs = match (
+                existing.parse::<toml::Table>(),
+                recipe_text.parse::<toml::Table>(),
+            ) {
+                (Ok(a), Ok(b)) => crate::kind::config_diffs(&a, &b),
+                _ => vec![format!("{} does not parse", dir.recipe().display())],
+            };
+            if !diffs.is_empty() {
+                return Err(RunError::other(
+                    &id,
+                    format!(
+                        "{} holds a run with a different configuration: {}; use another --out directory or remove it",
+                        dir.root.display(),
+                        diffs.join("; ")
+                    ),
+                ));
+            }
         }
         Ok(_) => {}
-        Err(_) => atomic_write(&dir.recipe(), recipe_text.as_bytes()).map_err(io)?,
+        Err(_) => atomic_write(&dir.recipe(), recipe_text.as_bytes()).map_err(rde)?,
     }
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
@@ -385,8 +257,9 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
         error: None,
         loss_terms: None,
         pid: None,
+        host: None,
     })
-    .map_err(io)?;
+    .map_err(rde)?;
 
     let data = cfg
         .data
@@ -551,6 +424,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
                 error: Some(err.to_string()),
                 loss_terms: Some(t),
                 pid: None,
+                host: None,
             });
             return Err(err);
         }
@@ -587,13 +461,14 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
                     error: Some(err.to_string()),
                     loss_terms: Some(row.loss),
                     pid: None,
+                    host: None,
                 });
                 return Err(err);
             }
             curve.push(row);
             acc = LossTerms::default();
             acc_n = 0;
-            atomic_write(&dir.curve(), curve_csv(&curve, n_hidden).as_bytes()).map_err(io)?;
+            atomic_write(&dir.curve(), curve_csv(&curve, n_hidden).as_bytes()).map_err(rde)?;
             let mut meta = HashMap::new();
             meta.insert("step".to_string(), step.to_string());
             meta.insert("adam_t".to_string(), adam.t.to_string());
@@ -608,15 +483,16 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
                 &meta,
             )
             .map_err(|e| RunError::other(&id, e))?;
-            atomic_write(&ck_path, &bytes).map_err(io)?;
+            atomic_write(&ck_path, &bytes).map_err(rde)?;
             dir.write_status(&Status {
                 state: State::Running,
                 step,
                 error: None,
                 loss_terms: None,
                 pid: None,
+                host: None,
             })
-            .map_err(io)?;
+            .map_err(rde)?;
             last_eval = Some(e);
         }
     }
@@ -664,6 +540,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     versions.insert("biodis".to_string(), env!("CARGO_PKG_VERSION").to_string());
     versions.insert("mir".to_string(), biodis_metrics::mir::MIR_ID.to_string());
     let result = RunResult {
+        schema_version: biodis_rundir::SCHEMA_VERSION,
         study: cfg.study.name.clone(),
         run_id: id.clone(),
         variant: cfg.run.variant.clone(),
@@ -681,16 +558,150 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             .then(|| biodis_metrics::mir::mir_one_hot_ceiling(cfg.data.n_factors)),
     };
     let j = serde_json::to_vec_pretty(&result).map_err(|e| RunError::other(&id, e))?;
-    atomic_write(&dir.result(), &j).map_err(io)?;
+    atomic_write(&dir.result(), &j).map_err(rde)?;
     dir.write_status(&Status {
         state: State::Done,
         step: total,
         error: None,
         loss_terms: None,
         pid: None,
+        host: None,
     })
-    .map_err(io)?;
+    .map_err(rde)?;
     Ok(result)
+}
+
+/// The dense study kind (Figs 2–4, 8, 9, 11): MLPs on factor tasks.
+pub struct Dense;
+
+/// Outcome of one dense run.
+pub type Outcome = crate::kind::Outcome<RunResult>;
+
+impl crate::StudyKind for Dense {
+    const KIND: biodis_rundir::Kind = biodis_rundir::Kind::Dense;
+    type Config = RunConfig;
+    type Result = RunResult;
+    fn ident(c: &RunConfig) -> &biodis_rundir::RunIdent {
+        &c.run
+    }
+    fn steps(c: &RunConfig) -> u64 {
+        c.train.steps
+    }
+    fn estimate_bytes(c: &RunConfig) -> u128 {
+        crate::mem::estimate_dense(c)
+    }
+    fn check_fits(c: &RunConfig, available: Option<u64>) -> Result<(), String> {
+        crate::mem::check_fits(c, available)
+    }
+    fn train(dir: &RunDir, c: &RunConfig, progress: Progress) -> Result<RunResult, StudyError> {
+        Ok(run(dir, c, progress)?)
+    }
+    fn read_result(dir: &RunDir) -> Result<Option<RunResult>, StudyError> {
+        read_result(dir).map_err(|msg| StudyError::run(&dir.root.display().to_string(), msg))
+    }
+    fn write_summary(
+        study: &Path,
+        _runs: &[RunConfig],
+        outcomes: &[Outcome],
+    ) -> Result<(), StudyError> {
+        write_summary(study, outcomes)
+    }
+    fn summary_table(outcomes: &[Outcome]) -> String {
+        summary_table(outcomes)
+    }
+}
+
+/// Writes `summary.csv`: one row per run, the report's input.
+pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), StudyError> {
+    let n_h = outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .map(|r| r.last.mir.len())
+        .max()
+        .unwrap_or(1);
+    let mut s = String::from("run_id,variant,seed,status,steps,mir");
+    for l in 0..n_h {
+        s.push_str(&format!(",mir_h{l},active_h{l}"));
+    }
+    s.push_str(",r2,loss,neg_frac,error\n");
+    for o in outcomes {
+        match &o.result {
+            Ok(r) => {
+                let mir_last = r.last.mir.get(r.primary_layer).copied().unwrap_or(f64::NAN);
+                s.push_str(&format!(
+                    "{},{},{},done,{},{}",
+                    o.run_id, o.variant, o.seed, r.steps, mir_last
+                ));
+                for l in 0..n_h {
+                    let m = r.last.mir.get(l).copied().unwrap_or(f64::NAN);
+                    let a = r.last.active.get(l).copied().unwrap_or(0);
+                    s.push_str(&format!(",{m},{a}"));
+                }
+                // (no wall time here: summary.csv depends only on the numbers, so the same study
+                // gives the same file on any engine)
+                s.push_str(&format!(
+                    ",{},{},{},\n",
+                    r.last.r2, r.last.loss.total, r.last.neg_frac
+                ));
+            }
+            Err(e) => {
+                s.push_str(&format!("{},{},{},failed,,", o.run_id, o.variant, o.seed));
+                for _ in 0..n_h {
+                    s.push_str(",,");
+                }
+                s.push_str(&format!(",,,,\"{}\"\n", e.replace('"', "'")));
+            }
+        }
+    }
+    Ok(atomic_write(&study_dir.join("summary.csv"), s.as_bytes())?)
+}
+
+/// A per-variant table of final MIR (mean ± s.e.), in the order variants first appear.
+pub fn summary_table(outcomes: &[Outcome]) -> String {
+    let mut order: Vec<String> = Vec::new();
+    for o in outcomes {
+        if !order.contains(&o.variant) {
+            order.push(o.variant.clone());
+        }
+    }
+    let mut s = format!(
+        "{:<16} {:>6} {:>6} {:>18} {:>16} {:>10}\n",
+        "variant", "done", "failed", "final MIR (±s.e.)", "R² (±s.e.)", "active"
+    );
+    for v in &order {
+        let runs: Vec<&Outcome> = outcomes.iter().filter(|o| &o.variant == v).collect();
+        let ok: Vec<&RunResult> = runs.iter().filter_map(|o| o.result.as_ref().ok()).collect();
+        let failed = runs.len() - ok.len();
+        let mirs: Vec<f64> = ok
+            .iter()
+            .map(|r| r.last.mir.get(r.primary_layer).copied().unwrap_or(f64::NAN))
+            .collect();
+        let r2s: Vec<f64> = ok.iter().map(|r| r.last.r2).collect();
+        let act: Vec<f64> = ok
+            .iter()
+            .map(|r| r.last.active.get(r.primary_layer).copied().unwrap_or(0) as f64)
+            .collect();
+        let a = biodis_rundir::mean_se(&act).mean;
+        s.push_str(&format!(
+            "{:<16} {:>6} {:>6} {:>18} {:>16} {:>10.1}\n",
+            v,
+            ok.len(),
+            failed,
+            biodis_rundir::fmt_mean_se(&mirs, 3),
+            biodis_rundir::fmt_mean_se(&r2s, 4),
+            a
+        ));
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    if !failed.is_empty() {
+        s.push_str("\nfailed runs:\n");
+        for o in failed {
+            if let Err(e) = &o.result {
+                s.push_str(&format!("  {}: {e}\n", o.run_id));
+            }
+        }
+    }
+    s
 }
 
 /// The state read back from a run's checkpoint and `curve.csv`.

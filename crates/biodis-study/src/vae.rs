@@ -18,12 +18,13 @@
 //! it and ends with the same numbers as an uninterrupted one. Finished runs are kept.
 
 use crate::recipe::{expand_typed, RecipeError, RecipeSource, RunIdent, StudyMeta, Sweep, Variant};
-use crate::rundir::{atomic_write, RunDir, State, Status};
+use crate::StudyError;
 use biodis_data::images::dsprites::DSprites;
 use biodis_data::images::npz::{DSpritesNpz, DSPRITES_NPZ_MD5};
 use biodis_data::images::shapes3d::{Shapes3dH5, Shapes3dLike, SHAPES3D_H5_MD5};
 use biodis_data::images::ImageData;
 use biodis_nn::checkpoint::{to_bytes, Checkpoint};
+use biodis_rundir::{atomic_write, RunDir, State, Status};
 use biodis_vae::{evaluate, traversals, VaeEval, VaeLoss, VaeSpec, VaeState, VaeTrain, VaeTrainer};
 use ndarray::{Array2, Array5};
 use serde::{Deserialize, Serialize};
@@ -341,6 +342,7 @@ fn run_vae_inner(
             error: msg,
             loss_terms: None,
             pid: None,
+            host: None,
         });
     };
     let header = "step,total,rec,kl,nonneg,weight\n";
@@ -538,52 +540,56 @@ fn run_vae_inner(
 }
 
 /// Outcome of one VAE run.
-pub struct VaeOutcome {
-    pub run_id: String,
-    pub variant: String,
-    pub seed: u64,
-    pub dir: PathBuf,
-    pub result: Result<VaeResult, String>,
+/// Outcome of one VAE run.
+pub type VaeOutcome = crate::kind::Outcome<VaeResult>;
+
+/// The VAE study kind (Figs 5, 12, 13).
+pub struct Vae;
+
+impl crate::StudyKind for Vae {
+    const KIND: biodis_rundir::Kind = biodis_rundir::Kind::Vae;
+    type Config = VaeRunConfig;
+    type Result = VaeResult;
+    fn ident(c: &VaeRunConfig) -> &RunIdent {
+        &c.run
+    }
+    fn steps(c: &VaeRunConfig) -> u64 {
+        c.train.steps
+    }
+    fn estimate_bytes(c: &VaeRunConfig) -> u128 {
+        estimate_vae(c)
+    }
+    fn check_fits(c: &VaeRunConfig, available: Option<u64>) -> Result<(), String> {
+        check_vae_fits(c, available)
+    }
+    fn train(
+        dir: &RunDir,
+        c: &VaeRunConfig,
+        progress: crate::kind::Progress,
+    ) -> Result<VaeResult, StudyError> {
+        run_vae(dir, c, progress).map_err(|m| StudyError::run(&c.run_id(), m))
+    }
+    fn read_result(dir: &RunDir) -> Result<Option<VaeResult>, StudyError> {
+        crate::kind::read_json(&dir.result())
+    }
+    fn write_summary(
+        study: &Path,
+        runs: &[VaeRunConfig],
+        outcomes: &[VaeOutcome],
+    ) -> Result<(), StudyError> {
+        write_vae_summary(study, runs, outcomes)
+    }
+    fn summary_table(outcomes: &[VaeOutcome]) -> String {
+        vae_summary_table(outcomes)
+    }
 }
 
-/// Runs every VAE run of a study, `jobs` at a time; writes `runs.json` and `summary.csv`.
-pub fn run_vae_study(
-    study_dir: &Path,
-    runs: &[VaeRunConfig],
-    jobs: usize,
-    show_progress: bool,
-) -> Result<Vec<VaeOutcome>, String> {
-    let done = crate::engine::run_local_pool(
-        study_dir,
-        "vae",
-        runs,
-        jobs,
-        show_progress,
-        |c: &VaeRunConfig| c.run_id(),
-        |c| c.train.steps,
-        run_vae,
-    )?;
-    let outcomes: Vec<VaeOutcome> = runs
-        .iter()
-        .zip(done)
-        .map(|(cfg, (dir, result))| VaeOutcome {
-            run_id: cfg.run_id(),
-            variant: cfg.group(),
-            seed: cfg.run.seed,
-            dir,
-            result,
-        })
-        .collect();
-    write_vae_summary(study_dir, runs, &outcomes)?;
-    Ok(outcomes)
-}
-
-/// Writes `summary.csv`: one row per run with its settings and scores.
+/// Writes a VAE study's `summary.csv` (one row per run; `runs` and `outcomes` in index order).
 pub fn write_vae_summary(
     study_dir: &Path,
     runs: &[VaeRunConfig],
     outcomes: &[VaeOutcome],
-) -> Result<(), String> {
+) -> Result<(), StudyError> {
     let mut s = String::from(
         "run_id,variant,seed,status,steps,nonneg,beta_vae,beta_weight,mig,r2,active_latents,ms_per_step,error\n",
     );
@@ -614,8 +620,7 @@ pub fn write_vae_summary(
             )),
         }
     }
-    atomic_write(&study_dir.join("summary.csv"), s.as_bytes())
-        .map_err(|e| format!("{}: {e}", study_dir.display()))
+    Ok(atomic_write(&study_dir.join("summary.csv"), s.as_bytes())?)
 }
 
 /// Per-variant table (mean ± s.e. over seeds) of MIG and R².
@@ -638,7 +643,7 @@ pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
             .collect();
         let col = |f: &dyn Fn(&VaeResult) -> f64| {
             let vals: Vec<f64> = ok.iter().map(|r| f(r)).collect();
-            crate::engine::fmt_mean_se(&vals, 3)
+            biodis_rundir::fmt_mean_se(&vals, 3)
         };
         s.push_str(&format!(
             "{v:<18} {:>4} {:>15} {:>15} {:>8}\n",
@@ -718,16 +723,6 @@ impl VaeRunEncoder {
         );
         m.outer_iter().map(|r| r.to_vec()).collect()
     }
-}
-
-/// Reads a VAE study back (configurations in index order).
-pub fn load_vae_study(study_dir: &Path) -> Result<Vec<VaeRunConfig>, String> {
-    crate::engine::load_configs(study_dir)
-}
-
-/// True when `study_dir` holds a VAE study.
-pub fn is_vae_study(study_dir: &Path) -> bool {
-    crate::engine::is_kind_study(study_dir, "vae")
 }
 
 /// Codes as `[n, latent]` f64 from `codes.npy`.

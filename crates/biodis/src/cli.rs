@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 use crate::{bench, protocol, score, spatial};
+use biodis_rundir::Kind;
+use biodis_study::request::{is_vae, Engine, ExecOptions, RunRequest};
 
 #[derive(Parser)]
 #[command(
@@ -64,8 +66,12 @@ enum Cmd {
         scale: Option<String>,
         /// VAE recipes: `cpu` (burn flex) or `gpu` (burn wgpu; needs a `--features gpu` build).
         /// Same as --set train.device=...
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        /// Write into --out even when it is a non-empty folder that is not a biodis study
+        /// (by default that is refused, so that a typo cannot overwrite a user's files).
         #[arg(long)]
-        device: Option<String>,
+        force: bool,
     },
     /// Generate a dataset file: `biodis data dsprites --out FILE.npz` writes the procedural
     /// dSprites in the official npz layout (imgs, latents_values, latents_classes).
@@ -80,13 +86,14 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         sizes: Vec<usize>,
     },
-    /// Run one run of a prepared study (what each Slurm array task executes).
+    /// Run runs of a prepared study in this process, one after another (what each Slurm
+    /// array task executes).
     RunOne {
         /// The study directory.
         study: PathBuf,
-        /// Run index (see the study's runs.json).
-        #[arg(long)]
-        index: usize,
+        /// Run index (see the study's runs.json); repeatable.
+        #[arg(long, required = true)]
+        index: Vec<usize>,
     },
     /// Show each run's state; failures with their error and the end of their log.
     Status {
@@ -242,31 +249,29 @@ fn real_main(cli: Cli) -> Result<()> {
             detach,
             scale,
             device,
+            force,
         } => {
-            let mut set = set;
-            if let Some(d) = device {
-                if d != "cpu" && d != "gpu" {
-                    bail!("--device {d}: expected cpu or gpu");
-                }
-                if scale.is_none()
-                    && !biodis_study::vae::is_vae_recipe(&biodis_study::locate(&recipe)?)
-                {
-                    bail!("--device applies to VAE recipes (fig5, fig12, fig13) only");
-                }
-                set.push(format!("train.device=\"{d}\""));
-            }
             let overrides = set
                 .iter()
                 .map(|s| biodis_study::parse_override(s))
                 .collect::<Result<Vec<_>, _>>()?;
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
-            if jobs == 0 {
-                bail!("--jobs 0: expected at least 1");
-            }
+            let opts = ExecOptions {
+                jobs,
+                progress: !quiet,
+                engine: engine.engine()?,
+                detach,
+                force,
+            };
+            let request = |src: biodis_study::RecipeSource, out: Option<PathBuf>| RunRequest {
+                scale: if is_vae(&src) { scale.clone() } else { None },
+                device: device.map(DeviceArg::device),
+                recipe: src,
+                overrides: overrides.clone(),
+                seeds,
+                steps,
+                variants: variants.clone(),
+                out,
+            };
             if recipe == "synthetic" || recipe == "paper" {
                 let members: Vec<&str> = if recipe == "paper" {
                     biodis_study::paper_recipes()
@@ -279,23 +284,12 @@ fn real_main(cli: Cli) -> Result<()> {
                 for (k, name) in members.iter().enumerate() {
                     eprintln!("== {name} ({}/{})", k + 1, members.len());
                     let src = biodis_study::locate(name)?;
-                    let is_vae = biodis_study::vae::is_vae_recipe(&src);
-                    let r = run_recipe(
-                        &src,
-                        if is_vae { scale.as_deref() } else { None },
-                        &overrides,
-                        seeds,
-                        steps,
-                        &variants,
-                        Some(parent.join(name)),
-                        jobs,
-                        dry_run,
-                        quiet,
-                        &engine,
-                        detach,
-                    );
-                    if let Err(e) = r {
-                        eprintln!("{name}: {e:#}");
+                    let mut req = request(src, Some(parent.join(name)));
+                    if !is_vae(&req.recipe) {
+                        req.device = None;
+                    }
+                    if let Err(e) = run_planned(&req, &opts, dry_run) {
+                        eprintln!("{name}: {}", error_text(&e));
                         failed.push(name.to_string());
                     }
                 }
@@ -313,62 +307,15 @@ fn real_main(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let src = biodis_study::locate(&recipe)?;
-            run_recipe(
-                &src,
-                scale.as_deref(),
-                &overrides,
-                seeds,
-                steps,
-                &variants,
-                out,
-                jobs,
-                dry_run,
-                quiet,
-                &engine,
-                detach,
-            )
+            run_planned(&request(src, out), &opts, dry_run)
         }
         Cmd::Data {
             dataset,
             out,
             sizes,
         } => data_cmd(&dataset, &out, &sizes),
-        Cmd::RunOne { study, .. } if biodis_study::vae::is_vae_study(&study) => bail!(
-            "{}: VAE studies run on the local engine only; use `biodis resume {}`",
-            study.display(),
-            study.display()
-        ),
-        Cmd::Resume {
-            dir, jobs, quiet, ..
-        } if biodis_study::vae::is_vae_study(&dir) => {
-            let all = biodis_study::vae::load_vae_study(&dir).map_err(anyhow::Error::msg)?;
-            let jobs = jobs.unwrap_or(1);
-            run_vae_dir(&dir, &all, jobs, quiet)
-        }
-        Cmd::Report { dir } if biodis_study::vae::is_vae_study(&dir) => {
-            print_report(&dir, biodis_report::vae::report_vae(&dir))
-        }
-        Cmd::RunOne { study, .. } if biodis_study::cells::is_cells_study(&study) => bail!(
-            "{}: grid-world studies run on the local engine only; use `biodis resume {}`",
-            study.display(),
-            study.display()
-        ),
-        Cmd::Resume {
-            dir, jobs, quiet, ..
-        } if biodis_study::cells::is_cells_study(&dir) => {
-            let all = biodis_study::cells::load_cells_study(&dir).map_err(anyhow::Error::msg)?;
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
-            run_cells_dir(&dir, &all, jobs, quiet)
-        }
-        Cmd::Report { dir } if biodis_study::cells::is_cells_study(&dir) => {
-            print_report(&dir, biodis_report::cells::report_cells(&dir))
-        }
         Cmd::RunOne { study, index } => {
-            biodis_study::run_one(&study, index).map_err(anyhow::Error::msg)?;
+            biodis_study::request::run_one(&study, &index)?;
             Ok(())
         }
         Cmd::Status { dir } => status(&dir),
@@ -379,55 +326,19 @@ fn real_main(cli: Cli) -> Result<()> {
             engine,
             detach,
         } => {
-            let all = biodis_study::load_study(&dir).map_err(anyhow::Error::msg)?;
-            let todo: Vec<biodis_study::RunConfig> = all
-                .iter()
-                .filter(|c| {
-                    let rd = biodis_study::RunDir::new(dir.join(c.run_id()));
-                    if !matches!(rd.read_status(), Some(st) if st.state == biodis_study::State::Done)
-                    {
-                        return true;
-                    }
-                    // a `done` run is trusted only with a result.json that reads back whole
-                    match biodis_study::read_result(&rd) {
-                        Ok(Some(_)) => false,
-                        Ok(None) => {
-                            eprintln!(
-                                "warning: {}: done but {} is missing; re-running it",
-                                c.run_id(),
-                                rd.result().display()
-                            );
-                            true
-                        }
-                        Err(e) => {
-                            eprintln!("warning: {}: {e}; re-running it", c.run_id());
-                            true
-                        }
-                    }
-                })
-                .cloned()
-                .collect();
-            eprintln!(
-                "{}: {} of {} runs to resume",
-                dir.display(),
-                todo.len(),
-                all.len()
-            );
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            });
-            execute_subset(&dir, &all, &todo, jobs, quiet, &engine, detach)
+            let opts = ExecOptions {
+                jobs,
+                progress: !quiet,
+                engine: engine.engine()?,
+                detach,
+                force: false,
+            };
+            let run = biodis_study::request::resume(&dir, &opts)?;
+            finish_study(run)
         }
         Cmd::Report { dir } => {
-            let rep = biodis_report::report_study(&dir)
-                .with_context(|| format!("report for {}", dir.display()))?;
-            println!("{}", rep.table);
-            for f in &rep.files {
-                println!("wrote {}", f.display());
-            }
-            Ok(())
+            let kind = biodis_rundir::StudyDir::new(&dir).kind()?;
+            print_report(&dir, report(kind, &dir))
         }
         Cmd::Bench(args) => bench::run(args),
         Cmd::Score(args) => score::run(args),
@@ -443,14 +354,72 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
+/// The report of a study of `kind`.
+fn report(
+    kind: Kind,
+    dir: &std::path::Path,
+) -> Result<biodis_report::Report, biodis_report::ReportError> {
+    match kind {
+        Kind::Dense => biodis_report::report_study(dir),
+        Kind::Cells => biodis_report::cells::report_cells(dir),
+        Kind::Vae => biodis_report::vae::report_vae(dir),
+    }
+}
+
+/// Plans a request, prints the plan (and its run ids on a dry run), executes it and reports.
+fn run_planned(req: &RunRequest, opts: &ExecOptions, dry_run: bool) -> Result<()> {
+    let plan = biodis_study::request::plan(req)?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
+    let jobs = opts.jobs.unwrap_or_else(biodis_study::request::cores);
+    eprintln!("{}", plan.describe(jobs));
+    if dry_run {
+        for id in plan.run_ids() {
+            println!("{id}");
+        }
+        return Ok(());
+    }
+    finish_study(biodis_study::request::execute(&plan, opts)?)
+}
+
+/// Prints a study's table and wall time (or the job ids of a detached Slurm submission),
+/// writes its report, and fails when runs failed.
+fn finish_study(run: biodis_study::request::StudyRun) -> Result<()> {
+    if let Some(jobs) = &run.detached {
+        println!("{}", jobs.join(","));
+        return Ok(());
+    }
+    if let Some(t) = &run.table {
+        println!("{t}");
+    }
+    println!("wall time {:.1} s", run.wall_s);
+    let rep =
+        report(run.kind, &run.dir).with_context(|| format!("report for {}", run.dir.display()))?;
+    for f in rep
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
+    {
+        println!("wrote {}", f.display());
+    }
+    if run.failed > 0 {
+        bail!(
+            "{} of {} runs failed or did not finish (see `biodis status {}`)",
+            run.failed,
+            run.n_runs,
+            run.dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn theory(check: &str, out: &std::path::Path, quick: bool, seed: u64, json: bool) -> Result<()> {
     let t0 = std::time::Instant::now();
     let res = biodis_theory::run(check, biodis_theory::Config { quick, seed })
         .map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let j = serde_json::to_string_pretty(&res)?;
-    std::fs::write(out.join("theory.json"), &j)
-        .with_context(|| format!("{}: cannot write", out.display()))?;
+    biodis_rundir::atomic_write(&out.join("theory.json"), j.as_bytes())?;
     let panels = biodis_theory::checks::fig1_data(3000, seed);
     let files = biodis_report::fig1(out, &panels)?;
     if json {
@@ -479,142 +448,97 @@ fn theory(check: &str, out: &std::path::Path, quick: bool, seed: u64, json: bool
     Ok(())
 }
 
+/// `--engine`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum EngineKind {
+    /// A worker pool on this machine.
+    Local,
+    /// sbatch job arrays.
+    Slurm,
+}
+
+/// `--device` of VAE recipes.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceArg {
+    Cpu,
+    Gpu,
+}
+
+impl DeviceArg {
+    fn device(self) -> biodis_study::request::Device {
+        match self {
+            DeviceArg::Cpu => biodis_study::request::Device::Cpu,
+            DeviceArg::Gpu => biodis_study::request::Device::Gpu,
+        }
+    }
+}
+
 /// Where runs execute.
 #[derive(clap::Args, Debug, Clone)]
 struct EngineArgs {
-    /// `local` (a worker pool on this machine) or `slurm` (sbatch job arrays).
-    #[arg(long, default_value = "local")]
-    engine: String,
+    /// Where runs execute: a worker pool on this machine, or Slurm job arrays.
+    #[arg(long, value_enum, default_value_t = EngineKind::Local)]
+    engine: EngineKind,
     /// Slurm partition.
     #[arg(long)]
     partition: Option<String>,
-    /// Slurm time limit per run (e.g. 0:30:00).
+    /// Slurm time limit per task (e.g. 0:30:00).
     #[arg(long)]
     time: Option<String>,
-    /// Slurm memory per run (e.g. 2G).
+    /// Slurm memory per task (e.g. 2G).
     #[arg(long)]
     mem: Option<String>,
-    /// Slurm CPUs per run.
+    /// Slurm CPUs per task.
     #[arg(long)]
     cpus_per_task: Option<usize>,
-    /// Slurm array throttle: at most this many runs at once.
+    /// Slurm array throttle: at most this many tasks at once.
     #[arg(long)]
     max_parallel: Option<usize>,
     /// The cluster's MaxArraySize (arrays are split to fit).
     #[arg(long, default_value_t = 1001)]
     max_array_size: usize,
+    /// Slurm: runs per array task, run one after another (for clusters that cap array sizes
+    /// or discourage many short jobs).
+    #[arg(long, default_value_t = 1)]
+    runs_per_task: usize,
     /// Extra sbatch argument (repeatable), e.g. --sbatch-arg=--qos=short.
     #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
     sbatch_arg: Vec<String>,
 }
 
-fn execute(
-    dir: &std::path::Path,
-    runs: &[biodis_study::RunConfig],
-    jobs: usize,
-    quiet: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<()> {
-    execute_subset(dir, runs, runs, jobs, quiet, engine, detach)
-}
-
-/// Runs `todo` (a subset of the study's `all` runs) on the chosen engine, then writes the
-/// summary and report for the whole study.
-fn execute_subset(
-    dir: &std::path::Path,
-    all: &[biodis_study::RunConfig],
-    todo: &[biodis_study::RunConfig],
-    jobs: usize,
-    quiet: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<()> {
-    let t0 = std::time::Instant::now();
-    match engine.engine.as_str() {
-        "local" => {
-            if detach {
-                bail!("--detach needs --engine slurm");
-            }
-            biodis_study::prepare_study(dir, all).map_err(anyhow::Error::msg)?;
-            biodis_study::run_study(
-                dir,
-                todo,
-                &biodis_study::EngineOptions {
-                    jobs,
-                    progress: !quiet,
-                },
-            )
-            .map_err(anyhow::Error::msg)?;
-        }
-        "slurm" => {
-            biodis_study::prepare_study(dir, all).map_err(anyhow::Error::msg)?;
-            let ids: Vec<String> = todo.iter().map(|c| c.run_id()).collect();
-            let indices: Vec<usize> = all
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| ids.contains(&c.run_id()))
-                .map(|(i, _)| i)
-                .collect();
-            let exe = std::env::current_exe().context("locating the biodis binary")?;
-            let opts = biodis_study::slurm::SlurmOptions {
-                partition: engine.partition.clone(),
-                time: engine.time.clone(),
-                mem: engine.mem.clone(),
-                cpus_per_task: engine.cpus_per_task,
-                max_parallel: engine.max_parallel,
-                extra: engine.sbatch_arg.clone(),
-                max_array_size: engine.max_array_size,
-            };
-            let subs = biodis_study::slurm::submit(dir, &indices, &exe, &opts)
-                .map_err(anyhow::Error::msg)?;
-            let job_ids: Vec<String> = subs.iter().map(|s| s.job_id.clone()).collect();
-            eprintln!(
-                "submitted {} runs as Slurm job(s) {}",
-                indices.len(),
-                job_ids.join(", ")
-            );
-            if detach {
-                println!("{}", job_ids.join(","));
-                return Ok(());
-            }
-            let total = indices.len();
-            let last = std::cell::Cell::new(usize::MAX);
-            biodis_study::slurm::wait(&job_ids, &|active| {
-                let done = all
-                    .iter()
-                    .filter(|c| ids.contains(&c.run_id()))
-                    .filter(|c| {
-                        matches!(biodis_study::RunDir::new(dir.join(c.run_id())).read_status(), Some(st) if st.state == biodis_study::State::Done || st.state == biodis_study::State::Failed)
-                    })
-                    .count();
-                if !quiet && done != last.get() {
-                    eprintln!("[{:>6.1} s] {done}/{total} runs finished, {active} Slurm tasks active", t0.elapsed().as_secs_f64());
-                    last.set(done);
+impl EngineArgs {
+    /// The engine these arguments choose (Slurm options given with `--engine local` are an
+    /// error, not silently ignored).
+    fn engine(&self) -> Result<Engine> {
+        let slurm_opts = self.partition.is_some()
+            || self.time.is_some()
+            || self.mem.is_some()
+            || self.cpus_per_task.is_some()
+            || self.max_parallel.is_some()
+            || self.runs_per_task != 1
+            || !self.sbatch_arg.is_empty();
+        match self.engine {
+            EngineKind::Local if slurm_opts => bail!(
+                "--partition, --time, --mem, --cpus-per-task, --max-parallel, --runs-per-task and --sbatch-arg need --engine slurm"
+            ),
+            EngineKind::Local => Ok(Engine::Local),
+            EngineKind::Slurm => {
+                if self.runs_per_task == 0 {
+                    bail!("--runs-per-task 0: expected at least 1");
                 }
-            })
-            .map_err(anyhow::Error::msg)?;
+                Ok(Engine::Slurm(biodis_study::slurm::SlurmOptions {
+                    partition: self.partition.clone(),
+                    time: self.time.clone(),
+                    mem: self.mem.clone(),
+                    cpus_per_task: self.cpus_per_task,
+                    max_parallel: self.max_parallel,
+                    extra: self.sbatch_arg.clone(),
+                    max_array_size: self.max_array_size,
+                    runs_per_task: self.runs_per_task,
+                }))
+            }
         }
-        other => bail!("--engine {other}: expected local or slurm"),
     }
-    let outcomes = biodis_study::outcomes_from_dirs(dir, all);
-    biodis_study::write_summary(dir, &outcomes).map_err(anyhow::Error::msg)?;
-    println!("{}", biodis_study::summary_table(&outcomes));
-    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
-    let rep = biodis_report::report_study(dir)
-        .with_context(|| format!("report for {}", dir.display()))?;
-    for f in &rep.files {
-        println!("wrote {}", f.display());
-    }
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    if failed > 0 {
-        bail!(
-            "{failed} of {} runs failed or did not finish (see `biodis status {}`)",
-            outcomes.len(),
-            dir.display()
-        );
-    }
-    Ok(())
 }
 
 /// `biodis data dsprites --out FILE.npz [--sizes ...]`.
@@ -642,10 +566,28 @@ fn data_cmd(dataset: &str, out: &std::path::Path, sizes: &[usize]) -> Result<()>
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let t0 = std::time::Instant::now();
-    let written =
-        biodis_data::images::npz::write_dsprites_npz(out, &DSprites::default(), sizes, |k| {
+    // written to a temporary file beside `out` and renamed: a killed or failed write never
+    // leaves a truncated npz at the final path
+    let mut written = 0;
+    let mut inner: Option<anyhow::Error> = None;
+    let res = biodis_rundir::atomic_write_with(out, |tmp| {
+        match biodis_data::images::npz::write_dsprites_npz(tmp, &DSprites::default(), sizes, |k| {
             bar.set_position(k as u64)
-        })?;
+        }) {
+            Ok(n) => {
+                written = n;
+                Ok(())
+            }
+            Err(e) => {
+                inner = Some(e.into());
+                Err(std::io::Error::other("the dSprites writer failed"))
+            }
+        }
+    });
+    if let Some(e) = inner {
+        return Err(e.context(format!("writing {}", out.display())));
+    }
+    res?;
     bar.finish_and_clear();
     let md5 = biodis_data::images::npz::md5_file(out)?;
     println!(
@@ -657,48 +599,18 @@ fn data_cmd(dataset: &str, out: &std::path::Path, sizes: &[usize]) -> Result<()>
 }
 
 fn status(dir: &std::path::Path) -> Result<()> {
-    let ids: Vec<String> = if biodis_study::vae::is_vae_study(dir) {
-        biodis_study::vae::load_vae_study(dir)
-            .map_err(anyhow::Error::msg)?
-            .iter()
-            .map(|c| c.run_id())
-            .collect()
-    } else if biodis_study::cells::is_cells_study(dir) {
-        biodis_study::cells::load_cells_study(dir)
-            .map_err(anyhow::Error::msg)?
-            .iter()
-            .map(|c| c.run_id())
-            .collect()
-    } else {
-        biodis_study::load_study(dir)
-            .map_err(anyhow::Error::msg)?
-            .iter()
-            .map(|c| c.run_id())
-            .collect()
-    };
+    let runs = biodis_study::request::status(dir)?;
     let mut counts = std::collections::BTreeMap::new();
     println!("{:<40} {:<12} {:>10}  detail", "run", "state", "step");
-    for id in &ids {
-        let rd = biodis_study::RunDir::new(dir.join(id));
-        let (state, step, detail) = match rd.read_status() {
-            None => ("missing".to_string(), 0, String::new()),
-            Some(st) => {
-                let mut state = format!("{:?}", st.state).to_lowercase();
-                if st.state == biodis_study::State::Running {
-                    if let Some(pid) = st.pid {
-                        if !biodis_study::rundir::pid_alive(pid) {
-                            state = "interrupted".into();
-                        }
-                    }
-                }
-                (state, st.step, st.error.unwrap_or_default())
-            }
-        };
-        *counts.entry(state.clone()).or_insert(0usize) += 1;
-        println!("{:<40} {:<12} {:>10}  {}", id, state, step, detail);
-        if state == "failed" || state == "interrupted" {
-            if let Some(log) = biodis_study::slurm::task_log(&rd.root) {
-                if let Ok(t) = std::fs::read_to_string(&log) {
+    for r in &runs {
+        *counts.entry(r.state.clone()).or_insert(0usize) += 1;
+        println!(
+            "{:<40} {:<12} {:>10}  {}",
+            r.run_id, r.state, r.step, r.error
+        );
+        if r.state == "failed" || r.state == "interrupted" {
+            if let Some(log) = &r.log {
+                if let Ok(t) = std::fs::read_to_string(log) {
                     let lines: Vec<&str> = t.lines().collect();
                     for l in &lines[lines.len().saturating_sub(5)..] {
                         println!("    | {l}");
@@ -719,126 +631,6 @@ fn status(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_recipe(
-    src: &biodis_study::RecipeSource,
-    scale: Option<&str>,
-    overrides: &[(String, toml::Value)],
-    seeds: Option<u64>,
-    steps: Option<u64>,
-    variants: &[String],
-    out: Option<PathBuf>,
-    jobs: usize,
-    dry_run: bool,
-    quiet: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<()> {
-    // a global --set never overrides a key that a variant sets itself: say so for each
-    for w in biodis_study::override_warnings(src, overrides, variants)? {
-        eprintln!("{w}");
-    }
-    let study_dir = |name: Option<&String>| -> (String, PathBuf) {
-        let study = name.cloned().unwrap_or_else(|| "study".into());
-        let dir = out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(&study));
-        (study, dir)
-    };
-    if biodis_study::vae::is_vae_recipe(src) {
-        // a VAE study (fig5, fig12, fig13 or a user's recipe with a [vae] table)
-        let mut all =
-            biodis_study::vae::scale_overrides(src, scale.unwrap_or("cpu")).or_else(|e| {
-                if scale.is_none() {
-                    Ok(Vec::new())
-                } else {
-                    Err(e)
-                }
-            })?;
-        let mut only: Vec<String> = variants.to_vec();
-        if let Some(pos) = all.iter().position(|(k, _)| k == "variants") {
-            let (_, v) = all.remove(pos);
-            if only.is_empty() {
-                only = v
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-            }
-        }
-        all.extend(overrides.iter().cloned());
-        let runs = biodis_study::vae::expand_vae(src, &all, seeds, steps, &only)?;
-        let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
-        let label = format!("VAE study {study} (scale {})", scale.unwrap_or("cpu"));
-        if !launch_local(&label, &runs, jobs, &dir, dry_run, engine, detach)? {
-            return Ok(());
-        }
-        return run_vae_dir(&dir, &runs, jobs, quiet);
-    }
-    if scale.is_some() {
-        bail!("--scale applies to VAE recipes (fig5, fig12, fig13) only");
-    }
-    if biodis_study::recipe::is_cells_recipe(src) {
-        // a grid-world study (fig6, fig7, fig14 or a user's recipe with a [cells] table): the
-        // local engine, then the summary table, figures and report
-        let runs = biodis_study::cells::expand_cells(src, overrides, seeds, steps, variants)?;
-        let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
-        let label = format!("grid-world study {study}");
-        if !launch_local(&label, &runs, jobs, &dir, dry_run, engine, detach)? {
-            return Ok(());
-        }
-        return run_cells_dir(&dir, &runs, jobs, quiet);
-    }
-    let runs = biodis_study::expand_variants(src, overrides, seeds, steps, variants)?;
-    let (study, dir) = study_dir(runs.first().map(|r| &r.study.name));
-    let n_var = runs
-        .iter()
-        .map(|r| r.group())
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    eprintln!(
-        "study {study}: {} runs ({} variants/sweep points × {} seeds), {} steps each, {jobs} at a time -> {}",
-        runs.len(),
-        n_var,
-        runs.len() / n_var.max(1),
-        runs.first().map(|r| r.train.steps).unwrap_or(0),
-        dir.display()
-    );
-    if dry_run {
-        for r in &runs {
-            println!("{}", r.run_id());
-        }
-        return Ok(());
-    }
-    if engine.engine == "local" {
-        // a run that cannot fit is refused before any is started (each run checks again)
-        let avail = biodis_study::mem::available_bytes();
-        if let Some(r) = runs
-            .iter()
-            .max_by_key(|r| biodis_study::mem::estimate_dense(r))
-        {
-            biodis_study::mem::check_fits(r, avail)
-                .map_err(|m| anyhow::anyhow!("run {}: {m}", r.run_id()))?;
-            if let Some(a) = avail {
-                let est = biodis_study::mem::estimate_dense(r);
-                let par = jobs.min(runs.len()) as u128;
-                if est.saturating_mul(par) > a as u128 {
-                    eprintln!(
-                        "warning: {par} runs at a time may need about {} of memory ({} each) but {} is available; consider a smaller --jobs",
-                        biodis_study::mem::fmt_bytes(est.saturating_mul(par)),
-                        biodis_study::mem::fmt_bytes(est),
-                        biodis_study::mem::fmt_bytes(a as u128)
-                    );
-                }
-            }
-        }
-    }
-    execute(&dir, &runs, jobs, quiet, engine, detach)
-}
-
 /// Prints a report's table and the files it wrote.
 fn print_report(
     dir: &std::path::Path,
@@ -850,164 +642,6 @@ fn print_report(
         println!("wrote {}", f.display());
     }
     Ok(())
-}
-
-/// The shared preamble of the study kinds that run on the local engine only (grid world,
-/// VAE): announce the study, list the runs on `--dry-run`, refuse other engines.
-/// What launching a grid-world or VAE study needs of its runs.
-trait LocalRun {
-    fn id(&self) -> String;
-    fn steps(&self) -> u64;
-    /// Estimated peak memory in bytes.
-    fn estimate(&self) -> u128;
-    /// The run's own memory check against `available` bytes.
-    fn fits(&self, available: Option<u64>) -> Result<(), String>;
-}
-
-impl LocalRun for biodis_study::cells::CellsRunConfig {
-    fn id(&self) -> String {
-        self.run_id()
-    }
-    fn steps(&self) -> u64 {
-        self.train.steps
-    }
-    fn estimate(&self) -> u128 {
-        biodis_study::cells::estimate_cells(self)
-    }
-    fn fits(&self, available: Option<u64>) -> Result<(), String> {
-        biodis_study::cells::check_cells_fits(self, available)
-    }
-}
-
-impl LocalRun for biodis_study::vae::VaeRunConfig {
-    fn id(&self) -> String {
-        self.run_id()
-    }
-    fn steps(&self) -> u64 {
-        self.train.steps
-    }
-    fn estimate(&self) -> u128 {
-        biodis_study::vae::estimate_vae(self)
-    }
-    fn fits(&self, available: Option<u64>) -> Result<(), String> {
-        biodis_study::vae::check_vae_fits(self, available)
-    }
-}
-
-/// The launch of a grid-world or VAE study: the local-engine check and the plan line, the dry
-/// run (`Ok(false)`: nothing to run), and the refusal of a study whose largest run cannot fit
-/// in memory before any run is started (each run checks again). `Ok(true)`: run it.
-fn launch_local<R: LocalRun>(
-    label: &str,
-    runs: &[R],
-    jobs: usize,
-    dir: &std::path::Path,
-    dry_run: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<bool> {
-    let steps_each = runs.first().map(|r| r.steps()).unwrap_or(0);
-    let ids: Vec<String> = runs.iter().map(|r| r.id()).collect();
-    local_only(label, &ids, steps_each, jobs, dir, dry_run, engine, detach)?;
-    if dry_run {
-        return Ok(false);
-    }
-    if let Some(r) = runs.iter().max_by_key(|r| r.estimate()) {
-        r.fits(biodis_study::mem::available_bytes())
-            .map_err(|m| anyhow::anyhow!("run {}: {m}", r.id()))?;
-    }
-    Ok(true)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn local_only(
-    label: &str,
-    ids: &[String],
-    steps_each: u64,
-    jobs: usize,
-    dir: &std::path::Path,
-    dry_run: bool,
-    engine: &EngineArgs,
-    detach: bool,
-) -> Result<()> {
-    eprintln!(
-        "{label}: {} runs, {steps_each} steps each, {jobs} at a time -> {}",
-        ids.len(),
-        dir.display()
-    );
-    if dry_run {
-        ids.iter().for_each(|i| println!("{i}"));
-        return Ok(());
-    }
-    if engine.engine != "local" || detach {
-        bail!(
-            "{label} runs on the local engine only (got --engine {}{}); run it with --engine local",
-            engine.engine,
-            if detach { " --detach" } else { "" }
-        );
-    }
-    Ok(())
-}
-
-/// Prints the summary table and wall time, writes the report, and fails if a run failed.
-fn finish_local(
-    dir: &std::path::Path,
-    table: String,
-    t0: std::time::Instant,
-    failed: usize,
-    report: Result<biodis_report::Report, biodis_report::ReportError>,
-) -> Result<()> {
-    println!("{table}");
-    println!("wall time {:.1} s", t0.elapsed().as_secs_f64());
-    let rep = report.with_context(|| format!("report for {}", dir.display()))?;
-    for f in rep
-        .files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e != "svg"))
-    {
-        println!("wrote {}", f.display());
-    }
-    if failed > 0 {
-        bail!(
-            "{failed} run(s) failed (see above and `biodis status {}`)",
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-fn run_vae_dir(
-    dir: &std::path::Path,
-    runs: &[biodis_study::vae::VaeRunConfig],
-    jobs: usize,
-    quiet: bool,
-) -> Result<()> {
-    let t0 = std::time::Instant::now();
-    let outcomes =
-        biodis_study::vae::run_vae_study(dir, runs, jobs, !quiet).map_err(anyhow::Error::msg)?;
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let table = biodis_study::vae::vae_summary_table(&outcomes);
-    finish_local(dir, table, t0, failed, biodis_report::vae::report_vae(dir))
-}
-
-fn run_cells_dir(
-    dir: &std::path::Path,
-    runs: &[biodis_study::cells::CellsRunConfig],
-    jobs: usize,
-    quiet: bool,
-) -> Result<()> {
-    let t0 = std::time::Instant::now();
-    let outcomes = biodis_study::cells::run_cells_study(dir, runs, jobs, !quiet)
-        .map_err(anyhow::Error::msg)?;
-    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let table = biodis_study::cells::cells_summary_table(&outcomes);
-    finish_local(
-        dir,
-        table,
-        t0,
-        failed,
-        biodis_report::cells::report_cells(dir),
-    )
 }
 
 /// `runs/synthetic/index.html` or `runs/paper/index.html`: one section per study with its
@@ -1039,7 +673,6 @@ fn write_group_index(parent: &std::path::Path, group: &str, members: &[&str]) ->
         }
     }
     h.push_str("</body></html>\n");
-    std::fs::write(parent.join("index.html"), h)
-        .with_context(|| format!("{}: cannot write index.html", parent.display()))?;
+    biodis_rundir::atomic_write(&parent.join("index.html"), h.as_bytes())?;
     Ok(())
 }

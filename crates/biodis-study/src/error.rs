@@ -1,0 +1,57 @@
+//! The error type of the study layer.
+
+use biodis_rundir::RunDirError;
+use std::path::PathBuf;
+
+/// Errors of studies: recipes, run directories, engines. Messages name the file, key or value
+/// and what was expected; sources are kept in the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    #[error(transparent)]
+    Recipe(#[from] crate::recipe::RecipeError),
+    #[error(transparent)]
+    RunDir(#[from] RunDirError),
+    /// A run of the study already exists with another configuration.
+    #[error("{}: holds run {run} with a different configuration: {diffs}; use another --out, or remove that run's folder to re-run it", dir.display())]
+    Conflict {
+        dir: PathBuf,
+        run: String,
+        /// `key: old (in the study) vs new (now)`, `; `-separated.
+        diffs: String,
+    },
+    /// A run's `recipe.toml` that does not read as this kind's configuration.
+    #[error("{}: {msg}", path.display())]
+    Config { path: PathBuf, msg: String },
+    /// A run that cannot fit in memory (refused before anything is allocated).
+    #[error("run {run}: {msg}")]
+    Memory { run: String, msg: String },
+    /// A run that failed (its `status.json` says why).
+    #[error("{run}: {msg}")]
+    Run { run: String, msg: String },
+    /// The dense trainer's own error (non-finite loss, divergence).
+    #[error(transparent)]
+    Dense(#[from] crate::train::RunError),
+    /// `run-one --index` out of range.
+    #[error("{}: no run with index {index} (the study has {n})", dir.display())]
+    NoSuchIndex {
+        dir: PathBuf,
+        index: usize,
+        n: usize,
+    },
+    /// The Slurm engine.
+    #[error("slurm: {0}")]
+    Slurm(String),
+    /// An engine option that does not apply.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl StudyError {
+    /// A failed run's error.
+    pub fn run(run: &str, msg: impl std::fmt::Display) -> Self {
+        StudyError::Run {
+            run: run.to_string(),
+            msg: msg.to_string(),
+        }
+    }
+}
