@@ -37,7 +37,9 @@ pub use lock::{hostname, pid_alive, Lock, LockHolder};
 pub use stats::{fmt_mean_se, mean_se, MeanSe};
 pub use status::{State, Status};
 pub use study::{read_index, write_index, Kind, RunDir, RunEntry, StudyDir, StudyInfo};
-pub use write::{atomic_write, atomic_write_with, clean_stale_temps, temp_path_for};
+pub use write::{
+    atomic_write, atomic_write_with, clean_stale_temps, clean_stale_temps_of, temp_path_for,
+};
 
 /// Version of the run-directory layout written by this build. Readers accept every version
 /// up to this one; a newer one is refused with [`RunDirError::NewerSchema`].

@@ -75,13 +75,31 @@ pub fn atomic_write_with(
 /// Removes the temporary files (`.<name>.tmp<pid>-…`, and the older `.<name>.tmp<pid>`) that
 /// processes no longer alive left in `dir` (not recursive). Returns how many were removed.
 pub fn clean_stale_temps(dir: &Path) -> usize {
+    clean_matching(dir, None)
+}
+
+/// Removes only the stale temporary files of one destination `path` (for folders that are not
+/// biodis's own, such as the target of `biodis data`). Returns how many were removed.
+pub fn clean_stale_temps_of(path: &Path) -> usize {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| format!(".{}.tmp", n.to_string_lossy()))
+        .unwrap_or_default();
+    clean_matching(dir, Some(&name))
+}
+
+fn clean_matching(dir: &Path, prefix: Option<&str>) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut n = 0;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if !name.starts_with('.') {
+        if !name.starts_with('.') || prefix.is_some_and(|p| !name.starts_with(p)) {
             continue;
         }
         let Some(pos) = name.rfind(".tmp") else {

@@ -152,9 +152,9 @@ mod tests {
 mod write_failure_tests {
     use biodis_rundir::{RunDir, State};
 
-    /// A write that fails mid-run (here: the temporary files of the atomic writes of
-    /// `curve.csv` and `status.json` cannot be created, as on a full disk) leaves the run
-    /// `failed` with the file named, not `running` (which `biodis status` shows `interrupted`).
+    /// A write that fails mid-run (here: `curve.csv` cannot be replaced because a folder with
+    /// files has taken its place, as a write fails on a full disk) leaves the run `failed` with
+    /// the file named, not `running` (which `biodis status` shows `interrupted`).
     #[test]
     fn a_write_failure_mid_run_fails_the_run_naming_the_file() {
         let src = crate::locate("fig2").unwrap();
@@ -167,13 +167,11 @@ mod write_failure_tests {
         let runs = crate::expand_variants(&src, &ov, Some(1), Some(1200), &[]).unwrap();
         let d = tempfile::tempdir().unwrap();
         let rd = RunDir::new(d.path().join(runs[0].run_id()));
-        let root = rd.root.clone();
-        let pid = std::process::id();
+        let curve = rd.curve();
         // (progress is reported every 500 steps: the first report comes before the eval at 600)
         let block = move |_: u64| {
-            for f in ["curve.csv", "status.json"] {
-                let _ = std::fs::create_dir_all(root.join(format!(".{f}.tmp{pid}")));
-            }
+            let _ = std::fs::remove_file(&curve);
+            let _ = std::fs::create_dir_all(curve.join("in-the-way"));
         };
         let e = crate::train::run(&rd, &runs[0], &block)
             .unwrap_err()

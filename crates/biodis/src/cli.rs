@@ -359,6 +359,9 @@ fn report(
     kind: Kind,
     dir: &std::path::Path,
 ) -> Result<biodis_report::Report, biodis_report::ReportError> {
+    // temporary files of reports that were killed mid-way
+    biodis_rundir::clean_stale_temps(dir);
+    biodis_rundir::clean_stale_temps(&dir.join("figures"));
     match kind {
         Kind::Dense => biodis_report::report_study(dir),
         Kind::Cells => biodis_report::cells::report_cells(dir),
@@ -566,6 +569,7 @@ fn data_cmd(dataset: &str, out: &std::path::Path, sizes: &[usize]) -> Result<()>
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let t0 = std::time::Instant::now();
+    biodis_rundir::clean_stale_temps_of(out);
     // written to a temporary file beside `out` and renamed: a killed or failed write never
     // leaves a truncated npz at the final path
     let mut written = 0;
