@@ -324,6 +324,10 @@ fn execute_kind<K: StudyKind>(
     if opts.detach && matches!(opts.engine, Engine::Local) {
         return Err(StudyError::Usage("--detach needs --engine slurm".into()));
     }
+    // a study whose largest run cannot fit is refused before anything is written
+    if let (Some(runs), Engine::Local) = (new_runs, &opts.engine) {
+        kind::check_memory::<K>(runs, jobs)?;
+    }
     std::fs::create_dir_all(dir).map_err(|e| biodis_rundir::RunDirError::io(dir, e))?;
     let _lock = Lock::acquire(&StudyDir::new(dir).lock_path(), "the study")?;
     let (all, todo) = match new_runs {
@@ -346,7 +350,9 @@ fn execute_kind<K: StudyKind>(
     biodis_rundir::clean_stale_temps(dir);
     match &opts.engine {
         Engine::Local => {
-            kind::check_memory::<K>(&todo, jobs)?;
+            if new_runs.is_none() {
+                kind::check_memory::<K>(&todo, jobs)?;
+            }
             kind::run_local::<K>(dir, &todo, jobs, opts.progress)?;
         }
         Engine::Slurm(so) => {

@@ -263,7 +263,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 force,
             };
             let request = |src: biodis_study::RecipeSource, out: Option<PathBuf>| RunRequest {
-                scale: if is_vae(&src) { scale.clone() } else { None },
+                scale: scale.clone(),
                 device: device.map(DeviceArg::device),
                 recipe: src,
                 overrides: overrides.clone(),
@@ -285,8 +285,10 @@ fn real_main(cli: Cli) -> Result<()> {
                     eprintln!("== {name} ({}/{})", k + 1, members.len());
                     let src = biodis_study::locate(name)?;
                     let mut req = request(src, Some(parent.join(name)));
+                    // --scale and --device apply to the group's VAE members only
                     if !is_vae(&req.recipe) {
                         req.device = None;
+                        req.scale = None;
                     }
                     if let Err(e) = run_planned(&req, &opts, dry_run) {
                         eprintln!("{name}: {}", error_text(&e));

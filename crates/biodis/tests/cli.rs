@@ -1557,17 +1557,19 @@ fn gridworld_bad_input_is_named() {
     .unwrap();
     let e = run_err(&["run", p.to_str().unwrap(), "--dry-run"]);
     assert!(e.contains("bogus") && e.contains("x.toml"), "{e}");
+    // grid-world studies run on Slurm too (tests/slurm.rs); Slurm options without
+    // `--engine slurm` are an error, not ignored
     let e = run_err(&[
         "run",
         "fig6",
-        "--engine",
-        "slurm",
+        "--runs-per-task",
+        "4",
         "--steps",
         "1",
         "--out",
         tmp.path().join("s").to_str().unwrap(),
     ]);
-    assert!(e.contains("local engine"), "{e}");
+    assert!(e.contains("need --engine slurm"), "{e}");
 }
 
 /// The VAE path end to end on tiny settings: fig13 (2 variants × 1 seed × 3 steps), its

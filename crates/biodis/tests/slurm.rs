@@ -227,3 +227,128 @@ fn slurm_engine_matches_local_reports_failures_and_resumes_a_cancelled_run() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// Every study kind runs under Slurm: a tiny grid-world study (4 runs, 3 per task: 2 tasks)
+/// and a tiny VAE study (2 runs in one task) give the same numbers as the local engine.
+#[test]
+#[ignore = "needs a running Slurm cluster (.ci/run starts one with scripts/slurm/start.sh)"]
+fn slurm_runs_grid_world_and_vae_studies_several_runs_per_task() {
+    let d = tempfile::tempdir().unwrap();
+    let kinds: [(&str, &[&str], usize, usize); 2] = [
+        (
+            "fig6",
+            &[
+                "--seeds",
+                "2",
+                "--steps",
+                "10",
+                "--set",
+                "cells.n_cells=16",
+                "--set",
+                "train.eval_every=10",
+                "--set",
+                "train.eval_worlds=2",
+            ],
+            3,
+            4,
+        ),
+        (
+            "fig13",
+            &[
+                "--seeds",
+                "1",
+                "--steps",
+                "3",
+                "--variants",
+                "bio_w1,bvae_b1",
+                "--set",
+                "train.batch=8",
+                "--set",
+                "train.mig_samples=200",
+                "--set",
+                "train.r2_samples=16",
+            ],
+            2,
+            2,
+        ),
+    ];
+    for (recipe, args, per_task, n_runs) in kinds {
+        let (a, b) = (
+            d.path().join(format!("{recipe}-local")),
+            d.path().join(format!("{recipe}-slurm")),
+        );
+        let o = bin()
+            .args(["run", recipe, "--quiet", "--out", a.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{recipe} local: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = bin()
+            .args([
+                "run",
+                recipe,
+                "--quiet",
+                "--engine",
+                "slurm",
+                "--out",
+                b.to_str().unwrap(),
+            ])
+            .args(["--runs-per-task", &per_task.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{recipe} slurm: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // one task list with ceil(n_runs / per_task) lines, one array job
+        let lists: Vec<_> = std::fs::read_dir(b.join("slurm"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("tasks-"))
+            .collect();
+        assert_eq!(lists.len(), 1, "{recipe}");
+        let tasks = std::fs::read_to_string(lists[0].path()).unwrap();
+        assert_eq!(
+            tasks.lines().count(),
+            n_runs.div_ceil(per_task),
+            "{recipe}: {tasks}"
+        );
+        let st = String::from_utf8_lossy(
+            &bin()
+                .args(["status", b.to_str().unwrap()])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .to_string();
+        assert!(st.contains(&format!("{n_runs} done")), "{recipe}: {st}");
+        for id in std::fs::read_dir(&a)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join("result.json").is_file())
+        {
+            let id = id.file_name();
+            let mut ra = without_wall(&a.join(&id).join("result.json"));
+            let mut rb = without_wall(&b.join(&id).join("result.json"));
+            // timings differ between engines; every number of the model must not
+            for k in [
+                "steps_per_s",
+                "euler_step_s",
+                "train_s",
+                "eval_s",
+                "ms_per_step",
+            ] {
+                ra.as_object_mut().unwrap().remove(k);
+                rb.as_object_mut().unwrap().remove(k);
+            }
+            assert_eq!(ra, rb, "{recipe} {id:?}: local and slurm results differ");
+        }
+        assert!(b.join("report.html").is_file(), "{recipe}: no report");
+    }
+}
