@@ -724,12 +724,7 @@ pub fn write_cells_summary(study_dir: &Path, outcomes: &[CellsOutcome]) -> Resul
 
 /// A per-variant table (mean ± s.e. over seeds) of the headline numbers.
 pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
-    let mut order: Vec<String> = Vec::new();
-    for o in outcomes {
-        if !order.contains(&o.variant) {
-            order.push(o.variant.clone());
-        }
-    }
+    let order = crate::kind::variant_order(outcomes);
     // columns by name, so that the table cannot drift from SUMMARY_COLUMNS
     let cols: Vec<(&str, usize)> = [
         ("loc acc", "location_acc"),

@@ -64,6 +64,17 @@ pub trait StudyKind: Sync + 'static {
     }
 }
 
+/// The groups (variant plus sweep point) of `outcomes` in the order they first appear.
+pub fn variant_order<R>(outcomes: &[Outcome<R>]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    for o in outcomes {
+        if !order.contains(&o.variant) {
+            order.push(o.variant.clone());
+        }
+    }
+    order
+}
+
 /// Outcome of one run of a study.
 #[derive(Debug)]
 pub struct Outcome<R> {
@@ -83,22 +94,13 @@ fn run_id<K: StudyKind>(c: &K::Config) -> String {
 /// `key: a (in the study) vs b (now)`. `study.seeds` and `study.description` are not part of a
 /// run's configuration (a study extended with more seeds keeps its runs).
 pub fn config_diffs(old: &toml::Table, new: &toml::Table) -> Vec<String> {
-    fn flat(t: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) {
-        for (k, v) in t {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                toml::Value::Table(sub) => flat(sub, &key, out),
-                other => out.push((key, other.to_string())),
-            }
-        }
-    }
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    flat(old, "", &mut a);
-    flat(new, "", &mut b);
+    let flat = |t: &toml::Table| -> Vec<(String, String)> {
+        crate::recipe::flatten(t, "")
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    };
+    let (a, b) = (flat(old), flat(new));
     let ignored = ["study.seeds", "study.description"];
     let mut keys: Vec<&String> = a.iter().chain(&b).map(|(k, _)| k).collect();
     keys.sort();

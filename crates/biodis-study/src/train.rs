@@ -658,12 +658,7 @@ pub fn write_summary(study_dir: &Path, outcomes: &[Outcome]) -> Result<(), Study
 
 /// A per-variant table of final MIR (mean ± s.e.), in the order variants first appear.
 pub fn summary_table(outcomes: &[Outcome]) -> String {
-    let mut order: Vec<String> = Vec::new();
-    for o in outcomes {
-        if !order.contains(&o.variant) {
-            order.push(o.variant.clone());
-        }
-    }
+    let order = crate::kind::variant_order(outcomes);
     let mut s = format!(
         "{:<16} {:>6} {:>6} {:>18} {:>16} {:>10}\n",
         "variant", "done", "failed", "final MIR (±s.e.)", "R² (±s.e.)", "active"

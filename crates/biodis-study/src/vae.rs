@@ -625,12 +625,7 @@ pub fn write_vae_summary(
 
 /// Per-variant table (mean ± s.e. over seeds) of MIG and R².
 pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
-    let mut order: Vec<String> = Vec::new();
-    for o in outcomes {
-        if !order.contains(&o.variant) {
-            order.push(o.variant.clone());
-        }
-    }
+    let order = crate::kind::variant_order(outcomes);
     let mut s = format!(
         "{:<18} {:>4} {:>15} {:>15} {:>8}\n",
         "variant", "runs", "MIG", "R²", "active"
