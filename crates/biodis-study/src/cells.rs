@@ -337,22 +337,21 @@ pub fn estimate_cells(cfg: &CellsRunConfig) -> u128 {
 
 /// Refuses a grid-world run whose estimated memory ([`estimate_cells`]) exceeds `available`
 /// bytes (`None`: no check), with the estimate, the available memory and the shapes.
-pub fn check_cells_fits(cfg: &CellsRunConfig, available: Option<u64>) -> Result<(), String> {
-    let est = estimate_cells(cfg);
-    match available {
-        Some(avail) if est > avail as u128 => Err(format!(
-            "needs about {} of memory (world.size = {} so {} locations, cells.n_cells = {}, train.batch = {}, cells.euler_steps = {}, train.eval_worlds = {}) but this machine has {} available (MemAvailable); reduce the sizes",
-            crate::mem::fmt_bytes(est),
+pub fn check_cells_fits(
+    cfg: &CellsRunConfig,
+    available: Option<u64>,
+) -> Result<(), crate::mem::TooBig> {
+    crate::mem::check(estimate_cells(cfg), available, || {
+        format!(
+            "world.size = {} so {} locations, cells.n_cells = {}, train.batch = {}, cells.euler_steps = {}, train.eval_worlds = {}",
             cfg.world.size,
             cfg.world.size.saturating_mul(cfg.world.size),
             cfg.cells.n_cells,
             cfg.train.batch,
             cfg.cells.euler_steps,
             cfg.train.eval_worlds,
-            crate::mem::fmt_bytes(avail as u128)
-        )),
-        _ => Ok(()),
-    }
+        )
+    })
 }
 
 /// Trains (or resumes, or skips when done) one grid-world run into `dir`.
@@ -360,7 +359,7 @@ pub fn run_cells(
     dir: &RunDir,
     cfg: &CellsRunConfig,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<CellsResult, String> {
+) -> Result<CellsResult, StudyError> {
     let r = run_cells_inner(dir, cfg, progress);
     if let Err(e) = &r {
         // every error (a write that fails on a full disk included) leaves the run `failed`
@@ -374,7 +373,14 @@ pub fn run_cells(
             let _ = dir.write_status(&st);
         }
     }
-    r
+    // (the inner messages already start with the run id)
+    r.map_err(|msg| StudyError::Run {
+        run: cfg.run_id(),
+        msg: msg
+            .strip_prefix(&format!("{}: ", cfg.run_id()))
+            .map(String::from)
+            .unwrap_or(msg),
+    })
 }
 
 fn run_cells_inner(
@@ -623,7 +629,7 @@ impl crate::StudyKind for Cells {
     fn estimate_bytes(c: &CellsRunConfig) -> u128 {
         estimate_cells(c)
     }
-    fn check_fits(c: &CellsRunConfig, available: Option<u64>) -> Result<(), String> {
+    fn check_fits(c: &CellsRunConfig, available: Option<u64>) -> Result<(), crate::mem::TooBig> {
         check_cells_fits(c, available)
     }
     fn train(
@@ -631,7 +637,7 @@ impl crate::StudyKind for Cells {
         c: &CellsRunConfig,
         progress: crate::kind::Progress,
     ) -> Result<CellsResult, StudyError> {
-        run_cells(dir, c, progress).map_err(|m| StudyError::run(&c.run_id(), m))
+        run_cells(dir, c, progress)
     }
     fn read_result(dir: &RunDir) -> Result<Option<CellsResult>, StudyError> {
         crate::kind::read_json(&dir.result())
@@ -820,7 +826,9 @@ mod mem_tests {
     fn absurd_grid_world_sizes_are_refused() {
         let big = cfg(&["cells.n_cells=10000000"]);
         assert!(estimate_cells(&big) > 1u128 << 50);
-        let e = check_cells_fits(&big, Some(64 << 30)).unwrap_err();
+        let e = check_cells_fits(&big, Some(64 << 30))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("cells.n_cells = 10000000") && e.contains("64.0 GiB available"),
             "{e}"
@@ -832,7 +840,7 @@ mod mem_tests {
         let d = tempfile::tempdir().unwrap();
         let rd = RunDir::new(d.path().join("r"));
         if crate::mem::available_bytes().is_some() {
-            let e = run_cells(&rd, &big, &|_| {}).unwrap_err();
+            let e = run_cells(&rd, &big, &|_| {}).unwrap_err().to_string();
             assert!(e.contains("needs about"), "{e}");
             assert_eq!(rd.read_status().unwrap().state, State::Failed);
         }

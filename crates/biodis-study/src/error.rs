@@ -23,8 +23,12 @@ pub enum StudyError {
     #[error("{}: {msg}", path.display())]
     Config { path: PathBuf, msg: String },
     /// A run that cannot fit in memory (refused before anything is allocated).
-    #[error("run {run}: {msg}")]
-    Memory { run: String, msg: String },
+    #[error("run {run}: {source}")]
+    Memory {
+        run: String,
+        #[source]
+        source: crate::mem::TooBig,
+    },
     /// A run that failed (its `status.json` says why).
     #[error("{run}: {msg}")]
     Run { run: String, msg: String },

@@ -40,7 +40,7 @@ pub trait StudyKind: Sync + 'static {
     fn estimate_bytes(c: &Self::Config) -> u128;
     /// The run's memory check against `available` bytes (`None`: no check); the message says
     /// which keys to reduce.
-    fn check_fits(c: &Self::Config, available: Option<u64>) -> Result<(), String>;
+    fn check_fits(c: &Self::Config, available: Option<u64>) -> Result<(), crate::mem::TooBig>;
     /// Trains the run into `dir` (or resumes it from its checkpoint, or returns its result when
     /// it is done). Every error leaves the run `failed` with its message.
     fn train(
@@ -205,8 +205,8 @@ pub fn run_locked<K: StudyKind>(
     dir: &RunDir,
     cfg: &K::Config,
     progress: Progress,
-) -> Result<K::Result, String> {
-    let _lock = Lock::acquire(&dir.lock_path(), "the run").map_err(|e| e.to_string())?;
+) -> Result<K::Result, StudyError> {
+    let _lock = Lock::acquire(&dir.lock_path(), "the run")?;
     clean_stale_temps(&dir.root);
     clean_stale_temps(&dir.arrays());
     if dir.is_done() {
@@ -215,7 +215,7 @@ pub fn run_locked<K: StudyKind>(
             return Ok(r);
         }
     }
-    K::train(dir, cfg, progress).map_err(|e| e.to_string())
+    K::train(dir, cfg, progress)
 }
 
 /// The local engine: trains `todo` (runs of the prepared study) on `jobs` worker threads (one
@@ -244,7 +244,8 @@ pub fn run_local<K: StudyKind>(
                 let id = run_id::<K>(cfg);
                 let dir = study.join(&id);
                 let pb = bar.clone();
-                let res = run_locked::<K>(&RunDir::new(dir.clone()), cfg, &move |n| pb.inc(n));
+                let res = run_locked::<K>(&RunDir::new(dir.clone()), cfg, &move |n| pb.inc(n))
+                    .map_err(|e| e.to_string());
                 if let Err(e) = &res {
                     say(&bar, format!("run {id} failed: {e}"));
                 }
@@ -348,9 +349,9 @@ pub fn check_memory<K: StudyKind>(runs: &[K::Config], jobs: usize) -> Result<(),
     let Some(r) = runs.iter().max_by_key(|r| K::estimate_bytes(r)) else {
         return Ok(());
     };
-    K::check_fits(r, avail).map_err(|msg| StudyError::Memory {
+    K::check_fits(r, avail).map_err(|source| StudyError::Memory {
         run: run_id::<K>(r),
-        msg,
+        source,
     })?;
     if let Some(a) = avail {
         let est = K::estimate_bytes(r);

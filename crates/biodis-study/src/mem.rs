@@ -78,22 +78,44 @@ pub fn estimate_dense(cfg: &RunConfig) -> u128 {
         .saturating_add(eval)
 }
 
-/// Refuses a run whose estimated memory exceeds `available` (bytes; `None`: no check), with the
-/// estimate, the available memory and the shapes that drive it.
-pub fn check_fits(cfg: &RunConfig, available: Option<u64>) -> Result<(), String> {
-    let est = estimate_dense(cfg);
+/// A run whose estimated memory exceeds what this machine has available.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("needs about {} of memory ({sizes}) but this machine has {} available (MemAvailable); reduce the sizes", fmt_bytes(*.needs), fmt_bytes(*.available as u128))]
+pub struct TooBig {
+    /// Estimated peak bytes.
+    pub needs: u128,
+    /// Available bytes (`MemAvailable`).
+    pub available: u64,
+    /// The keys that drive the estimate, with their values (`data.n_samples = 200000, …`).
+    pub sizes: String,
+}
+
+/// The one memory check of every study kind: `needs` bytes against `available` (`None`: no
+/// check); `sizes` names the keys that drive the estimate.
+pub fn check(
+    needs: u128,
+    available: Option<u64>,
+    sizes: impl FnOnce() -> String,
+) -> Result<(), TooBig> {
     match available {
-        Some(avail) if est > avail as u128 => Err(format!(
-            "needs about {} of memory (data.n_samples = {}, data.n_factors = {}, model.hidden = {:?}, train.eval_samples = {}) but this machine has {} available (MemAvailable); reduce the sizes",
-            fmt_bytes(est),
-            cfg.data.n_samples,
-            cfg.data.n_factors,
-            cfg.model.hidden,
-            cfg.train.eval_samples,
-            fmt_bytes(avail as u128)
-        )),
+        Some(avail) if needs > avail as u128 => Err(TooBig {
+            needs,
+            available: avail,
+            sizes: sizes(),
+        }),
         _ => Ok(()),
     }
+}
+
+/// Refuses a dense run whose estimated memory ([`estimate_dense`]) exceeds `available` (bytes;
+/// `None`: no check), with the estimate, the available memory and the shapes that drive it.
+pub fn check_fits(cfg: &RunConfig, available: Option<u64>) -> Result<(), TooBig> {
+    check(estimate_dense(cfg), available, || {
+        format!(
+            "data.n_samples = {}, data.n_factors = {}, model.hidden = {:?}, train.eval_samples = {}",
+            cfg.data.n_samples, cfg.data.n_factors, cfg.model.hidden, cfg.train.eval_samples
+        )
+    })
 }
 
 #[cfg(test)]
@@ -133,7 +155,7 @@ eval_samples = 500
         assert!(check_fits(&small, Some(1 << 30)).is_ok());
         assert!(check_fits(&small, None).is_ok());
         let wide = cfg(&BASE.replace("hidden = [16]", "hidden = [10000000]"));
-        let msg = check_fits(&wide, Some(8 << 30)).unwrap_err();
+        let msg = check_fits(&wide, Some(8 << 30)).unwrap_err().to_string();
         assert!(
             msg.contains("GiB") && msg.contains("8.0 GiB available") && msg.contains("10000000"),
             "{msg}"

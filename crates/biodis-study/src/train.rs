@@ -590,7 +590,7 @@ impl crate::StudyKind for Dense {
     fn estimate_bytes(c: &RunConfig) -> u128 {
         crate::mem::estimate_dense(c)
     }
-    fn check_fits(c: &RunConfig, available: Option<u64>) -> Result<(), String> {
+    fn check_fits(c: &RunConfig, available: Option<u64>) -> Result<(), crate::mem::TooBig> {
         crate::mem::check_fits(c, available)
     }
     fn train(dir: &RunDir, c: &RunConfig, progress: Progress) -> Result<RunResult, StudyError> {

@@ -263,20 +263,16 @@ pub fn estimate_vae(cfg: &VaeRunConfig) -> u128 {
 
 /// Refuses a VAE run whose estimated memory ([`estimate_vae`]) exceeds `available` bytes
 /// (`None`: no check), with the estimate, the available memory and the shapes.
-pub fn check_vae_fits(cfg: &VaeRunConfig, available: Option<u64>) -> Result<(), String> {
-    let est = estimate_vae(cfg);
-    match available {
-        Some(avail) if est > avail as u128 => Err(format!(
-            "needs about {} of memory (train.batch = {}, vae.latent = {}, train.mig_samples = {}, train.r2_samples = {}) but this machine has {} available (MemAvailable); reduce the sizes",
-            crate::mem::fmt_bytes(est),
-            cfg.train.batch,
-            cfg.vae.latent,
-            cfg.train.mig_samples,
-            cfg.train.r2_samples,
-            crate::mem::fmt_bytes(avail as u128)
-        )),
-        _ => Ok(()),
-    }
+pub fn check_vae_fits(
+    cfg: &VaeRunConfig,
+    available: Option<u64>,
+) -> Result<(), crate::mem::TooBig> {
+    crate::mem::check(estimate_vae(cfg), available, || {
+        format!(
+            "train.batch = {}, vae.latent = {}, train.mig_samples = {}, train.r2_samples = {}",
+            cfg.train.batch, cfg.vae.latent, cfg.train.mig_samples, cfg.train.r2_samples,
+        )
+    })
 }
 
 /// Trains (or skips when done) one VAE run into `dir`.
@@ -284,7 +280,7 @@ pub fn run_vae(
     dir: &RunDir,
     cfg: &VaeRunConfig,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<VaeResult, String> {
+) -> Result<VaeResult, StudyError> {
     let r = run_vae_inner(dir, cfg, progress);
     if let Err(e) = &r {
         // every error (a write that fails on a full disk included) leaves the run `failed`
@@ -298,7 +294,14 @@ pub fn run_vae(
             let _ = dir.write_status(&st);
         }
     }
-    r
+    // (the inner messages already start with the run id)
+    r.map_err(|msg| StudyError::Run {
+        run: cfg.run_id(),
+        msg: msg
+            .strip_prefix(&format!("{}: ", cfg.run_id()))
+            .map(String::from)
+            .unwrap_or(msg),
+    })
 }
 
 fn run_vae_inner(
@@ -308,7 +311,7 @@ fn run_vae_inner(
 ) -> Result<VaeResult, String> {
     let id = cfg.run_id();
     let err = |e: String| format!("{id}: {e}");
-    check_vae_fits(cfg, crate::mem::available_bytes()).map_err(err)?;
+    check_vae_fits(cfg, crate::mem::available_bytes()).map_err(|e| err(e.to_string()))?;
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
             // a done run is trusted only with a result.json that reads back whole
@@ -559,7 +562,7 @@ impl crate::StudyKind for Vae {
     fn estimate_bytes(c: &VaeRunConfig) -> u128 {
         estimate_vae(c)
     }
-    fn check_fits(c: &VaeRunConfig, available: Option<u64>) -> Result<(), String> {
+    fn check_fits(c: &VaeRunConfig, available: Option<u64>) -> Result<(), crate::mem::TooBig> {
         check_vae_fits(c, available)
     }
     fn train(
@@ -567,7 +570,7 @@ impl crate::StudyKind for Vae {
         c: &VaeRunConfig,
         progress: crate::kind::Progress,
     ) -> Result<VaeResult, StudyError> {
-        run_vae(dir, c, progress).map_err(|m| StudyError::run(&c.run_id(), m))
+        run_vae(dir, c, progress)
     }
     fn read_result(dir: &RunDir) -> Result<Option<VaeResult>, StudyError> {
         crate::kind::read_json(&dir.result())
@@ -742,7 +745,9 @@ mod mem_tests {
         let big = expand_vae(&src, &ov, Some(1), Some(10), &[])
             .unwrap()
             .remove(0);
-        let e = check_vae_fits(&big, Some(64 << 30)).unwrap_err();
+        let e = check_vae_fits(&big, Some(64 << 30))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("train.batch = 1000000000") && e.contains("64.0 GiB available"),
             "{e}"
