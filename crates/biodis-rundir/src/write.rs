@@ -112,10 +112,12 @@ fn clean_matching(dir: &Path, prefix: Option<&str>) -> usize {
         let Ok(pid) = digits.parse::<u32>() else {
             continue;
         };
-        if pid != std::process::id() && !crate::pid_alive(pid) && e.path().is_file() {
-            if std::fs::remove_file(e.path()).is_ok() {
-                n += 1;
-            }
+        if pid != std::process::id()
+            && !crate::pid_alive(pid)
+            && e.path().is_file()
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            n += 1;
         }
     }
     n

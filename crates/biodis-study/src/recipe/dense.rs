@@ -237,7 +237,7 @@ pub fn expand(
     expand_variants(src, overrides, seeds, steps, &[])
 }
 
-/// [`expand`], keeping only the variants named in `only` (all when empty). An unknown name is
+/// [`fn@expand`], keeping only the variants named in `only` (all when empty). An unknown name is
 /// an error that lists the recipe's variants.
 pub fn expand_variants(
     src: &RecipeSource,

@@ -12,7 +12,7 @@
 //!
 //! The module is split by responsibility: [`embedded`] (the paper's recipes and [`locate`]),
 //! [`common`] (`[study]`, `[[variant]]`, `[sweep]`), [`dense`] (the dense recipe and its runs),
-//! [`overrides`] (`--set`), [`expand`] (variants × sweep points × seeds for every kind).
+//! [`overrides`] (`--set`), [`mod@expand`] (variants × sweep points × seeds for every kind).
 
 pub mod common;
 pub mod dense;
