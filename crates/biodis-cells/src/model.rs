@@ -565,6 +565,7 @@ fn softplus(x: f64) -> f64 {
 
 /// `C (m×n) = alpha · A (m×k) · B (k×n) + beta · C`, row-major with optional transposes.
 #[allow(clippy::too_many_arguments)]
+#[allow(unsafe_code, reason = "biodis-nn's raw-pointer GEMM on checked slices")]
 fn gemm<T: Scalar>(
     m: usize,
     k: usize,

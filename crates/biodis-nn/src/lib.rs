@@ -13,8 +13,11 @@
 
 pub mod checkpoint;
 pub mod constraints;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod mlp;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod optim;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod scalar;
 mod simd;
 
