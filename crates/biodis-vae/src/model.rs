@@ -120,9 +120,8 @@ impl ConvVae {
     /// `U(±1/√fan_in)`, PyTorch's default — fan_in = in·k² for a conv, out·k² for a transposed
     /// conv (PyTorch's convention for its `[in, out, k, k]` weight), in for a dense layer.
     pub fn new_seeded(channels: usize, latent: usize, device: &Device, seed: u64) -> ConvVae {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(10);
+        use rand::Rng;
+        let mut rng = biodis_data::streams::vae::INIT.rng(seed);
         let mut m = ConvVae::new(channels, latent, device);
         let mut draw = |n: usize, fan_in: usize| -> Vec<f32> {
             let b = 1.0 / (fan_in as f64).sqrt();

@@ -144,7 +144,7 @@ fn metrics_bench(a: &BenchArgs) -> Result<()> {
     let (n, d) = (10_000usize, 10usize);
     let sizes = [2usize, 3, 4, 5, 6, 4];
     let k = sizes.len();
-    let mut rng = SplitMix64(7);
+    let mut rng = SplitMix64(biodis_data::streams::fixed::BENCH_METRICS_DATA);
     let f = ndarray::Array2::from_shape_fn((n, k), |(_, j)| rng.below(sizes[j]) as f64);
     let mix: Vec<f64> = (0..d * k).map(|_| rng.normal()).collect();
     let z = ndarray::Array2::from_shape_fn((n, d), |(s, i)| {
