@@ -3,8 +3,8 @@
 //! - [`constraints`]: `nonneg` (relu | hinge | none), `activity_energy`, `weight_energy`, and the
 //!   comparison terms `sparsity_l1`, `weight_l1` (paper §2–3, App. A.5, A.6).
 //! - [`mlp`]: sequential MLPs with hand-derived gradients (no autodiff framework: the
-//!   measured bake-off, `shared/reference/bakeoff.md`, shows this path 2–5× faster than JAX
-//!   on the paper's small networks).
+//!   project's measured bake-off, whose notes are not in this repository, shows this path
+//!   2–5× faster than JAX on the paper's small networks).
 //! - [`optim`]: Adam as PyTorch and the learning-rate schedules.
 //! - [`checkpoint`]: safetensors checkpoints for exact resume.
 //!
