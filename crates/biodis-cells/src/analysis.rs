@@ -32,6 +32,7 @@
 //!   (the value of a uniform distribution) suggests bimodality.
 
 use biodis_data::gridworld::{World, WorldSpec};
+use biodis_data::streams;
 use biodis_metrics::spatial::null::{null_scores, percentiles, Null};
 use biodis_metrics::spatial::stats::{
     map_correlation, mean_pairwise_correlation, module_cosine_distance,
@@ -259,7 +260,7 @@ pub fn analyse(
                         &scorer,
                         Null::BinPermutation,
                         e.null_shuffles,
-                        e.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        streams::cells::grid_null(e.seed, i),
                     );
                     if !nul.is_empty() {
                         let (_, p95, p99) = percentiles(&nul);
@@ -273,7 +274,7 @@ pub fn analyse(
                         &scorer,
                         Null::SmoothField(c.smooth_sigma),
                         e.null_shuffles,
-                        e.seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                        streams::cells::smooth_null(e.seed, i),
                     );
                     if !sm.is_empty() {
                         let (_, p95, p99) = percentiles(&sm);
@@ -293,7 +294,7 @@ pub fn analyse(
                 e.object_k,
             );
             if e.null_shuffles > 0 && c.ovc_consistency.is_finite() {
-                let mut rng = SplitMix64(e.seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+                let mut rng = SplitMix64(streams::cells::ovc_null(e.seed, i));
                 let nul: Vec<f64> = (0..e.null_shuffles)
                     .map(|_| {
                         let moved: Vec<Vec<(usize, usize)>> = objs

@@ -7,13 +7,14 @@
 //! world of the world stream that has at least two objects (a world with fewer has no object
 //! structure to entangle with, and patch correlation needs two objects).
 //!
-//! Random streams (ChaCha8 seeded with the run's seed): 1 = training worlds, 2 = parameter
-//! init, 3 = random `z` inits (`z_init = "random"`), 4 = evaluation worlds.
+//! Random streams (ChaCha8 seeded with the run's seed; named in `biodis_data::streams::cells`):
+//! 1 = training worlds, 2 = parameter init, 3 = random `z` inits (`z_init = "random"`),
+//! 4 = evaluation worlds.
 
 use crate::model::{CellLoss, CellModel, CellsSpec, InferStats, Stepper};
 use biodis_data::gridworld::{World, WorldSpec};
+use biodis_data::streams;
 use biodis_nn::{Adam, Schedule};
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -141,12 +142,9 @@ impl Trainer {
         train: CellsTrain,
         seed: u64,
     ) -> Result<Self, String> {
-        let mut world_rng = ChaCha8Rng::seed_from_u64(seed);
-        world_rng.set_stream(1);
-        let mut init_rng = ChaCha8Rng::seed_from_u64(seed);
-        init_rng.set_stream(2);
-        let mut z_rng = ChaCha8Rng::seed_from_u64(seed);
-        z_rng.set_stream(3);
+        let mut world_rng = streams::cells::WORLDS.rng(seed);
+        let mut init_rng = streams::cells::INIT.rng(seed);
+        let z_rng = streams::cells::Z_INIT.rng(seed);
         let fixed = match train.task {
             Task::Entangled => Some(entangled_world(&world, &mut world_rng)?),
             Task::Factorised => None,

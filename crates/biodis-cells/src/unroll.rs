@@ -229,6 +229,7 @@ impl<T: Scalar> CellModel<T> {
 }
 
 /// `c (m × n) = a (m × n) · bᵀ` for square `b` (`n × n`), row-major.
+#[allow(unsafe_code, reason = "biodis-nn's raw-pointer GEMM on checked slices")]
 fn gemm_nt<T: Scalar>(m: usize, n: usize, a: &[T], b: &[T], c: &mut [T]) {
     // SAFETY: a is m×n, b is n×n, c is m×n, contiguous row-major; c does not alias a or b.
     unsafe {

@@ -16,7 +16,10 @@
 //! [0, 1]; the paper does not say how it rescaled, this is the natural choice).
 //!
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
-//! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
+//! same dataset (ChaCha8 stream [`streams::dense::DATASET`] of the seed; every stream is named
+//! in `biodis-streams`, re-exported here as [`streams`]).
+
+pub use biodis_streams as streams;
 
 pub mod csv;
 pub mod gridworld;
@@ -24,7 +27,7 @@ pub mod images;
 pub mod mem;
 pub mod npy;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
@@ -165,11 +168,10 @@ impl DataSpec {
         }
     }
 
-    /// Generates the dataset for `seed` (deterministic; ChaCha8 stream 1).
+    /// Generates the dataset for `seed` (deterministic; ChaCha8 stream [`streams::dense::DATASET`]).
     pub fn generate(&self, seed: u64) -> Result<Dataset, DataError> {
         self.validate()?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(1);
+        let mut rng = streams::dense::DATASET.rng(seed);
         let k = self.n_factors;
         let n = self.n_samples;
         let (x_dim, y_dim) = self.dims();
@@ -371,6 +373,7 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     fn spec(task: Task) -> DataSpec {
         DataSpec {

@@ -103,7 +103,7 @@ pub fn dci(
         let (y, _) = dense(f);
         // one tie-breaking stream per factor, all from the caller's seed
         let o = GbdtOptions {
-            seed: opts.seed.wrapping_add(k as u64),
+            seed: biodis_streams::metrics::dci_factor(opts.seed, k),
             ..opts
         };
         let g = Gbdt::fit(&xcols, &y[..n_train], o);

@@ -43,7 +43,7 @@ fn train_one(
     let mut index: Vec<usize> = (0..l).collect();
     let mut active = l;
     let mut pgmax_old = f64::INFINITY;
-    let mut rng = SplitMix64(1);
+    let mut rng = SplitMix64(biodis_streams::fixed::SVM_COORDINATE_ORDER);
     for _ in 0..max_iter {
         let (mut pgmax_new, mut pgmin_new) = (f64::NEG_INFINITY, f64::INFINITY);
         for i in 0..active {

@@ -3,8 +3,8 @@
 //! - [`constraints`]: `nonneg` (relu | hinge | none), `activity_energy`, `weight_energy`, and the
 //!   comparison terms `sparsity_l1`, `weight_l1` (paper §2–3, App. A.5, A.6).
 //! - [`mlp`]: sequential MLPs with hand-derived gradients (no autodiff framework: the
-//!   measured bake-off, `shared/reference/bakeoff.md`, shows this path 2–5× faster than JAX
-//!   on the paper's small networks).
+//!   project's measured bake-off, whose notes are not in this repository, shows this path
+//!   2–5× faster than JAX on the paper's small networks).
 //! - [`optim`]: Adam as PyTorch and the learning-rate schedules.
 //! - [`checkpoint`]: safetensors checkpoints for exact resume.
 //!
@@ -13,8 +13,11 @@
 
 pub mod checkpoint;
 pub mod constraints;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod mlp;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod optim;
+#[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod scalar;
 mod simd;
 

@@ -89,7 +89,8 @@ impl Scalar for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: the caller upholds `Scalar::gemm`'s contract, which is `gemm_any`'s.
+        unsafe { gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -130,7 +131,8 @@ impl Scalar for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: the caller upholds `Scalar::gemm`'s contract, which is `gemm_any`'s.
+        unsafe { gemm_any(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
     }
 }
 
@@ -163,25 +165,28 @@ unsafe fn gemm_any<T: Scalar>(
     csc: isize,
 ) {
     let read_dst = beta != T::ZERO;
-    gemm::gemm(
-        m,
-        n,
-        k,
-        c,
-        csc,
-        rsc,
-        read_dst,
-        a,
-        csa,
-        rsa,
-        b,
-        csb,
-        rsb,
-        beta,
-        alpha,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    )
+    // SAFETY: the caller guarantees valid, non-overlapping (C) matrices for these strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            csc,
+            rsc,
+            read_dst,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
 }

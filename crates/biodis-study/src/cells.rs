@@ -24,8 +24,6 @@ use biodis_data::gridworld::{World, WorldSpec};
 use biodis_nn::checkpoint::{to_bytes, Checkpoint};
 use biodis_rundir::{atomic_write, RunDir, State, Status};
 use ndarray::{Array3, Array4};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -200,8 +198,7 @@ fn curve_line(r: &CellsCurveRow) -> String {
 /// The evaluation worlds of a run: world 0 without objects, then `eval_worlds` with ≥ 1 object
 /// (stream 4), plus the random layouts of the patch baseline.
 fn eval_worlds(cfg: &CellsRunConfig) -> (Vec<World>, Vec<World>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
-    rng.set_stream(4);
+    let mut rng = biodis_data::streams::cells::EVAL_WORLDS.rng(cfg.run.seed);
     let mut worlds = vec![cfg.world.world_with(vec![])];
     let mut guard = 0;
     while worlds.len() < cfg.train.eval_worlds + 1 && guard < 100_000 {

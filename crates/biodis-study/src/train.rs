@@ -1,9 +1,10 @@
 //! Training one run: data, model, Adam, evaluation, checkpoints and exact resume.
 //!
-//! Random streams (ChaCha8, seeded with the run's seed): stream 1 generates the dataset
-//! (`biodis-data`), stream 2 initialises the weights, stream 3 draws minibatch indices. The
-//! checkpoint stores the batch stream's word position, so a resumed run draws exactly the
-//! batches an uninterrupted run would, and ends with the same numbers.
+//! Random streams (ChaCha8, seeded with the run's seed; named in `biodis_data::streams::dense`):
+//! stream 1 generates the dataset (`biodis-data`), stream 2 initialises the weights, stream 3
+//! draws minibatch indices. The checkpoint stores the batch stream's word position, so a
+//! resumed run draws exactly the batches an uninterrupted run would, and ends with the same
+//! numbers.
 //!
 //! Evaluation (every `train.eval_every` steps and at the end) runs the first
 //! `train.eval_samples` samples through the network and records, per hidden layer, MIR
@@ -18,8 +19,7 @@ use biodis_nn::checkpoint::{to_bytes, Checkpoint};
 use biodis_nn::{Adam, LossTerms, Mlp, MlpSpec};
 use biodis_rundir::{atomic_write, RunDir, RunDirError, State, Status};
 use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 use crate::StudyError;
 use std::collections::HashMap;
@@ -279,12 +279,10 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
         split: cfg.model.split(),
     };
     let n_hidden = spec.n_hidden();
-    let mut init_rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
-    init_rng.set_stream(2);
+    let mut init_rng = biodis_data::streams::dense::INIT.rng(cfg.run.seed);
     let mut net: Mlp<f32> = Mlp::new(spec.clone(), &cfg.constraints, &mut init_rng);
     let mut adam: Adam<f32> = Adam::new(net.params.len());
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.run.seed);
-    rng.set_stream(3);
+    let mut rng = biodis_data::streams::dense::BATCHES.rng(cfg.run.seed);
     let mut step: u64 = 0;
     let mut curve: Vec<CurveRow> = Vec::new();
 

@@ -3,6 +3,7 @@
 
 use crate::linalg::{eye, frob2, inv, mul, random_orthogonal, singular_values, t, Mat, Rng};
 use crate::objective::{cross_term, purity, Objective};
+use biodis_streams::theory;
 use serde::Serialize;
 use serde_json::json;
 
@@ -139,7 +140,7 @@ fn thm1_energy(m: &Mat, a: f64, var: f64) -> f64 {
 /// has probability ≈ 6e-5 each); every sampled `z` must also be ≥ 0 (the minimal bias makes
 /// `min z_j = 0` exactly at the corners of the support).
 fn thm1_closed_form(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x11);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::THM1_CLOSED_FORM));
     let n_mc = if cfg.quick { 100_000 } else { 1_000_000 };
     let a = 1.0;
     let (n, k) = (5, 3);
@@ -201,7 +202,7 @@ fn thm1_closed_form(cfg: Config) -> Check {
 /// clamps the losing entries to 0) and the energy must equal the disentangled minimum
 /// `(1 + a²/σ²) C` to 1e-9 relative (rounding).
 fn thm1_optimum(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x22);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::THM1_OPTIMUM));
     let starts = if cfg.quick { 10 } else { 100 };
     let (n, k, a) = (8, 4, 1.0);
     let var = Dist::Uniform.var(a);
@@ -259,7 +260,7 @@ fn thm1_optimum(cfg: Config) -> Check {
 ///
 /// Tolerance: strictly higher energy in the closed form (margin > 0); MC agreement within 4 s.e.
 fn thm1_rotation(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x33);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::THM1_ROTATION));
     let (k, a) = (3, 1.0);
     let var = Dist::Uniform.var(a);
     let m0: Mat = (0..k)
@@ -321,7 +322,7 @@ fn pinv_rows(a: &Mat) -> Option<Mat> {
 /// Tolerance: the bound may be violated by at most 1e-12 relative (rounding); tightness within
 /// 1e-9 relative (a handful of small products and one 3×3 inverse).
 fn lemma_variance_bound(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x44);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::LEMMA_VARIANCE_BOUND));
     let (m, n, k) = (8, 5, 3);
     let var = 1.0 / 3.0;
     let trials = if cfg.quick { 200 } else { 5000 };
@@ -397,7 +398,7 @@ fn best_of(
 /// Tolerance: best value within 1e-4 relative of `L*` (the smoothing of |·| ends at ε = 1e-7,
 /// leaving O(ε) residue), best solution's mean row purity > 0.999.
 fn thm2(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x55);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::THM2));
     let (m, n, k, a) = (10, 6, 3, 1.0);
     let var = Dist::Uniform.var(a);
     let beta = 0.1;
@@ -441,7 +442,7 @@ fn thm2(cfg: Config) -> Check {
 /// within [0.8, 1.2] × the predicted RMS error `κ² √(k(k+1)/m)` (off-diagonal entries have
 /// variance κ⁴/m, diagonal ones 2κ⁴/m; the mean of a norm sits just below its RMS).
 fn a34(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x66);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::A34));
     let (k, kappa) = (4, 1.5);
     let ms: Vec<usize> = if cfg.quick {
         vec![16, 64, 256, 1024]
@@ -502,7 +503,7 @@ fn a34(cfg: Config) -> Check {
 ///
 /// Tolerance: 1e-3 relative per λ (smoothing residue and the stopping rule).
 fn a35_lambda(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x77);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::A35_LAMBDA));
     let (m, n, k, a) = (8, 5, 3, 1.0);
     let var = Dist::Uniform.var(a);
     let beta = 0.05;
@@ -566,7 +567,7 @@ fn a35_lambda(cfg: Config) -> Check {
 /// "small β_w" intuition, and reports where disentanglement (purity > 0.99) breaks as ρ grows.
 /// Pass means: the map was computed, ρ = 0 is disentangled, and the β_w-invariance holds.
 fn a35_general(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x88);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::A35_GENERAL));
     let (n, k, a) = (6, 3, 1.0);
     let var = Dist::Uniform.var(a);
     let rhos: Vec<f64> = if cfg.quick {
@@ -629,7 +630,7 @@ fn a35_general(cfg: Config) -> Check {
 /// Tolerance: best value within 1e-6 relative of `L*` (projected gradient reaches exact zeros,
 /// no smoothing), best solution's purity > 0.9999.
 fn a7(cfg: Config) -> Check {
-    let mut rng = Rng::new(cfg.seed ^ 0x99);
+    let mut rng = Rng::new(theory::check(cfg.seed, theory::A7));
     let (n, c) = (9, 4);
     let beta = 0.2;
     let obj = Objective {

@@ -19,6 +19,7 @@
 pub mod model;
 
 use biodis_data::images::{images, sample_factors, ImageData, IMAGE_SIDE};
+use biodis_data::streams;
 use burn::module::Module;
 use burn::module::Param;
 use burn::tensor::activation::sigmoid;
@@ -26,7 +27,6 @@ use burn::tensor::Gradients;
 use burn::tensor::{Device, Tensor, TensorData};
 use model::{ConvVae, LossWeights, Nonneg};
 use ndarray::Array2;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -277,10 +277,8 @@ impl VaeTrainer {
         let sizes: Vec<usize> = model.get_params().iter().map(Vec::len).collect();
         let adam_m: Vec<Tensor<1>> = sizes.iter().map(|&n| Tensor::zeros([n], &plain)).collect();
         let adam_v = adam_m.clone();
-        let mut factor_rng = ChaCha8Rng::seed_from_u64(seed);
-        factor_rng.set_stream(11);
-        let mut eps_rng = ChaCha8Rng::seed_from_u64(seed);
-        eps_rng.set_stream(12);
+        let factor_rng = streams::vae::FACTORS.rng(seed);
+        let eps_rng = streams::vae::EPS.rng(seed);
         Ok(VaeTrainer {
             model: Some(model),
             adam_m,
@@ -504,8 +502,7 @@ pub fn evaluate(
     seed: u64,
 ) -> Result<(VaeEval, Array2<f64>, Array2<f64>), String> {
     let (model, device) = t.eval_model();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(13);
+    let mut rng = streams::vae::EVAL.rng(seed);
     let sizes = data.factor_sizes();
     let factors = sample_factors(&sizes, t.train.mig_samples, &mut rng);
     let codes = encode_means(&model, t.spec.nonneg, data, &factors, &device);

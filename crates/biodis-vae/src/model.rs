@@ -7,7 +7,7 @@
 //! | decoder | FC latent→256 ReLU; FC 256→1024 ReLU, reshaped to 64×4×4; 3 × up-conv 4×4 stride 2 pad 1 (64, 32, 32, ReLU); up-conv to C channels (logits) |
 //!
 //! Parameters: 766 295 for C = 3 and 764 245 for C = 1 (tested). The flattening order of the
-//! 64×4×4 maps is channel-major (PyTorch's `reshape`), as in `shared/bench` B4.
+//! 64×4×4 maps is channel-major (PyTorch's `reshape`), as in `bench/peers` B4.
 //!
 //! Loss per batch (sums over pixels and latents, means over the batch):
 //! `rec + β_VAE·KL + L_nonneg + L_weight`, with
@@ -120,9 +120,8 @@ impl ConvVae {
     /// `U(±1/√fan_in)`, PyTorch's default — fan_in = in·k² for a conv, out·k² for a transposed
     /// conv (PyTorch's convention for its `[in, out, k, k]` weight), in for a dense layer.
     pub fn new_seeded(channels: usize, latent: usize, device: &Device, seed: u64) -> ConvVae {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(10);
+        use rand::Rng;
+        let mut rng = biodis_data::streams::vae::INIT.rng(seed);
         let mut m = ConvVae::new(channels, latent, device);
         let mut draw = |n: usize, fan_in: usize| -> Vec<f32> {
             let b = 1.0 / (fan_in as f64).sqrt();
@@ -160,7 +159,7 @@ impl ConvVae {
         m
     }
 
-    /// Overwrite every parameter from flat `f32` arrays in the order of `shared/bench` B4:
+    /// Overwrite every parameter from flat `f32` arrays in the order of `bench/peers` B4:
     /// conv 0–3 (weight `[out, in, 4, 4]`, bias), encoder FC 1024→256 and 256→2·latent,
     /// decoder FC latent→256 and 256→1024 (weights `[in, out]`, bias), up-conv 0–3 (weight
     /// `[in, out, 4, 4]`, bias). Errors name the parameter whose length is wrong.

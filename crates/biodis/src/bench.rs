@@ -1,6 +1,6 @@
-//! `biodis bench`: the Rust side of the peer benchmarks in `shared/bench` (PyTorch eager and
+//! `biodis bench`: the Rust side of the peer benchmarks in `bench/peers` (PyTorch eager and
 //! JAX jit), on the identical initial weights and data pools written by `gen_data.py`, with the
-//! same math (see `shared/bench/bench_torch.py`). Prints JSON lines in the peers' format, so the
+//! same math (see `bench/peers/bench_torch.py`). Prints JSON lines in the peers' format, so the
 //! ratio is taken between numbers measured side by side on the same machine.
 //!
 //! - `--mode time`: warm-up of n/4 + 1 steps, then `--reps` repeats of n steps; median steps/s.
@@ -23,7 +23,7 @@ pub struct BenchArgs {
     /// Timed repeats.
     #[arg(long, default_value_t = 7)]
     reps: usize,
-    /// Directory written by shared/bench/gen_data.py (default: $BENCH_DATA or /tmp/biodis-bench-data).
+    /// Directory written by bench/peers/gen_data.py (default: $BENCH_DATA or /tmp/biodis-bench-data).
     /// For `metrics`: where to write the benchmark arrays (z.npy, f.npy) for bench/dci_sklearn.py.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -144,7 +144,7 @@ fn metrics_bench(a: &BenchArgs) -> Result<()> {
     let (n, d) = (10_000usize, 10usize);
     let sizes = [2usize, 3, 4, 5, 6, 4];
     let k = sizes.len();
-    let mut rng = SplitMix64(7);
+    let mut rng = SplitMix64(biodis_data::streams::fixed::BENCH_METRICS_DATA);
     let f = ndarray::Array2::from_shape_fn((n, k), |(_, j)| rng.below(sizes[j]) as f64);
     let mix: Vec<f64> = (0..d * k).map(|_| rng.normal()).collect();
     let z = ndarray::Array2::from_shape_fn((n, d), |(s, i)| {
@@ -165,10 +165,10 @@ fn metrics_bench(a: &BenchArgs) -> Result<()> {
         std::fs::create_dir_all(dir)?;
         let mut b = Vec::new();
         ndarray_npy::WriteNpyExt::write_npy(&z, &mut b)?;
-        std::fs::write(dir.join("z.npy"), &b)?;
+        biodis_rundir::atomic_write(&dir.join("z.npy"), &b)?;
         let mut b = Vec::new();
         ndarray_npy::WriteNpyExt::write_npy(&f, &mut b)?;
-        std::fs::write(dir.join("f.npy"), &b)?;
+        biodis_rundir::atomic_write(&dir.join("f.npy"), &b)?;
     }
     let reps = a.reps.max(1);
     let mut t = Vec::new();
@@ -209,12 +209,12 @@ fn metrics_bench(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads `manifest.json` (array shapes) written by `shared/bench/gen_data.py`.
+/// Reads `manifest.json` (array shapes) written by `bench/peers/gen_data.py`.
 fn read_manifest(dir: &Path) -> Result<serde_json::Value> {
     let mp = dir.join("manifest.json");
     serde_json::from_str(&std::fs::read_to_string(&mp).with_context(|| {
         format!(
-            "reading {} (run shared/bench/gen_data.py first)",
+            "reading {} (run `python3 bench/peers/gen_data.py` first; it writes $BENCH_DATA, default /tmp/biodis-bench-data)",
             mp.display()
         )
     })?)

@@ -121,7 +121,7 @@ enum Cmd {
         /// The study directory (e.g. runs/fig2).
         dir: PathBuf,
     },
-    /// Speed benchmarks against the PyTorch/JAX peers (shared/bench), on their data and weights.
+    /// Speed benchmarks against the PyTorch/JAX peers (bench/peers), on their data and weights.
     Bench(bench::BenchArgs),
     /// Score latents against ground-truth factors with MIR, MIG, DCI, SAP, … (arrays from any
     /// framework: .npy, .npz, .csv).

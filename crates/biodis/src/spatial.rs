@@ -236,7 +236,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
                         CellOptions {
                             null: nullc,
                             null_kind,
-                            seed: seed.wrapping_add(cell as u64 * 7919),
+                            seed: biodis_data::streams::spatial::cell_null(seed, cell),
                         },
                     ));
                     done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -454,7 +454,7 @@ fn demo_maps(count: usize, seed: u64) -> (Vec<Vec<f64>>, usize) {
     use biodis_metrics::spatial::maps::*;
     use biodis_metrics::special::SplitMix64;
     let n = 16;
-    let mut rng = SplitMix64(seed ^ 0xD3);
+    let mut rng = SplitMix64(biodis_data::streams::spatial::demo_maps(seed));
     let maps = (0..count)
         .map(|i| match i % 5 {
             0 => hex_rect_map(

@@ -526,33 +526,33 @@ fn damaged_result_or_checkpoint_is_rerun_not_trusted() {
     );
 }
 
-/// The dense trainer against the PyTorch reference (`shared/bench/bench_torch.py --mode check`,
+/// The dense trainer against the PyTorch reference (`bench/peers/bench_torch.py --mode check`,
 /// torch 2.15.0, measured on this machine) on the identical weights and data that
-/// `shared/bench/gen_data.py` writes: loss at steps 0, 1, 10, 50, 100, 199.
+/// `bench/peers/gen_data.py` (standard library only) writes: loss at steps 0, 1, 10, 50, 100, 199.
 #[test]
 fn losses_match_pytorch_reference() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_data.py");
-    // A user's clone has no `../shared`: the test then skips with its reason. CI sets
-    // BIODIS_REQUIRE_SHARED=1 so that it can never skip there.
-    if !shared.exists() {
+    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peers/gen_data.py");
+    assert!(gen.exists(), "{} is part of the repository", gen.display());
+    // Skips (with its reason) only where there is no `python3`. CI sets BIODIS_REQUIRE_PYTHON=1
+    // so that it can never skip there.
+    if Command::new("python3").arg("--version").output().is_err() {
         assert!(
-            std::env::var_os("BIODIS_REQUIRE_SHARED").is_none(),
-            "{} not found and BIODIS_REQUIRE_SHARED is set",
-            shared.display()
+            std::env::var_os("BIODIS_REQUIRE_PYTHON").is_none(),
+            "python3 not found and BIODIS_REQUIRE_PYTHON is set"
         );
         eprintln!(
-            "skipped: {} not found (the peers' data generator lives in ../shared beside the repository)",
-            shared.display()
+            "skipped: python3 not found (it runs {} to write the peers' weights and data)",
+            gen.display()
         );
         return;
     }
     let d = tempfile::tempdir().unwrap();
     let st = Command::new("python3")
-        .arg(&shared)
+        .arg(&gen)
         .env("BENCH_DATA", d.path())
         .status()
         .expect("python3");
-    assert!(st.success());
+    assert!(st.success(), "{} failed", gen.display());
     let torch: [(&str, [f64; 6]); 2] = [
         (
             "B1",

@@ -1,5 +1,5 @@
 //! Integration test of the Slurm engine against a real single-node cluster
-//! (`../shared/slurm/start.sh`, started by `.ci/run`). Ignored in the default test run; CI runs
+//! (`scripts/slurm/start.sh`, started by `.ci/run`). Ignored in the default test run; CI runs
 //! it with `cargo test --release -p biodis --test slurm -- --ignored` after starting Slurm.
 
 use std::path::Path;
@@ -59,7 +59,7 @@ fn squeue_empty(job: &str) -> bool {
 }
 
 #[test]
-#[ignore = "needs a running Slurm cluster (.ci/run starts one with ../shared/slurm/start.sh)"]
+#[ignore = "needs a running Slurm cluster: `bash scripts/slurm/start.sh` (as .ci/run does), then `cargo test --release -p biodis --test slurm -- --ignored`"]
 fn slurm_engine_matches_local_reports_failures_and_resumes_a_cancelled_run() {
     let d = tempfile::tempdir().unwrap();
     let t0 = Instant::now();

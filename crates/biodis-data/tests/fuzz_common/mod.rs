@@ -30,15 +30,23 @@ struct Counting;
 /// Requests above [`MAX_ALLOC`] refused (each one handled by its caller, or the test aborts).
 static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
+#[allow(
+    unsafe_code,
+    reason = "a GlobalAlloc that refuses oversized requests (the fuzz harness's memory bound)"
+)]
+// SAFETY: every request is either refused with a null pointer (which `GlobalAlloc` allows) or
+// passed unchanged to the system allocator, which upholds the contract.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if l.size() > MAX_ALLOC {
             REFUSED.fetch_add(1, Ordering::Relaxed);
             return std::ptr::null_mut();
         }
+        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: `p` came from `System` (every pointer this allocator returns does).
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
@@ -46,6 +54,7 @@ unsafe impl GlobalAlloc for Counting {
             REFUSED.fetch_add(1, Ordering::Relaxed);
             return std::ptr::null_mut();
         }
+        // SAFETY: `p` came from `System`; the caller upholds `GlobalAlloc::realloc`'s contract.
         unsafe { System.realloc(p, l, new) }
     }
 }
