@@ -21,6 +21,7 @@
 pub mod csv;
 pub mod gridworld;
 pub mod images;
+pub mod matrix;
 pub mod mem;
 pub mod npy;
 
