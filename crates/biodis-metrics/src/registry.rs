@@ -8,7 +8,8 @@
 //! `mir.whittington2023`, …). Each metric reads only the options it uses. [`METRICS`] lists the
 //! entries in the order `all` expands to; [`lookup`] finds one by id and [`resolve`] turns a
 //! user's list (trimmed, lower-cased, `all` expanded) into entries, refusing an unknown id with
-//! [`MetricError::UnknownMetric`], which names it and the valid ones.
+//! [`MetricError::UnknownMetric`], which names it and the valid ones. [`varying_columns`]
+//! picks the factor columns worth scoring (a constant factor has zero entropy).
 //!
 //! The classifier metrics (DCI, SAP, explicitness; [`Metric::capped`]) train and test on at most
 //! [`ScoreOptions::max_train`] / [`ScoreOptions::max_test`] samples, reduced by
@@ -357,6 +358,18 @@ pub fn resolve(requested: &[String]) -> Result<Vec<&'static Metric>, MetricError
     names.iter().map(|n| lookup(n)).collect()
 }
 
+/// The factor columns that vary (not every value equal to the first), in order. A constant
+/// factor carries no information to disentangle, and the metrics that divide by factor entropy
+/// refuse it, so `biodis score` and `biodis.score` score only these columns.
+pub fn varying_columns(factors: ArrayView2<f64>) -> Vec<usize> {
+    (0..factors.ncols())
+        .filter(|&k| {
+            let c = factors.column(k);
+            !c.iter().all(|v| *v == c[0])
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +404,13 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("unknown metric 'nope'; available: mir"));
+    }
+
+    #[test]
+    fn constant_factor_columns_are_left_out() {
+        let f = ndarray::array![[1.0, 3.0, 0.0], [2.0, 3.0, 0.0], [1.0, 3.0, 1.0]];
+        assert_eq!(varying_columns(f.view()), [0, 2]);
+        assert!(varying_columns(ndarray::Array2::<f64>::zeros((0, 2)).view()).is_empty());
     }
 
     #[test]

@@ -147,19 +147,13 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         );
     }
     // drop constant factors with a warning
-    let keep: Vec<usize> = (0..f0.ncols())
-        .filter(|&k| {
-            let c = f0.column(k);
-            let constant = c.iter().all(|v| *v == c[0]);
-            if constant {
-                eprintln!(
-                    "warning: {}: factor column {k} is constant; excluded (it has zero entropy)",
-                    a.factors.display()
-                );
-            }
-            !constant
-        })
-        .collect();
+    let keep = registry::varying_columns(f0.view());
+    for k in (0..f0.ncols()).filter(|k| !keep.contains(k)) {
+        eprintln!(
+            "warning: {}: factor column {k} is constant; excluded (it has zero entropy)",
+            a.factors.display()
+        );
+    }
     if keep.is_empty() {
         bail!(
             "{}: every factor column is constant; nothing to score",
