@@ -19,7 +19,9 @@ pub mod sac;
 pub mod stats;
 
 pub use gridcell::{grid_cell_call, GridCellCriterion, NullLevel, NullPercentiles};
-pub use gridscore::{grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore};
+pub use gridscore::{
+    grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore, OpexeboError,
+};
 pub use sac::sac;
 
 use crate::special::percentile;
