@@ -17,6 +17,10 @@
 //!
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
 //! same dataset (ChaCha8 stream 1 of the seed; streams are documented in `biodis-study`).
+//!
+//! Files: [`matrix`] reads the samples × dims matrices (and ratemap arrays) that `biodis score`
+//! and `biodis spatial` take, from `.npy` / `.npz` ([`npy`]) or `.csv` ([`csv`]); [`images`]
+//! holds the image datasets and [`gridworld`] the grid worlds of the cell model.
 
 pub mod csv;
 pub mod gridworld;

@@ -65,7 +65,7 @@ impl CellsRunConfig {
         self.run.group()
     }
     pub fn validate(&self) -> Result<(), String> {
-        self.world.validate()?;
+        self.world.validate().map_err(|e| e.to_string())?;
         if self.world.max_objects == 0 {
             return Err(
                 "world.max_objects = 0: the task and its analyses need worlds with objects".into(),
