@@ -77,8 +77,8 @@ impl CellsRunConfig {
                 self.world.max_objects
             ));
         }
-        self.cells.validate()?;
-        self.train.validate()?;
+        self.cells.validate().map_err(|e| e.to_string())?;
+        self.train.validate().map_err(|e| e.to_string())?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
