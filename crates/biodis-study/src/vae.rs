@@ -162,8 +162,8 @@ impl VaeRunConfig {
     }
     pub fn validate(&self) -> Result<(), String> {
         self.data.validate()?;
-        self.vae.validate()?;
-        self.train.validate()?;
+        self.vae.validate().map_err(|e| e.to_string())?;
+        self.train.validate().map_err(|e| e.to_string())?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
@@ -333,7 +333,7 @@ fn run_vae_inner(
         data.channels(),
         cfg.run.seed,
     )
-    .map_err(err)?;
+    .map_err(|e| err(e.to_string()))?;
     let write_status = |state: State, step: u64, msg: Option<String>| {
         let _ = dir.write_status(&Status {
             state,
@@ -407,7 +407,7 @@ fn run_vae_inner(
                     data.channels(),
                     cfg.run.seed,
                 )
-                .map_err(err)?;
+                .map_err(|e| err(e.to_string()))?;
             }
         }
     }
@@ -486,7 +486,8 @@ fn run_vae_inner(
         atomic_write(&dir.weights(), &bytes).map_err(|e| err(e.to_string()))?;
     }
     let t1 = Instant::now();
-    let (eval, codes, factors) = evaluate(&t, data.as_ref(), cfg.run.seed).map_err(err)?;
+    let (eval, codes, factors) =
+        evaluate(&t, data.as_ref(), cfg.run.seed).map_err(|e| err(e.to_string()))?;
     // Fig. 12: traversals of one fixed image (the middle of every factor).
     let mid: Vec<usize> = data.factor_sizes().iter().map(|s| s / 2).collect();
     let steps = 8;
@@ -696,7 +697,8 @@ impl VaeRunEncoder {
             config.train.clone(),
             data.channels(),
             config.run.seed,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         t.set_params(&params)
             .map_err(|e| format!("{}: {e}", wp.display()))?;
         Ok(VaeRunEncoder {
