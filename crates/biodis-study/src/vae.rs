@@ -465,7 +465,7 @@ fn run_vae_inner(
                 tensors.push((&names[3 * k + 1], &st.adam_m[k]));
                 tensors.push((&names[3 * k + 2], &st.adam_v[k]));
             }
-            let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+            let bytes = to_bytes(&tensors, &meta).map_err(|e| err(e.to_string()))?;
             atomic_write(&ck, &bytes).map_err(|e| err(e.to_string()))?;
         }
     }
@@ -482,7 +482,7 @@ fn run_vae_inner(
             .zip(&st.params)
             .map(|(n, p)| (n.as_str(), p.as_slice()))
             .collect();
-        let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+        let bytes = to_bytes(&tensors, &meta).map_err(|e| err(e.to_string()))?;
         atomic_write(&dir.weights(), &bytes).map_err(|e| err(e.to_string()))?;
     }
     let t1 = Instant::now();
