@@ -382,7 +382,13 @@ mod tests {
         let (r, c, s, _) = skaggs(&[1.0; 4], None).unwrap();
         assert!(r.abs() < 1e-12 && c.abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
         let e = skaggs(&[1.0, -0.5], None).unwrap_err();
-        assert_eq!(e, SkaggsError::NegativeRate { bin: 1, value: -0.5 });
+        assert_eq!(
+            e,
+            SkaggsError::NegativeRate {
+                bin: 1,
+                value: -0.5
+            }
+        );
         assert!(e.to_string().contains("negative"));
     }
 
