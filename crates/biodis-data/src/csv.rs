@@ -22,43 +22,63 @@ pub enum CsvError {
     /// The file could not be read (or is not UTF-8 text).
     #[error("{path}: cannot read ({source})")]
     Io {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
     /// The first line holds more than one kind of delimiter.
     #[error("{path}: line {line} mixes the delimiters {found}; use one of ',', ';' or tab")]
     MixedDelimiters {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// The delimiters found on the line.
         found: String,
     },
     /// A line with another number of columns than the first data line.
     #[error("{path}: line {line}: {found} columns, expected {expected}")]
     Ragged {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// Columns on the line.
         found: usize,
+        /// Columns of the first data line.
         expected: usize,
     },
     /// The header's width differs from the data's.
     #[error("{path}: the header (line {line}) has {header} columns but the data has {data}")]
     HeaderWidth {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// Columns of the header.
         header: usize,
+        /// Columns of the data.
         data: usize,
     },
     /// A cell of a data line that does not parse as a number.
     #[error("{path}: line {line}, column {column}: '{cell}' is not a number")]
     NotANumber {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// The column (1-based).
         column: usize,
+        /// The cell text.
         cell: String,
     },
     /// No data line at all.
     #[error("{path}: no numeric rows")]
-    Empty { path: String },
+    Empty {
+        /// The file.
+        path: String,
+    },
 }
 
 /// A parsed numeric CSV.

@@ -19,22 +19,33 @@ pub enum NpyError {
     /// The file (or member) could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
     /// The bytes are not a readable array (`msg` says what is wrong).
     #[error("{path}: {msg}")]
-    Format { path: String, msg: String },
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// The file is not a zip archive the reader can open.
     #[error("{path}: not a .npz archive ({source})")]
     Zip {
+        /// The file.
         path: String,
+        /// The cause.
         source: zip::result::ZipError,
     },
     /// A member's body could not be read to its end.
     #[error("{path}: damaged member ({source}; the archive is truncated or corrupt)")]
     DamagedMember {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
 }

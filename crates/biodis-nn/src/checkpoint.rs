@@ -10,17 +10,26 @@ use std::path::Path;
 pub enum CheckpointError {
     /// The file's contents are not the expected tensors or metadata (`msg` says what).
     #[error("checkpoint {path}: {msg}")]
-    Format { path: String, msg: String },
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// The file could not be read.
     #[error("checkpoint {path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
     /// The safetensors reader refused the file.
     #[error("checkpoint {path}: {source}")]
     Parse {
+        /// The file.
         path: String,
+        /// The cause.
         source: safetensors::SafeTensorError,
     },
     /// The safetensors writer refused the tensors or metadata.

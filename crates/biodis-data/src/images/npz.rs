@@ -24,44 +24,68 @@ pub enum FileError {
     /// The file could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The cause.
         source: std::io::Error,
     },
     /// The contents are not the expected layout (`msg` says what is wrong).
     #[error("{path}: {msg}")]
-    Format { path: PathBuf, msg: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
     /// The zip layer refused the archive or a write (`what` says which).
     #[error("{path}: {what}: {source}")]
     Zip {
+        /// The file.
         path: PathBuf,
+        /// What was being read or written.
         what: String,
+        /// The cause.
         source: zip::result::ZipError,
     },
     /// A read inside the file failed (`what` says what was being read).
     #[error("{path}: {what} ({source})")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// What was being read or written.
         what: String,
+        /// The cause.
         source: std::io::Error,
     },
     /// The HDF5 reader refused the file or a read (`what` says which).
     #[error("{path}: {what}: {source}")]
     Hdf5 {
+        /// The file.
         path: PathBuf,
+        /// What was being read or written.
         what: String,
+        /// The cause.
         source: std::sync::Arc<rust_hdf5::Hdf5Error>,
     },
     /// The thread that owns an HDF5 file's handle is gone (it panicked).
     #[error("{path}: {what}: the reader thread stopped")]
-    ReaderStopped { path: PathBuf, what: String },
+    ReaderStopped {
+        /// The file.
+        path: PathBuf,
+        /// What was being read or written.
+        what: String,
+    },
     /// The file's checksum is not the expected one.
     #[error(
         "{path}: MD5 {actual} does not match the expected {expected} \
          (a corrupt or different file; pass md5 = \"skip\" to load it anyway)"
     )]
     Md5 {
+        /// The file.
         path: PathBuf,
+        /// The expected MD5.
         expected: String,
+        /// The MD5 of the file.
         actual: String,
     },
 }
