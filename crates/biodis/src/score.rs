@@ -6,6 +6,10 @@
 //! Constant factor columns cannot be scored by metrics that divide by factor entropy: they are
 //! excluded with a warning naming the column (a factor with a single value carries no
 //! information to disentangle).
+//!
+//! This module only parses the arguments, loads the matrices ([`biodis_data::matrix`]), calls
+//! the metrics through [`biodis_metrics::registry`] (ids, options and dispatch live there) and
+//! prints the table or JSON.
 
 use anyhow::{bail, Context, Result};
 use biodis_data::matrix::{self, MatrixError};

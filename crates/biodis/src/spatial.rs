@@ -1,6 +1,8 @@
 //! `biodis spatial`: per-cell spatial analyses of ratemaps (grid scores in every variant,
 //! spacing/orientation, shuffle nulls, Skaggs statistics, border score) with a table and
 //! figures. Maps: `.npy`/`.npz` of shape cells × n × n or cells × n² (or `.csv`, cells × n²).
+//! Files are read by [`biodis_data::matrix::read_array`]; a cell is called a grid cell by
+//! [`biodis_metrics::spatial::grid_cell_call`] with [`GridCellCriterion::SPATIAL`].
 
 use anyhow::{bail, Context, Result};
 use biodis_metrics::spatial::null::Null;
