@@ -38,7 +38,9 @@ use biodis_metrics::spatial::stats::{
     map_correlation, mean_pairwise_correlation, module_cosine_distance,
     object_centred_consistency_around, object_centred_map, patch_correlation,
 };
-use biodis_metrics::spatial::{sac, DeepMindScorer, Form};
+use biodis_metrics::spatial::{
+    grid_cell_call, sac, DeepMindScorer, Form, GridCellCriterion, NullLevel, NullPercentiles,
+};
 use biodis_metrics::special::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -325,10 +327,6 @@ pub fn analyse(
             .map(|r| w[r * nc..(r + 1) * nc].iter().map(|&v| v as f64).collect())
             .collect()
     };
-    let graded: Vec<&&CellStats> = active
-        .iter()
-        .filter(|c| c.grid_score.is_finite() && c.grid_null_p95.is_finite())
-        .collect();
     let frac = |sel: &dyn Fn(&CellStats) -> Option<bool>| -> f64 {
         let v: Vec<bool> = active.iter().filter_map(|c| sel(c)).collect();
         if v.is_empty() {
@@ -337,13 +335,22 @@ pub fn analyse(
             v.iter().filter(|&&b| b).count() as f64 / v.len() as f64
         }
     };
-    let above = |thr: fn(&CellStats) -> f64| {
+    // the grid-cell call against a null (no call for a cell without a score or a null)
+    let above = |null: fn(&CellStats) -> NullPercentiles, level: NullLevel| {
         move |c: &CellStats| {
-            (c.grid_score.is_finite() && thr(c).is_finite()).then(|| c.grid_score > thr(c))
+            grid_cell_call(c.grid_score, null(c), &GridCellCriterion::null_only(level))
         }
     };
-    let frac_grid_above_smooth_p95 = frac(&above(|c| c.grid_smooth_p95));
-    let frac_grid_above_smooth_p99 = frac(&above(|c| c.grid_smooth_p99));
+    let shuffled = |c: &CellStats| NullPercentiles {
+        p95: c.grid_null_p95,
+        p99: c.grid_null_p99,
+    };
+    let smooth = |c: &CellStats| NullPercentiles {
+        p95: c.grid_smooth_p95,
+        p99: c.grid_smooth_p99,
+    };
+    let frac_grid_above_smooth_p95 = frac(&above(smooth, NullLevel::P95));
+    let frac_grid_above_smooth_p99 = frac(&above(smooth, NullLevel::P99));
     let frac_ovc = frac(&|c: &CellStats| {
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
             .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
@@ -359,15 +366,7 @@ pub fn analyse(
         patch_corr_random: rand_pc,
         stability_mean: mean_of(&|c| c.stability),
         bimodality: bimodality_coefficient(&active.iter().map(|c| c.stability).collect::<Vec<_>>()),
-        frac_grid_above_p95: if graded.is_empty() {
-            f64::NAN
-        } else {
-            graded
-                .iter()
-                .filter(|c| c.grid_score > c.grid_null_p95)
-                .count() as f64
-                / graded.len() as f64
-        },
+        frac_grid_above_p95: frac(&above(shuffled, NullLevel::P95)),
     };
     (cells, pop)
 }

@@ -7,15 +7,18 @@
 //! - [`unroll`]: the weight step through the inference (exact reverse-mode gradients);
 //! - [`diag`]: diagnostics of inference and transitions;
 //! - [`train`]: the two-stage optimisation over batches of worlds (factorised or entangled task);
+//! - [`error`]: [`CellsError`], what setting up a model can refuse;
 //! - [`analysis`]: the paper's analyses of a trained model (ratemaps, cross-world stability,
 //!   grid scores, object-centred consistency, module cosine distance, patch correlation).
 
 pub mod analysis;
 pub mod diag;
+pub mod error;
 pub mod model;
 pub mod train;
 pub mod unroll;
 
+pub use error::CellsError;
 pub use model::{
     CellActivation, CellLoss, CellModel, CellsSpec, InferStats, Layout, LocationTarget, NormMode,
     Stepper, TransInit, WeightStep, ZInit,

@@ -11,6 +11,7 @@
 //! 1 = training worlds, 2 = parameter init, 3 = random `z` inits (`z_init = "random"`),
 //! 4 = evaluation worlds.
 
+use crate::error::CellsError;
 use crate::model::{CellLoss, CellModel, CellsSpec, InferStats, Stepper};
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_data::streams;
@@ -81,44 +82,53 @@ fn d_patch_k() -> usize {
 }
 
 impl CellsTrain {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; a [`CellsError::Invalid`] names the `train.` key.
+    pub fn validate(&self) -> Result<(), CellsError> {
+        let bad = |key, value: &dyn ToString, expected: &str| {
+            Err(CellsError::invalid(
+                "train",
+                key,
+                value.to_string(),
+                expected,
+            ))
+        };
         if self.steps == 0 {
-            return Err("train.steps = 0: expected at least 1".into());
+            return bad("steps", &0, "at least 1");
         }
         if self.batch == 0 {
-            return Err("train.batch = 0: expected at least 1 world".into());
+            return bad("batch", &0, "at least 1 world");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!(
-                "train.lr = {}: expected a finite value > 0",
-                self.lr
-            ));
+            return bad("lr", &self.lr, "a finite value > 0");
         }
         if self.eval_every == 0 {
-            return Err("train.eval_every = 0: expected at least 1".into());
+            return bad("eval_every", &0, "at least 1");
         }
         if self.eval_worlds < 2 {
-            return Err(format!(
-                "train.eval_worlds = {}: expected at least 2 (stability compares worlds)",
-                self.eval_worlds
-            ));
+            return bad(
+                "eval_worlds",
+                &self.eval_worlds,
+                "at least 2 (stability compares worlds)",
+            );
         }
         Ok(())
     }
 }
 
-/// The entangled task's world: the first world of `rng` with at least two objects.
-pub fn entangled_world(ws: &WorldSpec, rng: &mut ChaCha8Rng) -> Result<World, String> {
+/// The entangled task's world: the first world of `rng` with at least two objects
+/// ([`CellsError::NoEntangledWorld`] after 10 000 draws without one).
+pub fn entangled_world(ws: &WorldSpec, rng: &mut ChaCha8Rng) -> Result<World, CellsError> {
     for _ in 0..10_000 {
         let w = ws.sample(rng);
         if w.objects.len() >= 2 {
             return Ok(w);
         }
     }
-    Err(format!(
-        "world: no world with at least 2 objects in 10 000 draws (max_objects = {}, min_distance = {} on a {}×{} lattice)",
-        ws.max_objects, ws.min_distance, ws.size, ws.size
-    ))
+    Err(CellsError::NoEntangledWorld {
+        max_objects: ws.max_objects,
+        min_distance: ws.min_distance,
+        size: ws.size,
+    })
 }
 
 /// Everything that changes during training (what a checkpoint restores).
@@ -141,7 +151,7 @@ impl Trainer {
         world: WorldSpec,
         train: CellsTrain,
         seed: u64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CellsError> {
         let mut world_rng = streams::cells::WORLDS.rng(seed);
         let mut init_rng = streams::cells::INIT.rng(seed);
         let z_rng = streams::cells::Z_INIT.rng(seed);

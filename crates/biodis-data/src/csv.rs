@@ -17,39 +17,68 @@
 use std::path::Path;
 
 /// Why a CSV file could not be read as a numeric matrix. Every message starts with the file.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    #[error("{path}: cannot read ({reason})")]
-    Io { path: String, reason: String },
+    /// The file could not be read (or is not UTF-8 text).
+    #[error("{path}: cannot read ({source})")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The first line holds more than one kind of delimiter.
     #[error("{path}: line {line} mixes the delimiters {found}; use one of ',', ';' or tab")]
     MixedDelimiters {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// The delimiters found on the line.
         found: String,
     },
+    /// A line with another number of columns than the first data line.
     #[error("{path}: line {line}: {found} columns, expected {expected}")]
     Ragged {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// Columns on the line.
         found: usize,
+        /// Columns of the first data line.
         expected: usize,
     },
+    /// The header's width differs from the data's.
     #[error("{path}: the header (line {line}) has {header} columns but the data has {data}")]
     HeaderWidth {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// Columns of the header.
         header: usize,
+        /// Columns of the data.
         data: usize,
     },
+    /// A cell of a data line that does not parse as a number.
     #[error("{path}: line {line}, column {column}: '{cell}' is not a number")]
     NotANumber {
+        /// The file.
         path: String,
+        /// The line (1-based).
         line: usize,
+        /// The column (1-based).
         column: usize,
+        /// The cell text.
         cell: String,
     },
+    /// No data line at all.
     #[error("{path}: no numeric rows")]
-    Empty { path: String },
+    Empty {
+        /// The file.
+        path: String,
+    },
 }
 
 /// A parsed numeric CSV.
@@ -162,9 +191,9 @@ pub fn parse(text: &str, path: &str) -> Result<CsvMatrix, CsvError> {
 /// Reads and parses a numeric CSV file (see [`parse`]).
 pub fn read(path: &Path) -> Result<CsvMatrix, CsvError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CsvError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| CsvError::Io {
         path: shown.clone(),
-        reason: e.to_string(),
+        source,
     })?;
     parse(&text, &shown)
 }

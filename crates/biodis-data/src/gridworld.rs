@@ -83,28 +83,43 @@ impl Default for WorldSpec {
     }
 }
 
+/// A `[world]` value out of its range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("world.{key} = {value}: expected {expected}")]
+pub struct WorldSpecError {
+    /// The key under `[world]`.
+    pub key: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What is accepted.
+    pub expected: &'static str,
+}
+
 /// The four actions' displacements `(Δrow, Δcol)`: N, S, E, W.
 pub const ACTIONS: [(i64, i64); 4] = [(-1, 0), (1, 0), (0, 1), (0, -1)];
 /// Action names in [`ACTIONS`] order.
 pub const ACTION_NAMES: [&str; 4] = ["N", "S", "E", "W"];
 
 impl WorldSpec {
-    /// Checks the values (errors name the key).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; a [`WorldSpecError`] names the key, the value and what is expected.
+    pub fn validate(&self) -> Result<(), WorldSpecError> {
+        let bad = |key, value: &dyn ToString, expected| WorldSpecError {
+            key,
+            value: value.to_string(),
+            expected,
+        };
         if self.size < 3 {
-            return Err(format!(
-                "world.size = {}: expected at least 3 (the paper uses 16)",
-                self.size
-            ));
+            return Err(bad("size", &self.size, "at least 3 (the paper uses 16)"));
         }
         if !(self.min_distance.is_finite() && self.min_distance >= 0.0) {
-            return Err(format!(
-                "world.min_distance = {}: expected a finite value ≥ 0",
-                self.min_distance
+            return Err(bad(
+                "min_distance",
+                &self.min_distance,
+                "a finite value ≥ 0",
             ));
         }
         if self.place_attempts == 0 {
-            return Err("world.place_attempts = 0: expected at least 1".into());
+            return Err(bad("place_attempts", &0, "at least 1"));
         }
         Ok(())
     }

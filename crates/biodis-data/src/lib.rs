@@ -18,12 +18,17 @@
 //! All arrays are `f32`, row-major, samples × dims. The same `(spec, seed)` always gives the
 //! same dataset (ChaCha8 stream [`streams::dense::DATASET`] of the seed; every stream is named
 //! in `biodis-streams`, re-exported here as [`streams`]).
+//!
+//! Files: [`matrix`] reads the samples × dims matrices (and ratemap arrays) that `biodis score`
+//! and `biodis spatial` take, from `.npy` / `.npz` ([`npy`]) or `.csv` ([`csv`]); [`images`]
+//! holds the image datasets and [`gridworld`] the grid worlds of the cell model.
 
 pub use biodis_streams as streams;
 
 pub mod csv;
 pub mod gridworld;
 pub mod images;
+pub mod matrix;
 pub mod mem;
 pub mod npy;
 

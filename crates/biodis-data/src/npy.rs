@@ -16,13 +16,38 @@ use std::path::Path;
 /// Errors reading an array file; every message names the file (and the `.npz` member).
 #[derive(Debug, thiserror::Error)]
 pub enum NpyError {
+    /// The file (or member) could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
+    /// The bytes are not a readable array (`msg` says what is wrong).
     #[error("{path}: {msg}")]
-    Format { path: String, msg: String },
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The file is not a zip archive the reader can open.
+    #[error("{path}: not a .npz archive ({source})")]
+    Zip {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: zip::result::ZipError,
+    },
+    /// A member's body could not be read to its end.
+    #[error("{path}: damaged member ({source}; the archive is truncated or corrupt)")]
+    DamagedMember {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Element type of an array.
@@ -352,7 +377,10 @@ fn open_zip(path: &Path) -> Result<zip::ZipArchive<std::fs::File>, NpyError> {
         path: shown.clone(),
         source,
     })?;
-    zip::ZipArchive::new(f).map_err(|e| fmt_err(&shown, format!("not a .npz archive ({e})")))
+    zip::ZipArchive::new(f).map_err(|source| NpyError::Zip {
+        path: shown,
+        source,
+    })
 }
 
 /// Reads member `name` (without `.npy`) of an `.npz` archive: its declared size is checked
@@ -381,12 +409,11 @@ pub fn read_npz_member(path: &Path, name: &str) -> Result<Array, NpyError> {
         &shown,
     )?;
     let mut body = head.split_off(h.header_len.min(head.len()));
-    e.read_to_end(&mut body).map_err(|err| {
-        fmt_err(
-            &shown,
-            format!("damaged member ({err}; the archive is truncated or corrupt)"),
-        )
-    })?;
+    e.read_to_end(&mut body)
+        .map_err(|source| NpyError::DamagedMember {
+            path: shown.clone(),
+            source,
+        })?;
     check_size(&h, body.len() as u64, None, &shown)?;
     Ok(Array {
         data: decode(&h, &body),

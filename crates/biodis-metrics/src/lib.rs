@@ -20,6 +20,8 @@
 //!   unsupervised [`discrete::gaussian_total_correlation`], [`discrete::mean_pairwise_mi`];
 //! - [`infom::infom`] (Hsu et al. 2023): MIR's formula on a k-NN MI estimate.
 //! - [`bootstrap`]: percentile confidence intervals over samples for any of them.
+//! - [`registry`]: every metric above that scores codes against factors, by id, with one call
+//!   shape (what `biodis score` and the Python `biodis.score` run).
 //! - [`options`]: range checks of every metric option ([`MetricError::BadOption`] names the
 //!   option, the value and the accepted range).
 //!
@@ -47,6 +49,7 @@ pub mod mir;
 pub mod options;
 pub mod par;
 pub mod protocol;
+pub mod registry;
 pub mod sap;
 pub mod score;
 pub mod spatial;
@@ -88,6 +91,14 @@ pub enum MetricError {
         option: String,
         value: String,
         expected: String,
+    },
+    /// A metric id that is not in the registry (see [`registry::lookup`]).
+    #[error("unknown metric '{id}'; available: {available}")]
+    UnknownMetric {
+        /// The id asked for.
+        id: String,
+        /// The valid ids, comma-separated.
+        available: String,
     },
 }
 

@@ -25,6 +25,7 @@ pub struct Score {
 }
 
 impl Score {
+    /// A score `value` of the definition `id`, without parts or parameters.
     pub fn new(id: &str, value: f64) -> Self {
         Score {
             id: id.to_string(),
@@ -34,10 +35,12 @@ impl Score {
             ci: None,
         }
     }
+    /// With the named sub-score `k`.
     pub fn part(mut self, k: &str, v: f64) -> Self {
         self.parts.insert(k.to_string(), v);
         self
     }
+    /// With the parameter `k` of the computation.
     pub fn param(mut self, k: &str, v: impl ToString) -> Self {
         self.params.insert(k.to_string(), v.to_string());
         self

@@ -5,50 +5,78 @@ use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Checkpoint I/O errors; messages name the file.
+/// Checkpoint errors; messages name the file (when there is one).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
+    /// The file's contents are not the expected tensors or metadata (`msg` says what).
     #[error("checkpoint {path}: {msg}")]
-    Format { path: String, msg: String },
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The file could not be read.
     #[error("checkpoint {path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// The cause.
         source: std::io::Error,
     },
+    /// The safetensors reader refused the file.
+    #[error("checkpoint {path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: safetensors::SafeTensorError,
+    },
+    /// The safetensors writer refused the tensors or metadata.
+    #[error("checkpoint: cannot serialise ({0})")]
+    Serialize(#[from] safetensors::SafeTensorError),
+    /// The serialised header could not be rewritten with sorted keys.
+    #[error("checkpoint: cannot rewrite the safetensors header ({0})")]
+    Header(#[from] serde_json::Error),
+    /// The serialised bytes are shorter than their own header says (a writer bug).
+    #[error("checkpoint: {0}")]
+    Truncated(&'static str),
 }
 
 /// Serialises named tensors and metadata to safetensors bytes.
 pub fn to_bytes(
     tensors: &[(&str, &[f32])],
     meta: &HashMap<String, String>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, CheckpointError> {
     let mut views = Vec::with_capacity(tensors.len());
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(_, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect())
         .collect();
     for ((name, d), b) in tensors.iter().zip(bytes.iter()) {
-        let v = TensorView::new(Dtype::F32, vec![d.len()], b).map_err(|e| e.to_string())?;
+        let v = TensorView::new(Dtype::F32, vec![d.len()], b)?;
         views.push((name.to_string(), v));
     }
-    let bytes = safetensors::serialize(views, &Some(meta.clone())).map_err(|e| e.to_string())?;
+    let bytes = safetensors::serialize(views, &Some(meta.clone()))?;
     canonical_header(bytes)
 }
 
 /// Rewrites a safetensors file's JSON header with its keys sorted (the metadata and tensor
 /// tables are hash maps, whose order changes from run to run), so the same tensors and
 /// metadata always give the same bytes. Offsets are relative to the data, so they stay valid.
-fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, CheckpointError> {
     let n = bytes
         .get(..8)
         .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize)
-        .ok_or("safetensors output shorter than its header length")?;
-    let header = bytes
-        .get(8..8 + n)
-        .ok_or("safetensors output shorter than its header")?;
+        .ok_or(CheckpointError::Truncated(
+            "safetensors output shorter than its header length",
+        ))?;
+    let header = bytes.get(8..8 + n).ok_or(CheckpointError::Truncated(
+        "safetensors output shorter than its header",
+    ))?;
     // serde_json's map is a BTreeMap here (no `preserve_order`): keys come out sorted
-    let v: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
-    let mut h = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(header)?;
+    let mut h = serde_json::to_vec(&v)?;
     h.resize(h.len().div_ceil(8) * 8, b' ');
     let mut out = Vec::with_capacity(8 + h.len() + bytes.len() - 8 - n);
     out.extend((h.len() as u64).to_le_bytes());
@@ -76,10 +104,13 @@ impl Checkpoint {
             path: p.clone(),
             msg,
         };
-        let (_, md) =
-            safetensors::SafeTensors::read_metadata(&buf).map_err(|e| fmt(e.to_string()))?;
+        let parse = |source| CheckpointError::Parse {
+            path: p.clone(),
+            source,
+        };
+        let (_, md) = safetensors::SafeTensors::read_metadata(&buf).map_err(parse)?;
         let meta = md.metadata().clone().unwrap_or_default();
-        let st = safetensors::SafeTensors::deserialize(&buf).map_err(|e| fmt(e.to_string()))?;
+        let st = safetensors::SafeTensors::deserialize(&buf).map_err(parse)?;
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
@@ -168,9 +199,10 @@ mod tests {
             7
         );
         std::fs::write(&p, b"garbage").unwrap();
-        assert!(Checkpoint::load(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("c.safetensors"));
+        let e = Checkpoint::load(&p).unwrap_err();
+        assert!(e.to_string().contains("c.safetensors"));
+        // the reader's own error is kept as the cause
+        assert!(matches!(e, CheckpointError::Parse { .. }), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -6,10 +6,10 @@
 
 use biodis_metrics::labels::column_labels;
 use biodis_metrics::protocol::{self, Encoder, GroundTruthData, Protocol};
-use biodis_metrics::sap::SapForm;
+use biodis_metrics::registry::{self, ScoreOptions};
 use biodis_metrics::spatial::{self, null::Null, CellOptions, Scorers};
 use biodis_metrics::special::SplitMix64;
-use biodis_metrics::{ActivityStat, FactorKind, MetricError, MirOptions, Score};
+use biodis_metrics::{ActivityStat, FactorKind, MetricError, MirOptions};
 use ndarray::{Array2, Axis};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -38,33 +38,8 @@ fn kind(discrete: bool) -> FactorKind {
     }
 }
 
-fn n_train(n: usize, train_fraction: f64) -> Result<usize, MetricError> {
-    if !(train_fraction > 0.0 && train_fraction < 1.0) {
-        return Err(MetricError::BadOption {
-            option: "train_fraction".into(),
-            value: train_fraction.to_string(),
-            expected: "a value in (0, 1)".into(),
-        });
-    }
-    Ok(((n as f64) * train_fraction).round() as usize)
-}
-
 fn json(s: &impl serde::Serialize) -> PyResult<String> {
     serde_json::to_string(s).map_err(err)
-}
-
-fn sap_form(sap: &str, discrete: bool) -> Result<SapForm, MetricError> {
-    Ok(match (sap, discrete) {
-        ("continuous", _) | ("auto", false) => SapForm::Continuous,
-        ("discrete", _) | ("auto", true) => SapForm::Discrete,
-        (other, _) => {
-            return Err(MetricError::BadOption {
-                option: "sap".into(),
-                value: other.into(),
-                expected: "continuous, discrete or auto".into(),
-            })
-        }
-    })
 }
 
 /// MIR: returns (json of the Score-like summary, mi matrix flat, factor entropy, kept, preference).
@@ -122,55 +97,20 @@ fn mir(
     ))
 }
 
-/// A Score-returning metric by name, exactly as `biodis score` computes it.
-#[allow(clippy::too_many_arguments)]
-fn compute(
-    name: &str,
-    z: ndarray::ArrayView2<f64>,
-    f: ndarray::ArrayView2<f64>,
-    discrete: bool,
+/// The registry's options for the bindings' arguments (the caps at `biodis score`'s defaults,
+/// disentanglement_lib's 10 000 / 5 000, subsampled with `seed`).
+fn score_options(
     bins: usize,
     train_fraction: f64,
     sap: &str,
     seed: u64,
-) -> Result<Score, MetricError> {
-    let k = kind(discrete);
-    let nt = n_train(z.nrows(), train_fraction)?;
-    // the classifier metrics train and test on at most disentanglement_lib's 10 000 / 5 000
-    // samples, subsampled with `seed` (as `biodis score`'s defaults)
-    let cap = biodis_metrics::subsample::TrainTestCap {
+) -> Result<ScoreOptions, MetricError> {
+    Ok(ScoreOptions {
+        bins,
+        train_fraction,
+        sap: sap.parse()?,
         seed,
-        ..Default::default()
-    };
-    type Metric<'a> = dyn Fn(ndarray::ArrayView2<f64>, ndarray::ArrayView2<f64>, usize) -> Result<Score, MetricError>
-        + 'a;
-    let capped = |m: &Metric| biodis_metrics::subsample::run_capped(&cap, z, f, nt, m);
-    Ok(match name {
-        "mir" => {
-            let opts = MirOptions { bins, ..Default::default() };
-            let r = biodis_metrics::mir(z, f, &opts)?;
-            Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
-        }
-        "mig" => biodis_metrics::discrete::mig(z, f, k, bins)?,
-        "dci" => capped(&|z, f, t| Ok(biodis_metrics::dci::dci(z, f, k, bins, t, Default::default())?.0))?,
-        "sap" => {
-            let form = sap_form(sap, discrete)?;
-            capped(&|z, f, t| biodis_metrics::sap::sap(z, f, form, t))?
-        }
-        "modularity" => biodis_metrics::discrete::modularity(z, f, k, bins)?,
-        "explicitness" => {
-            capped(&|z, f, t| biodis_metrics::explicitness::explicitness(z, f, k, bins, t))?
-        }
-        "irs" => biodis_metrics::irs::irs(z, f, bins, 0.99)?,
-        "infom" => biodis_metrics::infom::infom(z, f, k, bins, seed)?.0,
-        "tc" => biodis_metrics::discrete::gaussian_total_correlation(z)?,
-        "mpmi" => biodis_metrics::discrete::mean_pairwise_mi(z, bins)?,
-        other => {
-            return Err(MetricError::Invalid {
-                what: "metrics".into(),
-                msg: format!("unknown metric '{other}'; available: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc, mpmi, all"),
-            })
-        }
+        ..ScoreOptions::default()
     })
 }
 
@@ -193,16 +133,8 @@ fn metric(
     let s = py
         .detach(|| {
             biodis_metrics::options::check_bins("bins", bins)?;
-            compute(
-                name,
-                z.view(),
-                f.view(),
-                discrete_factors,
-                bins,
-                train_fraction,
-                sap,
-                seed,
-            )
+            let opts = score_options(bins, train_fraction, sap, seed)?;
+            registry::lookup(name)?.score(z.view(), f.view(), kind(discrete_factors), &opts)
         })
         .map_err(err)?;
     json(&s)
@@ -230,20 +162,16 @@ fn metric_matrix(
             match name {
                 "dci" => {
                     // the same capped sample as `dci` alone; the matrix comes out beside it
-                    let nt = n_train(z.nrows(), train_fraction)?;
-                    let cap = biodis_metrics::subsample::TrainTestCap {
-                        seed,
-                        ..Default::default()
-                    };
+                    let opts = score_options(bins, train_fraction, "auto", seed)?;
+                    let nt = opts.n_train(z.nrows())?;
                     let matrix = std::cell::RefCell::new(None);
                     let s = biodis_metrics::subsample::run_capped(
-                        &cap,
+                        &opts.cap(),
                         z.view(),
                         f.view(),
                         nt,
                         |zz, ff, t| {
-                            let (s, m) =
-                                biodis_metrics::dci::dci(zz, ff, k, bins, t, Default::default())?;
+                            let (s, m) = biodis_metrics::dci::dci(zz, ff, k, bins, t, opts.gbdt())?;
                             *matrix.borrow_mut() = Some(m);
                             Ok::<_, MetricError>(s)
                         },
@@ -282,36 +210,24 @@ fn score(
     seed: u64,
 ) -> PyResult<(Vec<usize>, usize, String)> {
     let (z, f0) = (own2(&latents), own2(&factors));
-    let out = py.detach(|| -> Result<_, String> {
-        let keep: Vec<usize> = (0..f0.ncols())
-            .filter(|&k| {
-                let c = f0.column(k);
-                !c.iter().all(|v| *v == c[0])
-            })
-            .collect();
+    let out = py.detach(|| -> PyResult<_> {
+        let keep = registry::varying_columns(f0.view());
         if keep.is_empty() {
-            return Err("factors: every factor column is constant; nothing to score".into());
+            return Err(err(
+                "factors: every factor column is constant; nothing to score",
+            ));
         }
         let f = f0.select(Axis(1), &keep);
-        biodis_metrics::options::check_bins("bins", bins).map_err(|e| e.to_string())?;
-        sap_form(sap, discrete_factors).map_err(|e| e.to_string())?;
-        let nt = n_train(z.nrows(), train_fraction).map_err(|e| e.to_string())?;
-        let names = biodis_metrics::score::metric_names(&metrics);
-        let run = |name: &str, zz: ndarray::ArrayView2<f64>, ff: ndarray::ArrayView2<f64>| {
-            compute(
-                name,
-                zz,
-                ff,
-                discrete_factors,
-                bins,
-                train_fraction,
-                sap,
-                seed,
-            )
-        };
+        biodis_metrics::options::check_bins("bins", bins).map_err(err)?;
+        let opts = score_options(bins, train_fraction, sap, seed).map_err(err)?;
+        let nt = opts.n_train(z.nrows()).map_err(err)?;
+        let metrics = registry::resolve(&metrics).map_err(err)?;
+        let k = kind(discrete_factors);
         let mut scores = Vec::new();
-        for name in &names {
-            let mut s = run(name, z.view(), f.view()).map_err(|e| format!("metric {name}: {e}"))?;
+        for m in metrics {
+            let mut s = m
+                .score(z.view(), f.view(), k, &opts)
+                .map_err(|e| err(format!("metric {}: {e}", m.id)))?;
             if bootstrap > 0 {
                 s.ci = biodis_metrics::bootstrap(
                     z.view(),
@@ -319,7 +235,7 @@ fn score(
                     bootstrap,
                     0.05,
                     seed,
-                    |zz, ff| run(name, zz, ff).ok().map(|s| s.value),
+                    |zz, ff| m.score(zz, ff, k, &opts).ok().map(|s| s.value),
                 );
                 s = s.param("bootstrap", bootstrap);
             }
@@ -327,7 +243,7 @@ fn score(
         }
         Ok((keep, nt, scores))
     });
-    let (keep, nt, scores) = out.map_err(err)?;
+    let (keep, nt, scores) = out?;
     Ok((keep, nt, json(&scores)?))
 }
 

@@ -64,7 +64,7 @@ impl CellsRunConfig {
         self.run.group()
     }
     pub fn validate(&self) -> Result<(), String> {
-        self.world.validate()?;
+        self.world.validate().map_err(|e| e.to_string())?;
         if self.world.max_objects == 0 {
             return Err(
                 "world.max_objects = 0: the task and its analyses need worlds with objects".into(),
@@ -76,8 +76,8 @@ impl CellsRunConfig {
                 self.world.max_objects
             ));
         }
-        self.cells.validate()?;
-        self.train.validate()?;
+        self.cells.validate().map_err(|e| e.to_string())?;
+        self.train.validate().map_err(|e| e.to_string())?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }

@@ -163,8 +163,8 @@ impl VaeRunConfig {
     }
     pub fn validate(&self) -> Result<(), String> {
         self.data.validate()?;
-        self.vae.validate()?;
-        self.train.validate()?;
+        self.vae.validate().map_err(|e| e.to_string())?;
+        self.train.validate().map_err(|e| e.to_string())?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
@@ -337,7 +337,7 @@ fn run_vae_inner(
         data.channels(),
         cfg.run.seed,
     )
-    .map_err(err)?;
+    .map_err(|e| err(e.to_string()))?;
     let write_status = |state: State, step: u64, msg: Option<String>| {
         let _ = dir.write_status(&Status {
             state,
@@ -412,7 +412,7 @@ fn run_vae_inner(
                     data.channels(),
                     cfg.run.seed,
                 )
-                .map_err(err)?;
+                .map_err(|e| err(e.to_string()))?;
             }
         }
     }
@@ -470,7 +470,7 @@ fn run_vae_inner(
                 tensors.push((&names[3 * k + 1], &st.adam_m[k]));
                 tensors.push((&names[3 * k + 2], &st.adam_v[k]));
             }
-            let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+            let bytes = to_bytes(&tensors, &meta).map_err(|e| err(e.to_string()))?;
             atomic_write(&ck, &bytes).map_err(|e| err(e.to_string()))?;
         }
     }
@@ -487,11 +487,12 @@ fn run_vae_inner(
             .zip(&st.params)
             .map(|(n, p)| (n.as_str(), p.as_slice()))
             .collect();
-        let bytes = to_bytes(&tensors, &meta).map_err(err)?;
+        let bytes = to_bytes(&tensors, &meta).map_err(|e| err(e.to_string()))?;
         atomic_write(&dir.weights(), &bytes).map_err(|e| err(e.to_string()))?;
     }
     let t1 = Instant::now();
-    let (eval, codes, factors) = evaluate(&t, data.as_ref(), cfg.run.seed).map_err(err)?;
+    let (eval, codes, factors) =
+        evaluate(&t, data.as_ref(), cfg.run.seed).map_err(|e| err(e.to_string()))?;
     // Fig. 12: traversals of one fixed image (the middle of every factor).
     let mid: Vec<usize> = data.factor_sizes().iter().map(|s| s / 2).collect();
     let steps = 8;
@@ -699,7 +700,8 @@ impl VaeRunEncoder {
             config.train.clone(),
             data.channels(),
             config.run.seed,
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         t.set_params(&params)
             .map_err(|e| format!("{}: {e}", wp.display()))?;
         Ok(VaeRunEncoder {

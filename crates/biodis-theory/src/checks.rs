@@ -39,17 +39,25 @@ pub const CHECK_NAMES: &[&str] = &[
     "a7.categories",
 ];
 
-/// Runs the named checks (`"all"` or one name); unknown names are an error listing the valid ones.
-pub fn run(which: &str, cfg: Config) -> Result<Vec<Check>, String> {
+/// A check name that is not in [`CHECK_NAMES`] (nor `all`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown check '{name}'; available: all, {}", CHECK_NAMES.join(", "))]
+pub struct UnknownCheck {
+    /// The name asked for.
+    pub name: String,
+}
+
+/// Runs the named checks (`"all"` or one name); an unknown name is an [`UnknownCheck`], whose
+/// message lists the valid ones.
+pub fn run(which: &str, cfg: Config) -> Result<Vec<Check>, UnknownCheck> {
     let names: Vec<&str> = if which == "all" {
         CHECK_NAMES.to_vec()
     } else if CHECK_NAMES.contains(&which) {
         vec![which]
     } else {
-        return Err(format!(
-            "unknown check '{which}'; available: all, {}",
-            CHECK_NAMES.join(", ")
-        ));
+        return Err(UnknownCheck {
+            name: which.to_string(),
+        });
     };
     Ok(names
         .into_iter()
@@ -734,6 +742,8 @@ mod tests {
             },
         )
         .unwrap_err();
+        assert_eq!(e.name, "thm9");
+        let e = e.to_string();
         assert!(e.contains("thm9") && e.contains("thm1.closed_form"));
     }
 

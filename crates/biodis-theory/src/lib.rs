@@ -14,4 +14,4 @@ pub mod checks;
 pub mod linalg;
 pub mod objective;
 
-pub use checks::{run, Check, Config, Fig1Panel, CHECK_NAMES};
+pub use checks::{run, Check, Config, Fig1Panel, UnknownCheck, CHECK_NAMES};

@@ -16,7 +16,10 @@
 //! ([`Backend::Cpu`]); the `gpu` cargo feature adds burn's `wgpu` backend (Vulkan on Linux,
 //! [`Backend::Gpu`]).
 
+pub mod error;
 pub mod model;
+
+pub use error::VaeError;
 
 use biodis_data::images::{images, sample_factors, ImageData, IMAGE_SIDE};
 use biodis_data::streams;
@@ -44,27 +47,23 @@ pub enum Backend {
 
 impl Backend {
     /// Whether this build can run on the backend (the GPU needs the `gpu` feature).
-    pub fn available(self) -> Result<(), String> {
+    pub fn available(self) -> Result<(), VaeError> {
         match self {
-            Backend::Gpu if !cfg!(feature = "gpu") => Err(
-                "train.device = \"gpu\" needs a build with the `gpu` feature: \
-                 cargo build --release --features gpu (see the README, GPU section)"
-                    .into(),
-            ),
+            Backend::Gpu if !cfg!(feature = "gpu") => Err(VaeError::NoGpu {
+                key: "train.device",
+            }),
             _ => Ok(()),
         }
     }
 
     /// The burn device (plain, without autodiff).
-    pub fn device(self) -> Result<Device, String> {
+    pub fn device(self) -> Result<Device, VaeError> {
         match self {
             Backend::Cpu => Ok(Device::flex()),
             #[cfg(feature = "gpu")]
             Backend::Gpu => Ok(Device::wgpu(Default::default())),
             #[cfg(not(feature = "gpu"))]
-            Backend::Gpu => Err("device = \"gpu\" needs a build with the `gpu` feature: \
-                 cargo build --release --features gpu (see the README, GPU section)"
-                .into()),
+            Backend::Gpu => Err(VaeError::NoGpu { key: "device" }),
         }
     }
 }
@@ -119,37 +118,37 @@ fn default_r2_samples() -> usize {
 }
 
 impl VaeTrain {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values (and that this build has the backend); a [`VaeError`] names the
+    /// `train.` key.
+    pub fn validate(&self) -> Result<(), VaeError> {
+        let bad = |key, value: &dyn ToString, expected| {
+            Err(VaeError::invalid("train", key, value.to_string(), expected))
+        };
         if self.steps == 0 {
-            return Err("train.steps = 0: expected at least 1".into());
+            return bad("steps", &0, "at least 1");
         }
         if self.batch == 0 {
-            return Err("train.batch = 0: expected at least 1".into());
+            return bad("batch", &0, "at least 1");
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!(
-                "train.lr = {}: expected a positive number",
-                self.lr
-            ));
+            return bad("lr", &self.lr, "a positive number");
         }
         self.device.available()?;
         if self.checkpoint_every == 0 {
-            return Err("train.checkpoint_every = 0: expected at least 1".into());
+            return bad("checkpoint_every", &0, "at least 1");
         }
         if self.log_every == 0 {
-            return Err("train.log_every = 0: expected at least 1".into());
+            return bad("log_every", &0, "at least 1");
         }
         if self.mig_samples < 100 {
-            return Err(format!(
-                "train.mig_samples = {}: expected at least 100 (dlib uses 10 000)",
-                self.mig_samples
-            ));
+            return bad(
+                "mig_samples",
+                &self.mig_samples,
+                "at least 100 (dlib uses 10 000)",
+            );
         }
         if self.r2_samples < 2 {
-            return Err(format!(
-                "train.r2_samples = {}: expected at least 2",
-                self.r2_samples
-            ));
+            return bad("r2_samples", &self.r2_samples, "at least 2");
         }
         Ok(())
     }
@@ -199,11 +198,14 @@ impl Default for VaeSpec {
 }
 
 impl VaeSpec {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; a [`VaeError::Invalid`] names the `vae.` key.
+    pub fn validate(&self) -> Result<(), VaeError> {
         if self.latent < 2 {
-            return Err(format!(
-                "vae.latent = {}: expected at least 2 (MIG needs two latents)",
-                self.latent
+            return Err(VaeError::invalid(
+                "vae",
+                "latent",
+                self.latent,
+                "at least 2 (MIG needs two latents)",
             ));
         }
         for (k, v) in [
@@ -212,7 +214,7 @@ impl VaeSpec {
             ("beta_weight", self.beta_weight),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("vae.{k} = {v}: expected a finite number ≥ 0"));
+                return Err(VaeError::invalid("vae", k, v, "a finite number ≥ 0"));
             }
         }
         Ok(())
@@ -268,7 +270,7 @@ impl VaeTrainer {
         train: VaeTrain,
         channels: usize,
         seed: u64,
-    ) -> Result<VaeTrainer, String> {
+    ) -> Result<VaeTrainer, VaeError> {
         spec.validate()?;
         train.validate()?;
         let device = train.device.device()?.autodiff();
@@ -315,7 +317,7 @@ impl VaeTrainer {
     }
 
     /// Replace the model's parameters (see [`ConvVae::set_params`]).
-    pub fn set_params(&mut self, flat: &[Vec<f32>]) -> Result<(), String> {
+    pub fn set_params(&mut self, flat: &[Vec<f32>]) -> Result<(), VaeError> {
         let mut m = self.model.take().expect("model present between steps");
         let r = m.set_params(flat, &self.device);
         self.model = Some(m);
@@ -423,22 +425,22 @@ impl VaeTrainer {
     }
 
     /// Continue from a saved state. Errors name the array whose length is wrong.
-    pub fn restore(&mut self, s: &VaeState) -> Result<(), String> {
+    pub fn restore(&mut self, s: &VaeState) -> Result<(), VaeError> {
         self.set_params(&s.params)?;
         let plain = self.device.clone().inner();
         if s.adam_m.len() != self.adam_m.len() || s.adam_v.len() != self.adam_v.len() {
-            return Err(format!(
-                "{} Adam moment arrays, expected {}",
-                s.adam_m.len(),
-                self.adam_m.len()
-            ));
+            return Err(VaeError::MomentCount {
+                got: s.adam_m.len(),
+                expected: self.adam_m.len(),
+            });
         }
         for (k, (m, v)) in s.adam_m.iter().zip(&s.adam_v).enumerate() {
             let n = self.adam_m[k].dims()[0];
             if m.len() != n || v.len() != n {
-                return Err(format!(
-                    "Adam moments of parameter {k}: expected {n} values"
-                ));
+                return Err(VaeError::MomentLength {
+                    index: k,
+                    expected: n,
+                });
             }
             self.adam_m[k] = Tensor::from_data(TensorData::new(m.clone(), [n]), &plain);
             self.adam_v[k] = Tensor::from_data(TensorData::new(v.clone(), [n]), &plain);
@@ -500,14 +502,14 @@ pub fn evaluate(
     t: &VaeTrainer,
     data: &dyn ImageData,
     seed: u64,
-) -> Result<(VaeEval, Array2<f64>, Array2<f64>), String> {
+) -> Result<(VaeEval, Array2<f64>, Array2<f64>), VaeError> {
     let (model, device) = t.eval_model();
     let mut rng = streams::vae::EVAL.rng(seed);
     let sizes = data.factor_sizes();
     let factors = sample_factors(&sizes, t.train.mig_samples, &mut rng);
     let codes = encode_means(&model, t.spec.nonneg, data, &factors, &device);
     if codes.iter().any(|v| !v.is_finite()) {
-        return Err("the encoder produced NaN/inf means (training diverged)".into());
+        return Err(VaeError::Diverged);
     }
     // Factors with one class carry no information: leave them out (as dlib's dsprites_full
     // leaves out colour).
@@ -521,8 +523,7 @@ pub fn evaluate(
         fac.view(),
         biodis_metrics::labels::FactorKind::Discrete,
         bins,
-    )
-    .map_err(|e| format!("MIG: {e}"))?;
+    )?;
     let labels = biodis_metrics::labels::column_labels(
         fac.view(),
         biodis_metrics::labels::FactorKind::Discrete,
@@ -702,27 +703,38 @@ mod tests {
         }
         let mut bad = w.state();
         bad.adam_m[3].pop();
-        assert!(w.restore(&bad).unwrap_err().contains("parameter 3"));
+        let e = w.restore(&bad).unwrap_err();
+        assert!(matches!(e, VaeError::MomentLength { index: 3, .. }), "{e}");
+        assert!(e.to_string().contains("parameter 3"));
     }
 
     #[test]
     fn bad_settings_are_named() {
         let mut tr = small_train(1);
         tr.batch = 0;
-        let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0).err().unwrap();
-        assert!(err.contains("train.batch"), "{err}");
+        let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "train.batch = 0: expected at least 1");
         let spec = VaeSpec {
             beta_weight: -1.0,
             ..VaeSpec::default()
         };
-        let err = VaeTrainer::new(spec, small_train(1), 1, 0).err().unwrap();
-        assert!(err.contains("vae.beta_weight"), "{err}");
+        let err = VaeTrainer::new(spec, small_train(1), 1, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "vae.beta_weight = -1: expected a finite number ≥ 0");
         #[cfg(not(feature = "gpu"))]
         {
             let mut tr = small_train(1);
             tr.device = Backend::Gpu;
-            let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0).err().unwrap();
-            assert!(err.contains("gpu"), "{err}");
+            let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.starts_with("train.device = \"gpu\" needs"), "{err}");
         }
     }
 }

@@ -163,26 +163,35 @@ impl ConvVae {
     /// conv 0–3 (weight `[out, in, 4, 4]`, bias), encoder FC 1024→256 and 256→2·latent,
     /// decoder FC latent→256 and 256→1024 (weights `[in, out]`, bias), up-conv 0–3 (weight
     /// `[in, out, 4, 4]`, bias). Errors name the parameter whose length is wrong.
-    pub fn set_params(&mut self, flat: &[Vec<f32>], device: &Device) -> Result<(), String> {
+    pub fn set_params(
+        &mut self,
+        flat: &[Vec<f32>],
+        device: &Device,
+    ) -> Result<(), crate::VaeError> {
         fn put<const D: usize>(
             p: &mut Param<Tensor<D>>,
             v: &[f32],
             what: &str,
             device: &Device,
-        ) -> Result<(), String> {
+        ) -> Result<(), crate::VaeError> {
             let sh = p.dims();
             let n: usize = sh.iter().product();
             if v.len() != n {
-                return Err(format!(
-                    "{what}: {} values, expected {n} for shape {sh:?}",
-                    v.len()
-                ));
+                return Err(crate::VaeError::ParamLength {
+                    name: what.to_string(),
+                    got: v.len(),
+                    expected: n,
+                    shape: sh.to_vec(),
+                });
             }
             *p = Param::from_tensor(Tensor::from_data(TensorData::new(v.to_vec(), sh), device));
             Ok(())
         }
         if flat.len() != 24 {
-            return Err(format!("{} parameter arrays, expected 24", flat.len()));
+            return Err(crate::VaeError::ParamCount {
+                got: flat.len(),
+                expected: 24,
+            });
         }
         let mut it = flat.iter();
         let mut next = || it.next().expect("24 arrays checked above");

@@ -78,8 +78,8 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         checkpoint_every: u64::MAX,
         device: Backend::Cpu,
     };
-    let mut t = VaeTrainer::new(spec, train, 3, 0).map_err(anyhow::Error::msg)?;
-    t.set_params(&params).map_err(anyhow::Error::msg)?;
+    let mut t = VaeTrainer::new(spec, train, 3, 0)?;
+    t.set_params(&params)?;
     let (px, pe) = (64 * 3 * 64 * 64, 64 * 10);
     let mut step = |i: usize| -> f64 {
         let p = i % 4;

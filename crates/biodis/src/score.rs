@@ -6,9 +6,15 @@
 //! Constant factor columns cannot be scored by metrics that divide by factor entropy: they are
 //! excluded with a warning naming the column (a factor with a single value carries no
 //! information to disentangle).
+//!
+//! This module only parses the arguments, loads the matrices ([`biodis_data::matrix`]), calls
+//! the metrics through [`biodis_metrics::registry`] (ids, options and dispatch live there) and
+//! prints the table or JSON.
 
 use anyhow::{bail, Context, Result};
-use biodis_metrics::{FactorKind, Score};
+use biodis_data::matrix::{self, MatrixError};
+use biodis_metrics::registry::{self, SapMode, ScoreOptions};
+use biodis_metrics::FactorKind;
 use ndarray::{Array2, Axis};
 use std::path::{Path, PathBuf};
 
@@ -84,14 +90,6 @@ pub struct ScoreArgs {
     heatmap: Option<PathBuf>,
 }
 
-/// A classifier metric run on the capped sample: (codes, factors, n_train) → score.
-type CappedMetric<'a> = dyn Fn(
-        ndarray::ArrayView2<f64>,
-        ndarray::ArrayView2<f64>,
-        usize,
-    ) -> Result<Score, biodis_metrics::MetricError>
-    + 'a;
-
 /// `--sap`: which SAP score matrix (see [`biodis_metrics::sap::SapForm`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SapArg {
@@ -110,77 +108,39 @@ pub enum SplitterArg {
 /// Above this many samples `biodis score` reports progress on stderr without `--progress`.
 pub const PROGRESS_SAMPLES: usize = 50_000;
 
-/// Reads a samples × dims matrix from .npy / .npz / .csv, naming the file in every error.
-pub fn load_matrix(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
-    let m = load_matrix_allow_nan(path, key)?;
-    let shown = path.display();
-    if m.nrows() < 2 {
-        bail!("{shown}: {} samples; at least 2 are needed", m.nrows());
-    }
-    for ((r, c), v) in m.indexed_iter() {
-        if !v.is_finite() {
-            bail!("{shown}: non-finite value ({v}) at sample {r}, column {c}");
-        }
-    }
-    Ok(m)
+/// Reads a samples × dims matrix with [`biodis_data::matrix`] (.npy / .npz / .csv, at least 2
+/// samples, finite values), printing the CSV reader's notes on stderr; `key_flag` is the option
+/// that picks an .npz member, named when the archive holds several.
+fn load_matrix(path: &Path, key: Option<&str>, key_flag: &str) -> Result<Array2<f64>> {
+    let m = matrix::read_matrix_unchecked(path, key).map_err(|e| with_key_flag(e, key_flag))?;
+    print_notes(&m, path);
+    matrix::check_matrix(path, &m.data)?;
+    Ok(m.data)
 }
 
-/// [`load_matrix`] without the finiteness check (ratemaps use NaN for unvisited bins).
-pub fn load_matrix_allow_nan(path: &Path, key: Option<&str>) -> Result<Array2<f64>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let shown = path.display().to_string();
-    let m = match ext.as_str() {
-        "npy" => to2(biodis_data::npy::read_npy(path)?)
-            .with_context(|| format!("{shown}: not a readable .npy array"))?,
-        "npz" => {
-            let clean = biodis_data::npy::npz_names(path)?;
-            let pick = match key {
-                Some(k) if clean.iter().any(|c| c == k) => k.to_string(),
-                Some(k) => bail!("{shown}: no array named '{k}'; it holds: {}", clean.join(", ")),
-                None if clean.len() == 1 => clean[0].clone(),
-                None => bail!("{shown}: holds several arrays ({}); choose one with --latents-key / --factors-key", clean.join(", ")),
-            };
-            to2(biodis_data::npy::read_npz_member(path, &pick)?)
-                .with_context(|| format!("{shown}: array '{pick}'"))?
-        }
-        "csv" | "txt" => csv(path)?,
-        other => bail!("{shown}: unsupported extension '.{other}' (expected .npy, .npz or .csv)"),
-    };
-    Ok(m)
-}
-
-/// A decoded array as samples × dims (a 1-D array is one column).
-fn to2(a: biodis_data::npy::Array) -> Result<Array2<f64>> {
-    match a.shape.len() {
-        1 => Ok(Array2::from_shape_vec((a.shape[0], 1), a.data)?),
-        2 => Ok(Array2::from_shape_vec((a.shape[0], a.shape[1]), a.data)?),
-        d => bail!("expected a 1-D or 2-D array (samples × dims), got {d} dimensions"),
+/// A loader error, with the option `flag` named when an .npz holds several arrays and none was
+/// chosen.
+pub(crate) fn with_key_flag(e: MatrixError, flag: &str) -> anyhow::Error {
+    match e {
+        MatrixError::SeveralArrays { path, names } => anyhow::anyhow!(
+            "{path}: holds several arrays ({}); choose one with {flag}",
+            names.join(", ")
+        ),
+        e => e.into(),
     }
 }
 
-/// Reads a numeric CSV (samples × dims) with [`biodis_data::csv`]: the delimiter is detected
-/// (`,` `;` or tab); a first line that is not all numbers is taken as a header of column names,
-/// and a note on stderr says so (and shows it), so a data row is never dropped silently.
-fn csv(path: &Path) -> Result<Array2<f64>> {
-    let shown = path.display().to_string();
-    let m = biodis_data::csv::read(path)?;
-    if let Some((ln, h)) = &m.header {
-        let shown_h: String = h.chars().take(80).collect();
-        eprintln!("note: {shown}: line {ln} ('{shown_h}') is not numeric; taken as a header of column names");
+/// Prints the CSV reader's notes on `path` (a header line, the delimiter) on stderr, so that a
+/// data row is never dropped silently.
+pub(crate) fn print_notes<T>(m: &matrix::Loaded<T>, path: &Path) {
+    for note in m.csv.iter().flat_map(|n| n.messages(path)) {
+        eprintln!("note: {note}");
     }
-    if m.delimiter != ',' {
-        eprintln!("note: {shown}: columns separated by {:?}", m.delimiter);
-    }
-    Ok(Array2::from_shape_vec((m.rows, m.cols), m.data)?)
 }
 
 pub fn run(a: ScoreArgs) -> Result<()> {
-    let z = load_matrix(&a.latents, a.latents_key.as_deref())?;
-    let f0 = load_matrix(&a.factors, a.factors_key.as_deref())?;
+    let z = load_matrix(&a.latents, a.latents_key.as_deref(), "--latents-key")?;
+    let f0 = load_matrix(&a.factors, a.factors_key.as_deref(), "--factors-key")?;
     if z.nrows() != f0.nrows() {
         bail!(
             "sample counts differ: {} has {} samples, {} has {}",
@@ -191,19 +151,13 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         );
     }
     // drop constant factors with a warning
-    let keep: Vec<usize> = (0..f0.ncols())
-        .filter(|&k| {
-            let c = f0.column(k);
-            let constant = c.iter().all(|v| *v == c[0]);
-            if constant {
-                eprintln!(
-                    "warning: {}: factor column {k} is constant; excluded (it has zero entropy)",
-                    a.factors.display()
-                );
-            }
-            !constant
-        })
-        .collect();
+    let keep = registry::varying_columns(f0.view());
+    for k in (0..f0.ncols()).filter(|k| !keep.contains(k)) {
+        eprintln!(
+            "warning: {}: factor column {k} is constant; excluded (it has zero entropy)",
+            a.factors.display()
+        );
+    }
     if keep.is_empty() {
         bail!(
             "{}: every factor column is constant; nothing to score",
@@ -216,10 +170,6 @@ pub fn run(a: ScoreArgs) -> Result<()> {
     } else {
         FactorKind::Continuous
     };
-    let sap_form = match (a.sap, a.discrete_factors) {
-        (SapArg::Continuous, _) | (SapArg::Auto, false) => biodis_metrics::sap::SapForm::Continuous,
-        (SapArg::Discrete, _) | (SapArg::Auto, true) => biodis_metrics::sap::SapForm::Discrete,
-    };
     let n = z.nrows();
     if !(a.train_fraction > 0.0 && a.train_fraction < 1.0) {
         bail!(
@@ -228,65 +178,50 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         );
     }
     let n_train = ((n as f64) * a.train_fraction).round() as usize;
-    let names = biodis_metrics::score::metric_names(&a.metrics);
-    let bins = a.bins;
     // options are checked before any metric runs, named as the flags are
-    biodis_metrics::options::check_bins("--bins", bins)?;
-    let mir_opts = biodis_metrics::MirOptions {
-        bins,
-        ..Default::default()
-    };
-    let cap = biodis_metrics::subsample::TrainTestCap {
+    biodis_metrics::options::check_bins("--bins", a.bins)?;
+    let opts = ScoreOptions {
+        bins: a.bins,
+        train_fraction: a.train_fraction,
         max_train: (a.max_train > 0).then_some(a.max_train),
         max_test: (a.max_test > 0).then_some(a.max_test),
-        seed: a.seed,
-    };
-    let gbdt = biodis_metrics::gbdt::GbdtOptions {
-        splitter: match a.dci_splitter {
+        sap: match a.sap {
+            SapArg::Continuous => SapMode::Continuous,
+            SapArg::Discrete => SapMode::Discrete,
+            SapArg::Auto => SapMode::Auto,
+        },
+        dci_splitter: match a.dci_splitter {
             SplitterArg::Exact => biodis_metrics::gbdt::Splitter::Exact,
             SplitterArg::Histogram => biodis_metrics::gbdt::Splitter::histogram(),
         },
-        ..Default::default()
+        seed: a.seed,
+        ..ScoreOptions::default()
     };
+    opts.validate()?;
+    let metrics = registry::resolve(&a.metrics)?;
+    let cap = opts.cap();
     let split = cap.apply(z.view(), f.view(), n_train).1;
-    let trained = biodis_metrics::subsample::CAPPED_METRICS;
-    let compute = |name: &str,
-                   zz: ndarray::ArrayView2<f64>,
-                   ff: ndarray::ArrayView2<f64>|
-     -> Result<Score> {
-        let nt = ((zz.nrows() as f64) * a.train_fraction).round() as usize;
-        // the classifier metrics train and test on at most --max-train / --max-test samples
-        let capped = |f: &CappedMetric| biodis_metrics::subsample::run_capped(&cap, zz, ff, nt, f);
-        Ok(match name {
-            "mir" => {
-                let r = biodis_metrics::mir(zz, ff, &mir_opts)?;
-                Score::new(r.id, r.mir).part("kept_neurons", r.kept.len() as f64).param("bins", bins)
-            }
-            "mig" => biodis_metrics::discrete::mig(zz, ff, kind, bins)?,
-            "dci" => capped(&|z, f, t| Ok(biodis_metrics::dci::dci(z, f, kind, bins, t, gbdt)?.0))?,
-            "sap" => capped(&|z, f, t| biodis_metrics::sap::sap(z, f, sap_form, t))?,
-            "modularity" => biodis_metrics::discrete::modularity(zz, ff, kind, bins)?,
-            "explicitness" => capped(&|z, f, t| biodis_metrics::explicitness::explicitness(z, f, kind, bins, t))?,
-            "irs" => biodis_metrics::irs::irs(zz, ff, bins, 0.99)?,
-            "infom" => biodis_metrics::infom::infom(zz, ff, kind, bins, a.seed)?.0,
-            "tc" => biodis_metrics::discrete::gaussian_total_correlation(zz)?,
-            "mpmi" => biodis_metrics::discrete::mean_pairwise_mi(zz, bins)?,
-            other => bail!("unknown metric '{other}'; available: mir, mig, dci, sap, modularity, explicitness, irs, infom, tc, mpmi, all"),
-        })
-    };
+    let trained: Vec<&str> = registry::METRICS
+        .iter()
+        .filter(|m| m.capped)
+        .map(|m| m.id)
+        .collect();
     let progress = a.progress || n > PROGRESS_SAMPLES;
     let mut scores = Vec::new();
-    for name in &names {
+    for m in &metrics {
+        let name = m.id;
         let t0 = std::time::Instant::now();
         if progress {
-            let sizes = if trained.contains(&name.as_str()) {
+            let sizes = if m.capped {
                 format!(" ({} train, {} test samples)", split.n_train, split.n_test)
             } else {
                 String::new()
             };
             eprint!("score: {name}{sizes} …");
         }
-        let mut s = compute(name, z.view(), f.view()).with_context(|| format!("metric {name}"))?;
+        let mut s = m
+            .score(z.view(), f.view(), kind, &opts)
+            .with_context(|| format!("metric {name}"))?;
         if a.bootstrap > 0 {
             s.ci = biodis_metrics::bootstrap(
                 z.view(),
@@ -294,7 +229,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 a.bootstrap,
                 0.05,
                 a.seed,
-                |zz, ff| compute(name, zz, ff).ok().map(|s| s.value),
+                |zz, ff| m.score(zz, ff, kind, &opts).ok().map(|s| s.value),
             );
             s = s.param("bootstrap", a.bootstrap);
         }
@@ -304,7 +239,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
         scores.push(s);
     }
     if a.mi_out.is_some() || a.heatmap.is_some() {
-        let r = biodis_metrics::mir(z.view(), f.view(), &mir_opts).context("MI matrix (MIR)")?;
+        let r = biodis_metrics::mir(z.view(), f.view(), &opts.mir()).context("MI matrix (MIR)")?;
         if let Some(p) = &a.mi_out {
             let mut buf = Vec::new();
             ndarray_npy::WriteNpyExt::write_npy(&r.mi, &mut buf)?;
@@ -356,7 +291,7 @@ pub fn run(a: ScoreArgs) -> Result<()> {
                 "continuous, binned"
             }
         );
-        if names.iter().any(|m| trained.contains(&m.as_str())) {
+        if metrics.iter().any(|m| m.capped) {
             println!("{}", split_line(&split));
         }
         println!("{:<32} {:>9}  details", "metric", "value");

@@ -1,10 +1,14 @@
 //! `biodis spatial`: per-cell spatial analyses of ratemaps (grid scores in every variant,
 //! spacing/orientation, shuffle nulls, Skaggs statistics, border score) with a table and
 //! figures. Maps: `.npy`/`.npz` of shape cells × n × n or cells × n² (or `.csv`, cells × n²).
+//! Files are read by [`biodis_data::matrix::read_array`]; a cell is called a grid cell by
+//! [`biodis_metrics::spatial::grid_cell_call`] with [`GridCellCriterion::SPATIAL`].
 
 use anyhow::{bail, Context, Result};
 use biodis_metrics::spatial::null::Null;
-use biodis_metrics::spatial::{analyse_cell, sac, CellOptions, CellReport, Scorers};
+use biodis_metrics::spatial::{
+    analyse_cell, sac, CellOptions, CellReport, GridCellCriterion, Scorers,
+};
 use ndarray::ArrayD;
 use std::path::{Path, PathBuf};
 
@@ -83,19 +87,12 @@ fn load_maps(
     layout: Option<&str>,
 ) -> Result<(Vec<Vec<f64>>, usize)> {
     let shown = path.display().to_string();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let arr: ArrayD<f64> = match ext.as_str() {
-        "npy" => {
-            let a = biodis_data::npy::read_npy(path)?;
-            ArrayD::from_shape_vec(a.shape, a.data)
-                .with_context(|| format!("{shown}: inconsistent shape"))?
-        }
-        _ => crate::score::load_matrix_allow_nan(path, key)?.into_dyn(),
-    };
+    let loaded = biodis_data::matrix::read_array(path, key)
+        .map_err(|e| crate::score::with_key_flag(e, "--key"))?;
+    crate::score::print_notes(&loaded, path);
+    let a = loaded.data;
+    let arr: ArrayD<f64> = ArrayD::from_shape_vec(a.shape, a.data)
+        .with_context(|| format!("{shown}: inconsistent shape"))?;
     let shape = arr.shape().to_vec();
     let (cells, n, flat): (usize, usize, Vec<f64>) = match shape.len() {
         3 => {
@@ -277,15 +274,10 @@ pub fn run(a: SpatialArgs) -> Result<()> {
         .with_context(|| format!("{}: cannot create", a.out.display()))?;
     // table
     let mut csv = String::from("cell,grid_score_deepmind_mean,grid_score_deepmind_minmax,grid_score_90,best_ring_outer,grid_score_annulus,grid_score_opexebo,spacing,orientation,null_p95,null_p99,is_grid,info_rate,info_content,sparsity,selectivity,border_score,reason\n");
-    let fixed = 0.8;
-    let is_grid = |r: &CellReport| -> bool {
-        let thr = if r.null_p99.is_finite() {
-            r.null_p99
-        } else {
-            fixed
-        };
-        r.grid_score_deepmind_minmax > thr
-    };
+    // above the cell's null p99, or the fixed 0.8 without a null (an empty map is no grid cell)
+    let rule = GridCellCriterion::SPATIAL;
+    let fixed = rule.fixed_threshold.unwrap_or(f64::NAN);
+    let is_grid = |r: &CellReport| -> bool { r.grid_cell_call(&rule).unwrap_or(false) };
     for (i, r) in reports.iter().enumerate() {
         csv.push_str(&format!(
             "{i},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
@@ -384,7 +376,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
         .map(|r| r.null_p99)
         .filter(|v| v.is_finite())
         .collect();
-    let mut marks = vec![(fixed, "fixed 0.8".to_string())];
+    let mut marks = vec![(fixed, format!("fixed {fixed}"))];
     if !p99s.is_empty() {
         marks.push((
             biodis_metrics::special::percentile(&p99s, 50.0),

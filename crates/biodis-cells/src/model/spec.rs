@@ -266,10 +266,18 @@ fn toml_default() -> CellsSpec {
 }
 
 impl CellsSpec {
-    /// Checks the values; errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; a [`crate::CellsError::Invalid`] names the `cells.` key.
+    pub fn validate(&self) -> Result<(), crate::CellsError> {
+        let bad = |key, value: &dyn ToString, expected: String| {
+            Err(crate::CellsError::invalid(
+                "cells",
+                key,
+                value.to_string(),
+                expected,
+            ))
+        };
         if self.n_cells == 0 {
-            return Err("cells.n_cells = 0: expected at least 1".into());
+            return bad("n_cells", &0, "at least 1".into());
         }
         let nonneg = [
             ("init_scale", self.init_scale),
@@ -289,24 +297,29 @@ impl CellsSpec {
         ];
         for (k, v) in nonneg {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("cells.{k} = {v}: expected a finite value ≥ 0"));
+                return bad(k, &v, "a finite value ≥ 0".into());
             }
         }
         if self.location_target != LocationTarget::OneHot
             && !(self.location_sigma.is_finite() && self.location_sigma > 0.0)
         {
-            return Err(format!(
-                "cells.location_sigma = {}: expected a finite value > 0 (bins) for a {:?} target",
-                self.location_sigma, self.location_target
-            ));
+            return bad(
+                "location_sigma",
+                &self.location_sigma,
+                format!(
+                    "a finite value > 0 (bins) for a {:?} target",
+                    self.location_target
+                ),
+            );
         }
         if self.location_target == LocationTarget::Dog
             && !(self.location_surround.is_finite() && self.location_surround > 1.0)
         {
-            return Err(format!(
-                "cells.location_surround = {}: expected a finite ratio > 1",
-                self.location_surround
-            ));
+            return bad(
+                "location_surround",
+                &self.location_surround,
+                "a finite ratio > 1".into(),
+            );
         }
         Ok(())
     }

@@ -21,20 +21,71 @@ pub const DSPRITES_NPZ_MD5: &str = "7da33b31b13a06f4b04a70402ce90c2e";
 /// Errors reading or writing a dataset file. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The file could not be opened, read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The cause.
         source: std::io::Error,
     },
+    /// The contents are not the expected layout (`msg` says what is wrong).
     #[error("{path}: {msg}")]
-    Format { path: PathBuf, msg: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The zip layer refused the archive or a write (`what` says which).
+    #[error("{path}: {what}: {source}")]
+    Zip {
+        /// The file.
+        path: PathBuf,
+        /// What was being read or written.
+        what: String,
+        /// The cause.
+        source: zip::result::ZipError,
+    },
+    /// A read inside the file failed (`what` says what was being read).
+    #[error("{path}: {what} ({source})")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What was being read or written.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The HDF5 reader refused the file or a read (`what` says which).
+    #[error("{path}: {what}: {source}")]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What was being read or written.
+        what: String,
+        /// The cause.
+        source: std::sync::Arc<rust_hdf5::Hdf5Error>,
+    },
+    /// The thread that owns an HDF5 file's handle is gone (it panicked).
+    #[error("{path}: {what}: the reader thread stopped")]
+    ReaderStopped {
+        /// The file.
+        path: PathBuf,
+        /// What was being read or written.
+        what: String,
+    },
+    /// The file's checksum is not the expected one.
     #[error(
         "{path}: MD5 {actual} does not match the expected {expected} \
          (a corrupt or different file; pass md5 = \"skip\" to load it anyway)"
     )]
     Md5 {
+        /// The file.
         path: PathBuf,
+        /// The expected MD5.
         expected: String,
+        /// The MD5 of the file.
         actual: String,
     },
 }
@@ -104,21 +155,23 @@ const MAX_HEADER: usize = 1 << 16;
 
 fn read_npy_header<R: Read>(r: &mut R, path: &Path, key: &str) -> Result<NpyHeader, FileError> {
     let bad = |msg: String| FileError::format(path, format!("array '{key}': {msg}"));
+    let truncated = |source| FileError::Read {
+        path: path.to_path_buf(),
+        what: format!("array '{key}': truncated header"),
+        source,
+    };
     let mut magic = [0u8; 8];
-    r.read_exact(&mut magic)
-        .map_err(|e| bad(format!("truncated header ({e})")))?;
+    r.read_exact(&mut magic).map_err(truncated)?;
     if &magic[..6] != b"\x93NUMPY" {
         return Err(bad("not an .npy array (bad magic)".into()));
     }
     let len = if magic[6] == 1 {
         let mut l = [0u8; 2];
-        r.read_exact(&mut l)
-            .map_err(|e| bad(format!("truncated header ({e})")))?;
+        r.read_exact(&mut l).map_err(truncated)?;
         u16::from_le_bytes(l) as usize
     } else {
         let mut l = [0u8; 4];
-        r.read_exact(&mut l)
-            .map_err(|e| bad(format!("truncated header ({e})")))?;
+        r.read_exact(&mut l).map_err(truncated)?;
         u32::from_le_bytes(l) as usize
     };
     if len > MAX_HEADER {
@@ -128,8 +181,7 @@ fn read_npy_header<R: Read>(r: &mut R, path: &Path, key: &str) -> Result<NpyHead
         )));
     }
     let mut text = vec![0u8; len];
-    r.read_exact(&mut text)
-        .map_err(|e| bad(format!("truncated header ({e})")))?;
+    r.read_exact(&mut text).map_err(truncated)?;
     let text = String::from_utf8_lossy(&text).to_string();
     let field = |name: &str| -> Option<String> {
         let at = text.find(&format!("'{name}'"))?;
@@ -218,11 +270,10 @@ fn read_i64_matrix<R: Read + Seek>(
     (&mut e)
         .take(want as u64)
         .read_to_end(&mut bytes)
-        .map_err(|err| {
-            FileError::format(
-                path,
-                format!("array '{key}' is truncated or corrupt ({err})"),
-            )
+        .map_err(|source| FileError::Read {
+            path: path.to_path_buf(),
+            what: format!("array '{key}' is truncated or corrupt"),
+            source,
         })?;
     if bytes.len() != want {
         return Err(FileError::format(
@@ -259,8 +310,12 @@ impl DSpritesNpz {
             check_md5(path, m)?;
         }
         let f = std::fs::File::open(path).map_err(|e| FileError::io(path, e))?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(f))
-            .map_err(|e| FileError::format(path, format!("not a readable npz (zip) file: {e}")))?;
+        let mut zip =
+            zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(|source| FileError::Zip {
+                path: path.to_path_buf(),
+                what: "not a readable npz (zip) file".into(),
+                source,
+            })?;
         let (cshape, classes) = read_i64_matrix(&mut zip, path, "latents_classes")?;
         if cshape.len() != 2 || cshape[1] != 6 {
             return Err(FileError::format(
@@ -317,11 +372,10 @@ impl DSpritesNpz {
         let mut bits = vec![0u64; n * 64];
         let mut img = vec![0u8; SIDE * SIDE];
         for i in 0..n {
-            e.read_exact(&mut img).map_err(|err| {
-                FileError::format(
-                    path,
-                    format!("imgs is truncated or corrupt at image {i} of {n} ({err})"),
-                )
+            e.read_exact(&mut img).map_err(|source| FileError::Read {
+                path: path.to_path_buf(),
+                what: format!("imgs is truncated or corrupt at image {i} of {n}"),
+                source,
             })?;
             for (p, &v) in img.iter().enumerate() {
                 match v {
@@ -461,7 +515,11 @@ pub fn write_dsprites_npz(
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
-    let zerr = |e: zip::result::ZipError| FileError::format(path, format!("writing the npz: {e}"));
+    let zerr = |source: zip::result::ZipError| FileError::Zip {
+        path: path.to_path_buf(),
+        what: "writing the npz".into(),
+        source,
+    };
     let ioerr = |e: std::io::Error| FileError::io(path, e);
 
     zip.start_file("latents_classes.npy", opts).map_err(zerr)?;

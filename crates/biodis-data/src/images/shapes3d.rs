@@ -18,6 +18,7 @@ use super::npz::{check_md5, FileError};
 use super::{ImageData, IMAGE_SIDE};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// Factor sizes in file order.
@@ -160,25 +161,25 @@ pub struct Shapes3dH5 {
     name: String,
 }
 
-type ReadRequest = (usize, mpsc::Sender<Result<Vec<u8>, String>>);
+type ReadRequest = (
+    usize,
+    mpsc::Sender<Result<Vec<u8>, Arc<rust_hdf5::Hdf5Error>>>,
+);
 
-/// Serve image reads from one thread (`rust-hdf5` handles are not `Send`).
+/// Serve image reads from one thread (`rust-hdf5` handles are not `Send`). A failure to open
+/// the file is the answer to every request, hence the `Arc`.
 fn spawn_reader(path: PathBuf) -> mpsc::Sender<ReadRequest> {
     let (tx, rx) = mpsc::channel::<ReadRequest>();
     std::thread::spawn(move || {
         let opened = rust_hdf5::H5File::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                f.dataset("images")
-                    .map(|d| (f, d))
-                    .map_err(|e| e.to_string())
-            });
+            .and_then(|f| f.dataset("images").map(|d| (f, d)))
+            .map_err(Arc::new);
         for (i, reply) in rx {
             let out = match &opened {
                 Ok((_, ds)) => ds
                     .read_slice::<u8>(&[i, 0, 0, 0], &[1, IMAGE_SIDE, IMAGE_SIDE, 3])
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.clone()),
+                    .map_err(Arc::new),
+                Err(e) => Err(Arc::clone(e)),
             };
             let _ = reply.send(out);
         }
@@ -186,8 +187,12 @@ fn spawn_reader(path: PathBuf) -> mpsc::Sender<ReadRequest> {
     tx
 }
 
-fn h5err(path: &Path, what: &str, e: impl std::fmt::Display) -> FileError {
-    FileError::format(path, format!("{what}: {e}"))
+fn h5err(path: &Path, what: &str, e: rust_hdf5::Hdf5Error) -> FileError {
+    FileError::Hdf5 {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        source: Arc::new(e),
+    }
 }
 
 impl Shapes3dH5 {
@@ -298,12 +303,20 @@ impl Shapes3dH5 {
             .unwrap_or_else(|p| p.into_inner())
             .send((i, tx));
         let what = format!("images[{i}] is unreadable");
+        let stopped = || FileError::ReaderStopped {
+            path: self.path.clone(),
+            what: what.clone(),
+        };
         if sent.is_err() {
-            return Err(h5err(&self.path, &what, "the reader thread stopped"));
+            return Err(stopped());
         }
         match rx.recv() {
-            Ok(r) => r.map_err(|e| h5err(&self.path, &what, e)),
-            Err(_) => Err(h5err(&self.path, &what, "the reader thread stopped")),
+            Ok(r) => r.map_err(|source| FileError::Hdf5 {
+                path: self.path.clone(),
+                what: what.clone(),
+                source,
+            }),
+            Err(_) => Err(stopped()),
         }
     }
 

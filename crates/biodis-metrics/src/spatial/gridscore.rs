@@ -327,9 +327,29 @@ pub fn central_field_radius(s: &[f64], m: usize, frac: f64) -> usize {
     ((area as f64 / std::f64::consts::PI).sqrt()).floor() as usize
 }
 
-/// The opexebo / BNT expanding-radius grid score of an `n × n` map (NaN when no central
-/// field or no valid radius, with the reason).
-pub fn grid_score_opexebo(map: &[f64], n: usize) -> Result<f64, &'static str> {
+/// Why [`grid_score_opexebo`] has no score for a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpexeboError {
+    /// The autocorrelogram's maximum is not positive (a constant or empty map).
+    #[error("autocorrelogram has no positive peak")]
+    NoPeak,
+    /// No region around the centre exceeds the central-field threshold.
+    #[error("no central field")]
+    NoCentralField,
+    /// The central field reaches past the autocorrelogram's edge.
+    #[error("central field larger than the autocorrelogram")]
+    CentralFieldTooLarge,
+    /// No ring between the central field and the edge.
+    #[error("no radius to score")]
+    NoRadius,
+    /// Every ring's rotational correlations are undefined (NaN).
+    #[error("all correlations undefined")]
+    Undefined,
+}
+
+/// The opexebo / BNT expanding-radius grid score of an `n × n` map; an [`OpexeboError`] says
+/// why there is none (no central field, no valid radius, …).
+pub fn grid_score_opexebo(map: &[f64], n: usize) -> Result<f64, OpexeboError> {
     grid_score_opexebo_with(map, n, CENTRAL_FIELD_THRESHOLD)
 }
 
@@ -341,22 +361,22 @@ pub fn grid_score_opexebo_with(
     map: &[f64],
     n: usize,
     central_frac: f64,
-) -> Result<f64, &'static str> {
+) -> Result<f64, OpexeboError> {
     let m = 2 * n - 1;
     let mut s = sac(map, n, 1);
     let mx = s.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     if !(mx > 0.0) {
-        return Err("autocorrelogram has no positive peak");
+        return Err(OpexeboError::NoPeak);
     }
     s.iter_mut().for_each(|v| *v /= mx);
     let rc = central_field_radius(&s, m, central_frac);
     if rc == 0 {
-        return Err("no central field");
+        return Err(OpexeboError::NoCentralField);
     }
     let half = (m as f64 / 2.0).ceil();
     let outer = m / 2;
     if outer < rc {
-        return Err("central field larger than the autocorrelogram");
+        return Err(OpexeboError::CentralFieldTooLarge);
     }
     let lo = 3.max(rc + 1);
     let nsteps = outer - rc;
@@ -372,7 +392,7 @@ pub fn grid_score_opexebo_with(
         .map(|v| v as usize)
         .collect();
     if radii.is_empty() {
-        return Err("no radius to score");
+        return Err(OpexeboError::NoRadius);
     }
     let rots: Vec<Vec<f64>> = [30.0, 60.0, 90.0, 120.0, 150.0]
         .iter()
@@ -401,7 +421,7 @@ pub fn grid_score_opexebo_with(
     if nstep == 1 {
         let f: Vec<f64> = gns.iter().copied().filter(|v| v.is_finite()).collect();
         return if f.is_empty() {
-            Err("all correlations undefined")
+            Err(OpexeboError::Undefined)
         } else {
             Ok(f.iter().sum::<f64>() / f.len() as f64)
         };
@@ -420,7 +440,7 @@ pub fn grid_score_opexebo_with(
     if best.is_finite() {
         Ok(best)
     } else {
-        Err("all correlations undefined")
+        Err(OpexeboError::Undefined)
     }
 }
 

@@ -7,8 +7,10 @@
 //! Conventions: a map is an `n × n` row-major `&[f64]`, `NaN` = unvisited; lattice coordinates
 //! are (column, row). Known pitfalls of the reference tools are fixed and tested: no
 //! `nan_to_num` infinities in SACs, NaN (with a reason) for constant/empty maps instead of
-//! garbage, and grid scores that work on 16×16 maps.
+//! garbage, and grid scores that work on 16×16 maps. [`gridcell`] makes the grid-cell call from
+//! a grid score and its null.
 
+pub mod gridcell;
 pub mod gridscore;
 pub mod maps;
 pub mod null;
@@ -16,7 +18,10 @@ pub mod rotate;
 pub mod sac;
 pub mod stats;
 
-pub use gridscore::{grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore};
+pub use gridcell::{grid_cell_call, GridCellCriterion, NullLevel, NullPercentiles};
+pub use gridscore::{
+    grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore, OpexeboError,
+};
 pub use sac::sac;
 
 use crate::special::percentile;
@@ -53,6 +58,22 @@ pub struct CellReport {
     pub border_score: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl CellReport {
+    /// The 95th / 99th percentiles of the cell's null (NaN without one).
+    pub fn null_percentiles(&self) -> NullPercentiles {
+        NullPercentiles {
+            p95: self.null_p95,
+            p99: self.null_p99,
+        }
+    }
+
+    /// The grid-cell call ([`grid_cell_call`]) on the DeepMind min–max score and the cell's
+    /// null.
+    pub fn grid_cell_call(&self, c: &GridCellCriterion) -> Option<bool> {
+        grid_cell_call(self.grid_score_deepmind_minmax, self.null_percentiles(), c)
+    }
 }
 
 /// Scorers shared across cells of one size.

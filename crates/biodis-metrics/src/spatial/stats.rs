@@ -67,20 +67,37 @@ pub fn population_vector_correlation(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<f64>
         .collect()
 }
 
+/// Why [`skaggs`] cannot compute its statistics on a map.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum SkaggsError {
+    /// Every bin is NaN (unvisited).
+    #[error("map has no valid bin")]
+    NoValidBin,
+    /// A negative rate (Skaggs information is defined for rates ≥ 0).
+    #[error("bin {bin} is negative ({value}); Skaggs information needs rates ≥ 0")]
+    NegativeRate {
+        /// The bin (row-major index).
+        bin: usize,
+        /// Its value.
+        value: f64,
+    },
+}
+
 /// Skaggs statistics with occupancy probabilities `p` (uniform when `None`): information rate
 /// `Σ p λ log₂(λ/λ̄)` (bits per unit time; terms with λ ≤ 0 contribute 0, i.e. pynapple's
 /// convention, documented), content = rate/λ̄ (bits per spike), sparsity `(Σpλ)²/Σpλ²`,
-/// selectivity `max λ / λ̄`. Requires nonnegative maps: `Err` names the first negative bin.
-pub fn skaggs(map: &[f64], p: Option<&[f64]>) -> Result<(f64, f64, f64, f64), String> {
+/// selectivity `max λ / λ̄`. Requires nonnegative maps: [`SkaggsError::NegativeRate`] names the
+/// first negative bin.
+pub fn skaggs(map: &[f64], p: Option<&[f64]>) -> Result<(f64, f64, f64, f64), SkaggsError> {
     let idx: Vec<usize> = (0..map.len()).filter(|&i| map[i].is_finite()).collect();
     if idx.is_empty() {
-        return Err("map has no valid bin".into());
+        return Err(SkaggsError::NoValidBin);
     }
     if let Some(&i) = idx.iter().find(|&&i| map[i] < 0.0) {
-        return Err(format!(
-            "bin {i} is negative ({}); Skaggs information needs rates ≥ 0",
-            map[i]
-        ));
+        return Err(SkaggsError::NegativeRate {
+            bin: i,
+            value: map[i],
+        });
     }
     let w: Vec<f64> = match p {
         Some(p) => idx.iter().map(|&i| p[i]).collect(),
@@ -364,7 +381,15 @@ mod tests {
         assert!((sparsity - 0.25).abs() < 1e-12 && (sel - 4.0).abs() < 1e-12);
         let (r, c, s, _) = skaggs(&[1.0; 4], None).unwrap();
         assert!(r.abs() < 1e-12 && c.abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
-        assert!(skaggs(&[1.0, -0.5], None).unwrap_err().contains("negative"));
+        let e = skaggs(&[1.0, -0.5], None).unwrap_err();
+        assert_eq!(
+            e,
+            SkaggsError::NegativeRate {
+                bin: 1,
+                value: -0.5
+            }
+        );
+        assert!(e.to_string().contains("negative"));
     }
 
     #[test]
