@@ -63,8 +63,8 @@ impl CellsRunConfig {
     pub fn group(&self) -> String {
         self.run.group()
     }
-    pub fn validate(&self) -> Result<(), String> {
-        self.world.validate().map_err(|e| e.to_string())?;
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        self.world.validate()?;
         if self.world.max_objects == 0 {
             return Err(
                 "world.max_objects = 0: the task and its analyses need worlds with objects".into(),
@@ -74,10 +74,11 @@ impl CellsRunConfig {
             return Err(format!(
                 "world.max_objects = {}: the entangled task needs a world with at least 2 objects",
                 self.world.max_objects
-            ));
+            )
+            .into());
         }
-        self.cells.validate().map_err(|e| e.to_string())?;
-        self.train.validate().map_err(|e| e.to_string())?;
+        self.cells.validate()?;
+        self.train.validate()?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
@@ -295,8 +296,8 @@ fn versions() -> BTreeMap<String, String> {
     v
 }
 
-fn err(run: &str, e: impl std::fmt::Display) -> String {
-    format!("{run}: {e}")
+fn err(run: &str, e: impl std::fmt::Display) -> StudyError {
+    StudyError::run(run, e)
 }
 
 /// A grid-world run whose training loss exceeds this factor × its first loss is `failed`
@@ -366,25 +367,18 @@ pub fn run_cells(
                 State::Failed,
                 dir.read_status().map(|s| s.step).unwrap_or(0),
             );
-            st.error = Some(e.clone());
+            st.error = Some(e.to_string());
             let _ = dir.write_status(&st);
         }
     }
-    // (the inner messages already start with the run id)
-    r.map_err(|msg| StudyError::Run {
-        run: cfg.run_id(),
-        msg: msg
-            .strip_prefix(&format!("{}: ", cfg.run_id()))
-            .map(String::from)
-            .unwrap_or(msg),
-    })
+    r
 }
 
 fn run_cells_inner(
     dir: &RunDir,
     cfg: &CellsRunConfig,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<CellsResult, String> {
+) -> Result<CellsResult, StudyError> {
     let id = cfg.run_id();
     check_cells_fits(cfg, crate::mem::available_bytes()).map_err(|e| err(&id, e))?;
     if let Some(st) = dir.read_status() {
@@ -446,7 +440,7 @@ fn run_cells_inner(
     let total = cfg.train.steps;
     let mut acc = CellLoss::default();
     let mut acc_n = 0usize;
-    let fail = |step: u64, msg: String| -> String {
+    let fail = |step: u64, msg: String| -> StudyError {
         let mut s = Status::new(State::Failed, step);
         s.error = Some(msg.clone());
         let _ = dir.write_status(&s);
@@ -540,14 +534,19 @@ fn run_cells_inner(
             zs[w][(r * size + c) * l.nc + i]
         })
     };
-    let write_npy = |name: &str, write: &dyn Fn(&Path) -> Result<(), String>| {
-        write(&arrays.join(name)).map_err(|e| err(&id, format!("{name}: {e}")))
-    };
+    // each array is written to a temporary file beside it and renamed (atomic)
+    let write_npy =
+        |name: &str, write: &dyn Fn(&Path) -> Result<(), ndarray_npy::WriteNpyError>| {
+            biodis_rundir::atomic_write_with(&arrays.join(name), |tmp| {
+                write(tmp).map_err(std::io::Error::other)
+            })
+            .map_err(|e| err(&id, e))
+        };
     write_npy("ratemaps.npy", &|p| {
-        ndarray_npy::write_npy(p, &stack(&ev.zs)).map_err(|e| e.to_string())
+        ndarray_npy::write_npy(p, &stack(&ev.zs))
     })?;
     write_npy("patch_ratemaps.npy", &|p| {
-        ndarray_npy::write_npy(p, &stack(&ev.patch_zs)).map_err(|e| e.to_string())
+        ndarray_npy::write_npy(p, &stack(&ev.patch_zs))
     })?;
     let k = cfg.train.object_k;
     let w = 2 * k + 1;
@@ -556,7 +555,7 @@ fn run_cells_inner(
         .collect();
     write_npy("object_maps.npy", &|p| {
         let a = Array3::from_shape_fn((l.nc, w, w), |(i, r, c)| omaps[i][r * w + c]);
-        ndarray_npy::write_npy(p, &a).map_err(|e| e.to_string())
+        ndarray_npy::write_npy(p, &a)
     })?;
     let wj = serde_json::json!({
         "size": size,

@@ -59,3 +59,38 @@ impl StudyError {
         }
     }
 }
+
+/// A run configuration that its types cannot rule out (zero steps, a batch larger than the
+/// dataset, a world without objects …): either a value named by its key, or the error of the
+/// model crate that checked its own table (kept as the cause).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `key = value: expected …`.
+    #[error("{0}")]
+    Value(String),
+    #[error(transparent)]
+    Data(#[from] biodis_data::DataError),
+    #[error(transparent)]
+    World(#[from] biodis_data::gridworld::WorldSpecError),
+    #[error(transparent)]
+    Constraints(#[from] biodis_nn::constraints::ConstraintError),
+    #[error(transparent)]
+    Cells(#[from] biodis_cells::CellsError),
+    #[error(transparent)]
+    Vae(#[from] biodis_vae::VaeError),
+    /// The `[metrics]` table (named as written: `metrics.bins = 0: …`).
+    #[error("metrics.{0}")]
+    Metrics(#[source] biodis_metrics::MetricError),
+}
+
+impl From<String> for ConfigError {
+    fn from(s: String) -> Self {
+        ConfigError::Value(s)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(s: &str) -> Self {
+        ConfigError::Value(s.to_string())
+    }
+}

@@ -18,7 +18,7 @@ pub mod vae;
 
 pub use biodis_rundir as rundir;
 pub use biodis_rundir::{fmt_mean_se, mean_se, Kind, RunDir, RunIdent, State, Status};
-pub use error::StudyError;
+pub use error::{ConfigError, StudyError};
 pub use kind::{Outcome, StudyKind};
 pub use recipe::{
     expand, expand_variants, locate, override_warnings, paper_recipes, parse_override, split_scope,

@@ -98,7 +98,7 @@ impl VaeData {
         })
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), crate::ConfigError> {
         let needs_file = matches!(
             self.dataset,
             DatasetKind::DspritesNpz | DatasetKind::Shapes3dH5
@@ -109,8 +109,7 @@ impl VaeData {
         if !needs_file && self.path.is_some() {
             return Err(
                 "data.path is set but data.dataset is a generated set (use dsprites_npz or shapes3d_h5 to read a file)"
-                    .into(),
-            );
+                    .into());
         }
         let m = self.md5.as_str();
         if m != "official"
@@ -119,7 +118,8 @@ impl VaeData {
         {
             return Err(format!(
                 "data.md5 = \"{m}\": expected \"official\", \"skip\" or 32 hex digits"
-            ));
+            )
+            .into());
         }
         Ok(())
     }
@@ -161,10 +161,10 @@ impl VaeRunConfig {
     pub fn group(&self) -> String {
         self.run.group()
     }
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         self.data.validate()?;
-        self.vae.validate().map_err(|e| e.to_string())?;
-        self.train.validate().map_err(|e| e.to_string())?;
+        self.vae.validate()?;
+        self.train.validate()?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
@@ -290,27 +290,20 @@ pub fn run_vae(
                 State::Failed,
                 dir.read_status().map(|s| s.step).unwrap_or(0),
             );
-            st.error = Some(e.clone());
+            st.error = Some(e.to_string());
             let _ = dir.write_status(&st);
         }
     }
-    // (the inner messages already start with the run id)
-    r.map_err(|msg| StudyError::Run {
-        run: cfg.run_id(),
-        msg: msg
-            .strip_prefix(&format!("{}: ", cfg.run_id()))
-            .map(String::from)
-            .unwrap_or(msg),
-    })
+    r
 }
 
 fn run_vae_inner(
     dir: &RunDir,
     cfg: &VaeRunConfig,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<VaeResult, String> {
+) -> Result<VaeResult, StudyError> {
     let id = cfg.run_id();
-    let err = |e: String| format!("{id}: {e}");
+    let err = |e: String| StudyError::run(&id, e);
     check_vae_fits(cfg, crate::mem::available_bytes()).map_err(|e| err(e.to_string()))?;
     if let Some(st) = dir.read_status() {
         if st.state == State::Done {
@@ -671,7 +664,14 @@ pub struct VaeRunEncoder {
 
 impl VaeRunEncoder {
     /// Opens `run_dir`; errors name the file (no recipe, not a VAE run, no final weights).
-    pub fn open(run_dir: &Path) -> Result<VaeRunEncoder, String> {
+    pub fn open(run_dir: &Path) -> Result<VaeRunEncoder, StudyError> {
+        Self::open_inner(run_dir).map_err(|msg| StudyError::Config {
+            path: run_dir.to_path_buf(),
+            msg,
+        })
+    }
+
+    fn open_inner(run_dir: &Path) -> Result<VaeRunEncoder, String> {
         let rd = RunDir::new(run_dir.to_path_buf());
         let rp = rd.recipe();
         let text = std::fs::read_to_string(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;

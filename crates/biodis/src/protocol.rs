@@ -148,7 +148,6 @@ pub fn run(a: ProtocolArgs) -> Result<()> {
     let vae = match &a.run {
         Some(dir) => Some(
             biodis_study::vae::VaeRunEncoder::open(dir)
-                .map_err(anyhow::Error::msg)
                 .with_context(|| format!("--run {}", dir.display()))?,
         ),
         None => None,

@@ -140,7 +140,7 @@ impl RunConfig {
     }
 
     /// Checks values that types cannot: zero steps, batch > dataset, negative β, ….
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         let t = &self.train;
         if t.steps == 0 {
             return Err("train.steps = 0: expected at least 1 step".into());
@@ -152,10 +152,11 @@ impl RunConfig {
             return Err(format!(
                 "train.batch = {} is larger than the dataset (data.n_samples = {})",
                 t.batch, self.data.n_samples
-            ));
+            )
+            .into());
         }
         if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(format!("train.lr = {}: expected a finite value > 0", t.lr));
+            return Err(format!("train.lr = {}: expected a finite value > 0", t.lr).into());
         }
         if t.eval_every == 0 {
             return Err("train.eval_every = 0: expected at least 1".into());
@@ -164,7 +165,8 @@ impl RunConfig {
             return Err(format!(
                 "train.eval_samples = {}: expected between 2 and data.n_samples = {}",
                 t.eval_samples, self.data.n_samples
-            ));
+            )
+            .into());
         }
         if self.model.hidden.is_empty() {
             return Err(
@@ -172,7 +174,7 @@ impl RunConfig {
             );
         }
         if let Some(i) = self.model.hidden.iter().position(|&w| w == 0) {
-            return Err(format!("model.hidden[{i}] = 0: widths must be at least 1"));
+            return Err(format!("model.hidden[{i}] = 0: widths must be at least 1").into());
         }
         if let Some(a) = &self.model.activations {
             if a.len() != self.model.hidden.len() {
@@ -180,7 +182,8 @@ impl RunConfig {
                     "model.activations has {} entries but model.hidden has {} layers",
                     a.len(),
                     self.model.hidden.len()
-                ));
+                )
+                .into());
             }
         }
         if let Some(l) = self.model.latent_layer {
@@ -188,30 +191,30 @@ impl RunConfig {
                 return Err(format!(
                     "model.latent_layer = {l}: there are only {} hidden layers",
                     self.model.hidden.len()
-                ));
+                )
+                .into());
             }
             if let Some(p) = self.model.latent {
                 if p == 0 || p > self.model.hidden[l] {
                     return Err(format!(
                         "model.latent = {p}: expected 1..={} (the width of hidden layer {l})",
                         self.model.hidden[l]
-                    ));
+                    )
+                    .into());
                 }
             }
         } else if self.model.latent.is_some() {
             return Err("model.latent needs model.latent_layer".into());
         }
-        self.data.validate().map_err(|e| e.to_string())?;
-        self.constraints
-            .validate(self.model.hidden.len())
-            .map_err(|e| e.to_string())?;
+        self.data.validate()?;
+        self.constraints.validate(self.model.hidden.len())?;
         if self.study.seeds == 0 {
             return Err("study.seeds = 0: expected at least 1".into());
         }
         // the metric options, named as written in the recipe (`metrics.bins = 0: expected …`)
         self.metrics
             .validate()
-            .map_err(|e| format!("metrics.{e}"))?;
+            .map_err(crate::ConfigError::Metrics)?;
         Ok(())
     }
 }
@@ -263,9 +266,9 @@ pub fn expand_variants(
                 train: r.train.clone(),
                 metrics: r.metrics,
             };
-            cfg.validate().map_err(|msg| RecipeError::Parse {
+            cfg.validate().map_err(|source| RecipeError::Invalid {
                 source_name: e.label.clone(),
-                msg,
+                source,
             })?;
             out.push(cfg);
         }

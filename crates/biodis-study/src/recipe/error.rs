@@ -18,6 +18,13 @@ pub enum RecipeError {
         key: String,
         msg: String,
     },
+    /// A run configuration whose values are refused (the cause names the key).
+    #[error("{source_name}: {source}")]
+    Invalid {
+        source_name: String,
+        #[source]
+        source: crate::ConfigError,
+    },
     #[error("--set {arg}: {msg}")]
     Override { arg: String, msg: String },
 }

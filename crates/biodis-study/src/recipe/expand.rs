@@ -30,7 +30,7 @@ pub fn expand_typed<R, C>(
     only: &[String],
     study: impl Fn(&R) -> &StudyMeta,
     make: impl Fn(&R, RunIdent) -> C,
-    validate: impl Fn(&C) -> Result<(), String>,
+    validate: impl Fn(&C) -> Result<(), crate::ConfigError>,
 ) -> Result<Vec<C>, RecipeError>
 where
     R: serde::de::DeserializeOwned,
@@ -45,9 +45,9 @@ where
         e.check_seeds(study(&r))?;
         for run in e.idents(study(&r)) {
             let cfg = make(&r, run);
-            validate(&cfg).map_err(|msg| RecipeError::Parse {
+            validate(&cfg).map_err(|source| RecipeError::Invalid {
                 source_name: e.label.clone(),
-                msg,
+                source,
             })?;
             out.push(cfg);
         }
