@@ -358,20 +358,8 @@ pub fn run_cells(
     cfg: &CellsRunConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<CellsResult, StudyError> {
-    let r = run_cells_inner(dir, cfg, progress);
-    if let Err(e) = &r {
-        // every error (a write that fails on a full disk included) leaves the run `failed`
-        // with its message, never `running` (shown `interrupted`)
-        if !matches!(dir.read_status(), Some(st) if st.state == State::Failed) {
-            let mut st = Status::new(
-                State::Failed,
-                dir.read_status().map(|s| s.step).unwrap_or(0),
-            );
-            st.error = Some(e.to_string());
-            let _ = dir.write_status(&st);
-        }
-    }
-    r
+    // every error (a write that fails on a full disk included) leaves the run `failed`
+    crate::kind::leave_failed_on_error(dir, run_cells_inner(dir, cfg, progress))
 }
 
 fn run_cells_inner(

@@ -199,6 +199,23 @@ pub fn load<K: StudyKind>(study: &Path) -> Result<Vec<K::Config>, StudyError> {
         .collect()
 }
 
+/// Leaves the run in `dir` `failed` with the error's message when `r` is an error and the
+/// trainer has not already recorded the failure (a non-finite loss records its loss terms), so
+/// that no error leaves a run `running` (shown `interrupted`). Returns `r`.
+pub fn leave_failed_on_error<R, E: std::fmt::Display>(
+    dir: &RunDir,
+    r: Result<R, E>,
+) -> Result<R, E> {
+    if let Err(e) = &r {
+        let st = dir.read_status();
+        if !matches!(&st, Some(s) if s.state == State::Failed) {
+            let step = st.map(|s| s.step).unwrap_or(0);
+            let _ = dir.write_status(&biodis_rundir::Status::failed(step, e.to_string()));
+        }
+    }
+    r
+}
+
 /// Runs one run under its lock: a run that another live process is training is left alone
 /// (an error, its status untouched); a done run with a readable result is not trained again.
 pub fn run_locked<K: StudyKind>(

@@ -173,20 +173,8 @@ pub use crate::kind::Progress;
 /// initial loss, or an R² below [`R2_FLOOR`]) is marked `failed` the same way and returns
 /// [`RunError::Diverged`], so it never enters a study's means.
 pub fn run(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
-    let r = run_inner(dir, cfg, progress);
-    if let Err(e) = &r {
-        // every error leaves a `failed` status with its message (a non-finite loss has already
-        // written one with the loss terms)
-        if !matches!(dir.read_status(), Some(st) if st.state == State::Failed) {
-            let mut st = Status::new(
-                State::Failed,
-                dir.read_status().map(|s| s.step).unwrap_or(0),
-            );
-            st.error = Some(e.to_string());
-            let _ = dir.write_status(&st);
-        }
-    }
-    r
+    // every error (a write that fails on a full disk included) leaves the run `failed`
+    crate::kind::leave_failed_on_error(dir, run_inner(dir, cfg, progress))
 }
 
 fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunResult, RunError> {
