@@ -10,6 +10,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "fig2-lownoise",
         include_str!("../../../../experiments/fig2-lownoise.toml"),
     ),
+    (
+        "fig2-regime",
+        include_str!("../../../../experiments/fig2-regime.toml"),
+    ),
+    (
+        "fig2-weight-long",
+        include_str!("../../../../experiments/fig2-weight-long.toml"),
+    ),
     ("fig3", include_str!("../../../../experiments/fig3.toml")),
     (
         "fig3-lownoise",
