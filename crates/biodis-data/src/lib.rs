@@ -173,6 +173,28 @@ impl DataSpec {
         }
     }
 
+    /// The linear map from the factors to the network's input, `x = A e` (`x_dim × n_factors`,
+    /// row-major), for the tasks whose input is linear in the factors: `supervised_linear`
+    /// (`A = O`) and `unsupervised_linear` (`A = W`, the input is the target). `None` for the
+    /// others, and under `target_scale = "minmax"` (which rescales each input by its range in
+    /// the data). The same draws as [`Self::generate`] for `seed`, without generating the data.
+    pub fn input_mixing(&self, seed: u64) -> Result<Option<Vec<f64>>, DataError> {
+        self.validate()?;
+        let mut rng = streams::dense::DATASET.rng(seed);
+        let k = self.n_factors;
+        let o = random_orthogonal(k, &mut rng);
+        let _w_sup = gaussian(k * k, &mut rng);
+        let w_un = gaussian(self.out_dim * k, &mut rng);
+        if self.target_scale == TargetScale::Minmax {
+            return Ok(None);
+        }
+        Ok(match self.task {
+            Task::SupervisedLinear => Some(o),
+            Task::UnsupervisedLinear => Some(w_un),
+            _ => None,
+        })
+    }
+
     /// Generates the dataset for `seed` (deterministic; ChaCha8 stream [`streams::dense::DATASET`]).
     pub fn generate(&self, seed: u64) -> Result<Dataset, DataError> {
         self.validate()?;
@@ -389,6 +411,30 @@ mod tests {
             mlp_hidden: 28,
             target_scale: TargetScale::None,
         }
+    }
+
+    #[test]
+    fn input_mixing_reproduces_the_inputs() {
+        for task in [Task::SupervisedLinear, Task::UnsupervisedLinear] {
+            let spec = DataSpec {
+                n_factors: 4,
+                n_samples: 50,
+                ..spec(task)
+            };
+            let d = spec.generate(7).unwrap();
+            let a = spec.input_mixing(7).unwrap().unwrap();
+            let k = d.n_factors;
+            for s in 0..d.n {
+                for i in 0..d.x_dim {
+                    let xi: f64 = (0..k)
+                        .map(|j| a[i * k + j] * d.factors[s * k + j] as f64)
+                        .sum();
+                    assert!((xi - d.x[s * d.x_dim + i] as f64).abs() < 1e-5);
+                }
+            }
+        }
+        let cubic = spec(Task::SupervisedCubic);
+        assert!(cubic.input_mixing(0).unwrap().is_none());
     }
 
     #[test]

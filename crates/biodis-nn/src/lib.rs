@@ -7,12 +7,15 @@
 //!   2–5× faster than JAX on the paper's small networks).
 //! - [`optim`]: Adam as PyTorch and the learning-rate schedules.
 //! - [`checkpoint`]: safetensors checkpoints for exact resume.
+//! - [`mechanism`]: the activity energy's cross term (App. A.3.1) against the minibatch
+//!   gradient noise, measured along training.
 //!
 //! Everything is generic over [`scalar::Scalar`] (`f32` for training, `f64` for gradient
 //! checks).
 
 pub mod checkpoint;
 pub mod constraints;
+pub mod mechanism;
 #[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod mlp;
 #[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]

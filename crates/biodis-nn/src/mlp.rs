@@ -191,6 +191,12 @@ impl<T: Scalar> Mlp<T> {
         &self.params[wo..bo]
     }
 
+    /// Gradient of layer `l`'s weight (`[in, out]` row-major), after a `loss_and_grad`.
+    pub fn weight_grad(&self, l: usize) -> &[T] {
+        let (wo, bo) = self.off[l];
+        &self.grads[wo..bo]
+    }
+
     /// Forward pass on `x` (`b × in`, row-major). Afterwards [`Self::hidden`] and
     /// [`Self::output`] hold the activations of this batch.
     pub fn forward(&mut self, x: &[T], b: usize) {

@@ -57,7 +57,39 @@ pub struct CurveRow {
     /// Fraction of negative activations in the primary layer (the latent, or the last hidden).
     #[serde(with = "nan::scalar")]
     pub neg_frac: f64,
+    /// The mechanism diagnostics (`train.noise_diagnostics`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<Mechanism>,
 }
+
+/// The mechanism diagnostics of one evaluation (issue #22, App. A.3.1; see
+/// `biodis_nn::mechanism`): the activity energy's cross term on the first hidden layer against
+/// the minibatch noise of the loss's gradient on the same weights. Gradients are of the
+/// training loss, per parameter, Frobenius norms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Mechanism {
+    /// `C(M) = a² Σ_j Σ_{k≠l} |M_jk||M_jl|`, `M` the layer's map from factors to activity
+    /// (unscaled by β: a measure of mixing).
+    #[serde(with = "nan::scalar")]
+    pub cross_term: f64,
+    /// `‖β ∂C/∂W‖`: the disentangling force in the loss's gradient (0 without the activity
+    /// energy).
+    #[serde(with = "nan::scalar")]
+    pub cross_grad: f64,
+    /// `‖ḡ‖`: the mean minibatch gradient's norm (≈ the full-batch gradient).
+    #[serde(with = "nan::scalar")]
+    pub grad_mean: f64,
+    /// The per-minibatch standard deviation of the gradient (at the training batch size).
+    #[serde(with = "nan::scalar")]
+    pub grad_noise: f64,
+    /// That standard deviation along the cross term's gradient (NaN when it is zero).
+    #[serde(with = "nan::scalar")]
+    pub grad_noise_along: f64,
+}
+
+/// The trailing columns of `curve.csv` written when a run records [`Mechanism`].
+pub const CURVE_MECHANISM_COLUMNS: &str =
+    "cross_term,cross_grad,grad_mean,grad_noise,grad_noise_along";
 
 fn one() -> u32 {
     1
@@ -125,9 +157,15 @@ pub fn curve_header(n_hidden: usize) -> String {
     h
 }
 
-/// `curve.csv` of `rows` (header included).
+/// `curve.csv` of `rows` (header included); the [`Mechanism`] columns follow when the rows
+/// carry them.
 pub fn curve_csv(rows: &[CurveRow], n_hidden: usize) -> String {
+    let mech = rows.iter().any(|r| r.mechanism.is_some());
     let mut s = curve_header(n_hidden);
+    if mech {
+        s.push(',');
+        s.push_str(CURVE_MECHANISM_COLUMNS);
+    }
     s.push('\n');
     for r in rows {
         let l = &r.loss;
@@ -148,6 +186,19 @@ pub fn curve_csv(rows: &[CurveRow], n_hidden: usize) -> String {
         for (m, a) in r.mir.iter().zip(&r.active) {
             s.push_str(&format!(",{m},{a}"));
         }
+        if mech {
+            let m = r.mechanism.unwrap_or(Mechanism {
+                cross_term: f64::NAN,
+                cross_grad: f64::NAN,
+                grad_mean: f64::NAN,
+                grad_noise: f64::NAN,
+                grad_noise_along: f64::NAN,
+            });
+            s.push_str(&format!(
+                ",{},{},{},{},{}",
+                m.cross_term, m.cross_grad, m.grad_mean, m.grad_noise, m.grad_noise_along
+            ));
+        }
         s.push('\n');
     }
     s
@@ -159,10 +210,15 @@ pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
     let header = lines.next().ok_or("empty curve.csv")?;
     let cols: Vec<&str> = header.split(',').collect();
     let n_fixed = CURVE_HEADER_FIXED.split(',').count();
-    if cols.len() < n_fixed + 2 || !(cols.len() - n_fixed).is_multiple_of(2) {
+    let n_mech = CURVE_MECHANISM_COLUMNS.split(',').count();
+    let mech = header.ends_with(CURVE_MECHANISM_COLUMNS);
+    let n_layer_cols = cols
+        .len()
+        .saturating_sub(n_fixed + if mech { n_mech } else { 0 });
+    if cols.len() < n_fixed + 2 || n_layer_cols < 2 || !n_layer_cols.is_multiple_of(2) {
         return Err(format!("unexpected curve.csv header: {header}"));
     }
-    let n_hidden = (cols.len() - n_fixed) / 2;
+    let n_hidden = n_layer_cols / 2;
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         let f: Vec<&str> = line.split(',').collect();
@@ -193,6 +249,18 @@ pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
             mir.push(num(n_fixed + 2 * l)?);
             active.push(num(n_fixed + 2 * l + 1)? as usize);
         }
+        let at = n_fixed + 2 * n_hidden;
+        let mechanism = if mech {
+            Some(Mechanism {
+                cross_term: num(at)?,
+                cross_grad: num(at + 1)?,
+                grad_mean: num(at + 2)?,
+                grad_noise: num(at + 3)?,
+                grad_noise_along: num(at + 4)?,
+            })
+        } else {
+            None
+        };
         rows.push(CurveRow {
             step: num(0)? as u64,
             lr: num(1)?,
@@ -201,6 +269,7 @@ pub fn read_curve(text: &str) -> Result<Vec<CurveRow>, String> {
             active,
             r2: num(9)?,
             neg_frac: num(10)?,
+            mechanism,
         });
     }
     Ok(rows)
@@ -228,6 +297,7 @@ mod tests {
             active: vec![3, 0],
             r2: 0.9,
             neg_frac: 0.1,
+            mechanism: None,
         };
         let t = curve_csv(std::slice::from_ref(&row), 2);
         assert!(t.starts_with(CURVE_HEADER_FIXED));
@@ -236,5 +306,25 @@ mod tests {
         assert_eq!(back[0].mir[0], 0.5);
         assert!(back[0].mir[1].is_nan());
         assert!(read_curve("step,lr\n").is_err());
+        assert!(back[0].mechanism.is_none());
+        assert!(!t.contains("cross_term"));
+
+        // with the mechanism columns: the same hidden layers, the diagnostics read back
+        let mut with = row.clone();
+        with.mechanism = Some(Mechanism {
+            cross_term: 1.25,
+            cross_grad: 0.5,
+            grad_mean: 2.0,
+            grad_noise: 0.75,
+            grad_noise_along: f64::NAN,
+        });
+        let t = curve_csv(&[with.clone(), row], 2);
+        assert!(t.lines().next().unwrap().ends_with(CURVE_MECHANISM_COLUMNS));
+        let back = read_curve(&t).unwrap();
+        assert_eq!(back[0].mir.len(), 2);
+        let m = back[0].mechanism.unwrap();
+        assert_eq!((m.cross_term, m.grad_noise), (1.25, 0.75));
+        assert!(m.grad_noise_along.is_nan());
+        assert!(back[1].mechanism.unwrap().cross_term.is_nan());
     }
 }

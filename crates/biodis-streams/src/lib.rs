@@ -14,6 +14,7 @@
 //!   | dense (Figs 2–4, 8–9) | 1 | [`dense::DATASET`] | the factor-task dataset (`biodis_data::Task::generate`) |
 //!   | | 2 | [`dense::INIT`] | the network's initial weights |
 //!   | | 3 | [`dense::BATCHES`] | minibatch indices (its word position is checkpointed) |
+//!   | | 4 | [`dense::DIAGNOSTICS`] | the gradient-noise diagnostics' minibatches (seeded by run seed and step) |
 //!   | grid world (Figs 6, 7, 14) | 1 | [`cells::WORLDS`] | training worlds (and the entangled task's one world) |
 //!   | | 2 | [`cells::INIT`] | the model's initial parameters |
 //!   | | 3 | [`cells::Z_INIT`] | random `z` inits (`z_init = "random"`) |
@@ -77,6 +78,9 @@ pub mod dense {
     /// The minibatch indices; the checkpoint stores its word position, so a resumed run draws
     /// the batches an uninterrupted run would.
     pub const BATCHES: Stream = Stream::new(3, "dense.batches");
+    /// The extra minibatches of the gradient-noise diagnostics (`train.noise_diagnostics`),
+    /// drawn at each evaluation from the step number, so they never move the training batches.
+    pub const DIAGNOSTICS: Stream = Stream::new(4, "dense.diagnostics");
 }
 
 /// The ChaCha8 streams of a grid-world run, and the per-cell seeds of its null shuffles.

@@ -165,6 +165,47 @@ fn evaluate(
 
 pub use crate::kind::Progress;
 
+/// The mechanism diagnostics at the current parameters (`train.noise_diagnostics`; see
+/// `biodis_nn::mechanism`). The minibatches come from the [`DIAGNOSTICS`] stream at a word
+/// position set by the step, so they are the same after a resume and never touch the training
+/// batches. Overwrites the network's gradient buffer (called between steps).
+///
+/// [`DIAGNOSTICS`]: biodis_data::streams::dense::DIAGNOSTICS
+fn measure_mechanism(
+    net: &mut Mlp<f32>,
+    cfg: &RunConfig,
+    data: &biodis_data::Dataset,
+    mixing: &[f64],
+    step: u64,
+) -> biodis_rundir::dense::Mechanism {
+    use biodis_nn::mechanism::{cross_term, cross_term_scale, gradient_noise, UNIFORM_HALF_RANGE};
+    let (din, dout, k) = (data.x_dim, cfg.model.hidden[0], data.n_factors);
+    let w: Vec<f64> = net.weight(0).iter().map(|&v| f64::from(v)).collect();
+    let ct = cross_term(&w, din, dout, mixing, k, UNIFORM_HALF_RANGE);
+    let scale = cross_term_scale(&cfg.constraints, dout);
+    let cross_grad = scale.abs() * ct.grad_w.iter().map(|g| g * g).sum::<f64>().sqrt();
+    let mut rng = biodis_data::streams::dense::DIAGNOSTICS.rng(cfg.run.seed);
+    rng.set_word_pos(u128::from(step) << 40);
+    let n = data.n;
+    let noise = gradient_noise(
+        net,
+        &data.x,
+        &data.y,
+        &cfg.constraints,
+        cfg.train.batch,
+        crate::recipe::NOISE_BATCHES,
+        &ct.grad_w,
+        || rng.gen_range(0..n),
+    );
+    biodis_rundir::dense::Mechanism {
+        cross_term: ct.value,
+        cross_grad,
+        grad_mean: noise.mean_norm,
+        grad_noise: noise.noise,
+        grad_noise_along: noise.noise_along,
+    }
+}
+
 /// Trains (or resumes, or skips if done) the run in `dir` with configuration `cfg`.
 ///
 /// On success the directory holds `result.json`, `arrays/`, `curve.csv` and `status.json`
@@ -306,9 +347,19 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     let total = cfg.train.steps;
     let eval_every = cfg.train.eval_every;
 
+    let mixing = if cfg.train.noise_diagnostics {
+        cfg.data
+            .input_mixing(cfg.run.seed)
+            .map_err(|e| RunError::other(&id, e))?
+    } else {
+        None
+    };
     let do_eval =
         |net: &mut Mlp<f32>, step: u64, acc: &LossTerms, acc_n: u64, lr: f64| -> (CurveRow, Eval) {
             let e = evaluate(net, cfg, &data, &factors);
+            let mechanism = mixing
+                .as_deref()
+                .map(|a| measure_mechanism(net, cfg, &data, a, step));
             let k = acc_n.max(1) as f64;
             let loss = LossTerms {
                 total: acc.total / k,
@@ -327,6 +378,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
                 active: e.active.clone(),
                 r2: e.r2,
                 neg_frac: e.neg_frac,
+                mechanism,
             };
             (row, e)
         };

@@ -2166,3 +2166,73 @@ fn score_progress_lines() {
     let o = run_ok(&with);
     assert!(String::from_utf8_lossy(&o.stderr).contains("score: mig …"));
 }
+
+/// `train.noise_diagnostics` (issue #22): the mechanism columns appear in curve.csv with finite
+/// values, the training columns are those of the same run without it, the `none` variant has
+/// no cross-term force, and a task whose input is not linear in the factors is refused.
+#[test]
+fn noise_diagnostics_add_columns_without_changing_training() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(d.path(), 600, "");
+    let ps = p.to_str().unwrap();
+    let (with, without) = (d.path().join("with"), d.path().join("without"));
+    run_ok(&[
+        "run",
+        ps,
+        "--seeds",
+        "1",
+        "--quiet",
+        "--set",
+        "train.noise_diagnostics=true",
+        "--out",
+        with.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "run",
+        ps,
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        without.to_str().unwrap(),
+    ]);
+    let read =
+        |dir: &Path, run: &str| std::fs::read_to_string(dir.join(run).join("curve.csv")).unwrap();
+    let (w, wo) = (read(&with, "all-s0"), read(&without, "all-s0"));
+    let header = w.lines().next().unwrap();
+    assert!(
+        header.ends_with("cross_term,cross_grad,grad_mean,grad_noise,grad_noise_along"),
+        "{header}"
+    );
+    let n_plain = wo.lines().next().unwrap().split(',').count();
+    for (a, b) in w.lines().zip(wo.lines()).skip(1) {
+        let fa: Vec<&str> = a.split(',').collect();
+        assert_eq!(fa[..n_plain].join(","), b, "training columns differ");
+        for v in &fa[n_plain..] {
+            let x: f64 = v.parse().unwrap();
+            assert!(x.is_finite() && x >= 0.0, "{a}");
+        }
+    }
+    let none = read(&with, "none-s0");
+    for line in none.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            f[n_plain + 1].parse::<f64>().unwrap(),
+            0.0,
+            "none has no activity energy"
+        );
+    }
+    let e = run_err(&[
+        "run",
+        ps,
+        "--dry-run",
+        "--set",
+        "train.noise_diagnostics=true",
+        "--set",
+        "data.task=supervised_cubic",
+    ]);
+    assert!(
+        e.contains("train.noise_diagnostics") && e.contains("supervised_cubic"),
+        "{e}"
+    );
+}

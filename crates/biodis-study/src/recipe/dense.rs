@@ -82,6 +82,21 @@ pub struct TrainSpec {
     /// Hidden activations saved to `arrays/` at the end (first samples of the eval set).
     #[serde(default = "default_save")]
     pub save_activations: usize,
+    /// At each evaluation, also record the mechanism diagnostics in `curve.csv` (issue #22,
+    /// App. A.3.1; `biodis_nn::mechanism`): the activity energy's cross term on the first
+    /// hidden layer and its gradient, against the gradient noise of
+    /// [`NOISE_BATCHES`] extra minibatches of the training batch size (drawn from their own
+    /// stream, so the run's training is unchanged). Needs an input linear in the factors
+    /// (`supervised_linear` or `unsupervised_linear`, without `minmax` scaling).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub noise_diagnostics: bool,
+}
+
+/// The minibatches drawn at each evaluation by `train.noise_diagnostics`.
+pub const NOISE_BATCHES: usize = 16;
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 fn default_eval_every() -> u64 {
     5000
@@ -165,6 +180,19 @@ impl RunConfig {
             return Err(format!(
                 "train.eval_samples = {}: expected between 2 and data.n_samples = {}",
                 t.eval_samples, self.data.n_samples
+            )
+            .into());
+        }
+        if t.noise_diagnostics
+            && !(matches!(
+                self.data.task,
+                biodis_data::Task::SupervisedLinear | biodis_data::Task::UnsupervisedLinear
+            ) && self.data.target_scale == biodis_data::TargetScale::None)
+        {
+            return Err(format!(
+                "train.noise_diagnostics = true needs an input linear in the factors (data.task = \"supervised_linear\" or \"unsupervised_linear\", data.target_scale = \"none\"); this run has data.task = {}, data.target_scale = {}",
+                serde_json::to_string(&self.data.task).unwrap_or_default(),
+                serde_json::to_string(&self.data.target_scale).unwrap_or_default()
             )
             .into());
         }
