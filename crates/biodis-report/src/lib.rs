@@ -13,6 +13,7 @@
 mod plot;
 
 pub mod cells;
+pub mod claims;
 pub mod vae;
 
 pub use plot::{fig1, histogram, map_grid, matrix_heatmap, scatter, Fig1Panel, MapPanel, Series};
@@ -286,7 +287,18 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut table = final_table(&study);
-    let html = html_report(&study, &table, &files, dir);
+    let (sweep_files, sweep_tables) = plot::sweep::sweep_figures(&study, dir, &fig_dir)?;
+    files.extend(sweep_files);
+    let mut html = html_report(&study, &table, &files, dir);
+    if !sweep_tables.is_empty() {
+        let at = html.find("<h2>Figures</h2>").unwrap_or(html.len());
+        html.insert_str(
+            at,
+            &format!("<h2>Sweep</h2><pre>{}</pre>", esc(&sweep_tables)),
+        );
+        table.push('\n');
+        table.push_str(&sweep_tables);
+    }
     let hp = dir.join("report.html");
     biodis_rundir::atomic_write(&hp, html.as_bytes()).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
@@ -300,7 +312,7 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
     Ok(Report { table, files })
 }
 
-fn esc(t: &str) -> String {
+pub(crate) fn esc(t: &str) -> String {
     t.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

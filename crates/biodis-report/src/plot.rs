@@ -927,3 +927,5 @@ mod name_tests {
         assert_eq!(super::safe_stem("mi_all"), "mi_all");
     }
 }
+
+pub mod sweep;

@@ -18,6 +18,7 @@
 //! numerical dependencies: it is the vocabulary shared by `biodis-study` (the writing side) and
 //! `biodis-report` (the reading side).
 
+pub mod claims;
 pub mod dense;
 mod error;
 mod guard;

@@ -45,6 +45,9 @@ pub enum StudyError {
     /// The Slurm engine.
     #[error("slurm: {0}")]
     Slurm(String),
+    /// A claims ledger (a recipe's `[[claim]]` tables, a study's `claims.toml`).
+    #[error(transparent)]
+    Claims(#[from] crate::claims::ClaimError),
     /// An engine option that does not apply.
     #[error("{0}")]
     Usage(String),

@@ -6,6 +6,7 @@
 //! The run-directory contract these write is `biodis-rundir` (DESIGN.md, "Run directory").
 
 pub mod cells;
+pub mod claims;
 pub mod engine;
 mod error;
 pub mod kind;

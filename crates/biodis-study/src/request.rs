@@ -82,6 +82,8 @@ pub struct Plan {
     pub scale: Option<String>,
     /// Warnings of the expansion (a global `--set` that a variant's own value wins over).
     pub warnings: Vec<String>,
+    /// The recipe's own `[[claim]]` tables (checked), as the study's `claims.toml`.
+    pub claims: Option<String>,
 }
 
 /// The end of a study run.
@@ -234,7 +236,9 @@ pub fn plan(req: &RunRequest) -> Result<Plan, StudyError> {
         let (s, d) = dir_of(runs.first().map(|r| &r.study.name));
         (s, d, Runs::Dense(runs))
     };
+    let claims = crate::claims::recipe_claims(&src.text, &src.name, &study)?;
     Ok(Plan {
+        claims,
         study,
         dir,
         runs,
@@ -248,11 +252,22 @@ pub fn plan(req: &RunRequest) -> Result<Plan, StudyError> {
 /// that are not done on the engine, then writes the summary of the whole study.
 pub fn execute(plan: &Plan, opts: &ExecOptions) -> Result<StudyRun, StudyError> {
     check_out_dir(&plan.dir, opts.force)?;
-    match &plan.runs {
+    let done = match &plan.runs {
         Runs::Dense(r) => execute_kind::<Dense>(&plan.dir, Some(r), opts),
         Runs::Cells(r) => execute_kind::<Cells>(&plan.dir, Some(r), opts),
         Runs::Vae(r) => execute_kind::<Vae>(&plan.dir, Some(r), opts),
+    };
+    // the recipe's claims, kept beside the study once it exists (`biodis claims` reads them)
+    if let Some(text) = &plan.claims {
+        let sd = StudyDir::new(&plan.dir);
+        if sd.info_path().is_file() {
+            biodis_rundir::atomic_write(
+                &plan.dir.join(biodis_rundir::claims::CLAIMS_TOML),
+                text.as_bytes(),
+            )?;
+        }
     }
+    done
 }
 
 /// Re-runs the failed or unfinished runs of the study in `dir` (resuming each from its

@@ -182,10 +182,7 @@ pub fn scale_overrides(
     src: &RecipeSource,
     scale: &str,
 ) -> Result<Vec<(String, toml::Value)>, RecipeError> {
-    let r: VaeRecipe = toml::from_str(&src.text).map_err(|e| RecipeError::Parse {
-        source_name: src.name.clone(),
-        msg: e.to_string().trim().to_string(),
-    })?;
+    let r: VaeRecipe = crate::recipe::expand::parse_whole(src)?;
     let t = r.scales.get(scale).ok_or_else(|| RecipeError::Parse {
         source_name: src.name.clone(),
         msg: format!(

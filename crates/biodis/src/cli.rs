@@ -151,6 +151,28 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Test the paper's claims (and every study's own) against the run directories under ROOT:
+    /// per claim both sides' mean ± s.e. and n, the difference with its 95 % interval, the
+    /// effect size, a one-sided test and HOLDS / FAILS / TOO FEW SEEDS / NOT RUN. Prints a
+    /// table; writes ROOT/claims.json and ROOT/claims.html.
+    Claims {
+        /// The folder of study directories (searched 4 levels deep), or one study.
+        #[arg(default_value = "runs")]
+        root: PathBuf,
+        /// A ledger of claims to test instead of the paper's (`experiments/claims.toml`, embedded);
+        /// repeatable. The studies' own `claims.toml` are always added.
+        #[arg(long)]
+        ledger: Vec<PathBuf>,
+        /// Only the claims whose id or study contains one of these (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Print the JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// End with an error (exit status 2) when a claim FAILS, for scripts and CI.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print an embedded recipe (to copy and edit).
     Show {
         /// Recipe name.
@@ -230,6 +252,13 @@ fn real_main(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Claims {
+            root,
+            ledger,
+            only,
+            json,
+            check,
+        } => claims(&root, &ledger, &only, json, check),
         Cmd::Show { recipe } => {
             let src = biodis_study::locate(&recipe)?;
             print!("{}", src.text);
@@ -356,7 +385,9 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
-/// The report of a study of `kind`.
+/// The report of a study of `kind`, with its claims: the ledger's and the study's own claims
+/// that involve it are evaluated (against it and its sibling studies), written to the study's
+/// `claims.json` and shown in a "Claims" section of `report.html`.
 fn report(
     kind: Kind,
     dir: &std::path::Path,
@@ -364,11 +395,73 @@ fn report(
     // temporary files of reports that were killed mid-way
     biodis_rundir::clean_stale_temps(dir);
     biodis_rundir::clean_stale_temps(&dir.join("figures"));
-    match kind {
+    let mut rep = match kind {
         Kind::Dense => biodis_report::report_study(dir),
         Kind::Cells => biodis_report::cells::report_cells(dir),
         Kind::Vae => biodis_report::vae::report_vae(dir),
+    }?;
+    let cf = biodis_study::claims::evaluate_study(dir)
+        .map_err(|e| biodis_report::ReportError::Plot(format!("claims: {e}")))?;
+    let jp = dir.join(biodis_rundir::claims::CLAIMS_JSON);
+    let j = serde_json::to_vec_pretty(&cf)
+        .map_err(|e| biodis_report::ReportError::Plot(e.to_string()))?;
+    biodis_rundir::atomic_write(&jp, &j)
+        .map_err(|e| biodis_report::ReportError::Plot(e.to_string()))?;
+    biodis_report::claims::insert_section(&dir.join("report.html"), &cf)?;
+    if !cf.claims.is_empty() {
+        rep.table.push_str("\nclaims:\n");
+        for c in &cf.claims {
+            rep.table
+                .push_str(&format!("  {:<13} {}\n", c.verdict.as_str(), c.id));
+        }
     }
+    rep.files.push(jp);
+    Ok(rep)
+}
+
+/// `biodis claims`: evaluates the ledgers against the studies under `root`, prints the table
+/// (or JSON) and writes `root/claims.json` and `root/claims.html`.
+fn claims(
+    root: &std::path::Path,
+    ledgers: &[PathBuf],
+    only: &[String],
+    json: bool,
+    check: bool,
+) -> Result<()> {
+    let mut texts = Vec::new();
+    if ledgers.is_empty() {
+        texts.push((
+            "experiments/claims.toml (embedded)".to_string(),
+            biodis_study::claims::PAPER_LEDGER.to_string(),
+        ));
+    }
+    for p in ledgers {
+        let t = std::fs::read_to_string(p)
+            .with_context(|| format!("{}: cannot read the ledger", p.display()))?;
+        texts.push((p.display().to_string(), t));
+    }
+    let f = biodis_study::claims::evaluate(root, &texts, only)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+    } else {
+        print!("{}", biodis_study::claims::format_table(&f));
+    }
+    let jp = root.join(biodis_rundir::claims::CLAIMS_JSON);
+    biodis_rundir::atomic_write(&jp, &serde_json::to_vec_pretty(&f)?)?;
+    let hp = root.join("claims.html");
+    biodis_rundir::atomic_write(&hp, biodis_report::claims::page_html(&f).as_bytes())?;
+    if !json {
+        println!("wrote {}\nwrote {}", jp.display(), hp.display());
+    }
+    let fails = f
+        .claims
+        .iter()
+        .filter(|c| c.verdict == biodis_rundir::claims::Verdict::Fails)
+        .count();
+    if check && fails > 0 {
+        bail!("{fails} claim(s) FAIL (see {})", jp.display());
+    }
+    Ok(())
 }
 
 /// Plans a request, prints the plan (and its run ids on a dry run), executes it and reports.

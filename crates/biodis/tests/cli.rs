@@ -2236,3 +2236,126 @@ fn noise_diagnostics_add_columns_without_changing_training() {
         "{e}"
     );
 }
+
+/// `biodis claims` (issue #22): a recipe's own `[[claim]]` tables are kept as the study's
+/// `claims.toml`, evaluated into its `claims.json` and report, and by `biodis claims ROOT`
+/// with the paper's ledger (whose studies are not there: NOT RUN); `--check` fails on a FAILS;
+/// a bad ledger is refused naming the file and the claim.
+#[test]
+fn claims_ledger_from_run_directories() {
+    let d = tempfile::tempdir().unwrap();
+    let claims = r#"
+[[claim]]
+id = "mini.fit"
+text = "the network fits the task"
+stat = "r2"
+a = { variant = "all" }
+b = { value = 0.2 }
+min_seeds = 2
+[[claim]]
+id = "mini.three-seeds"
+text = "the same, asking for three seeds"
+stat = "r2"
+a = { variant = "all" }
+b = { value = 0.2 }
+[[claim]]
+id = "mini.impossible"
+text = "R2 below zero"
+stat = "r2"
+a = { variant = "all" }
+b = { value = 0.0 }
+direction = "less"
+min_seeds = 2
+"#;
+    let p = mini_recipe(d.path(), 600, claims);
+    let root = d.path().join("runs");
+    let study = root.join("mini");
+    run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    let own = std::fs::read_to_string(study.join("claims.toml")).unwrap();
+    assert!(
+        own.contains("mini.fit") && own.contains("study = \"mini\""),
+        "{own}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(study.join("claims.json")).unwrap()).unwrap();
+    let verdicts: Vec<(String, String)> = j["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            ("mini.fit".to_string(), "HOLDS".to_string()),
+            ("mini.three-seeds".to_string(), "TOO_FEW_SEEDS".to_string()),
+            ("mini.impossible".to_string(), "FAILS".to_string()),
+        ]
+    );
+    let html = std::fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("<h2 id=\"claims\">Claims</h2>") && html.contains("mini.three-seeds"));
+    // the whole root, with the paper's ledger
+    let r = run_ok(&["claims", root.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(out.contains("| **HOLDS** | `mini.fit`"), "{out}");
+    assert!(
+        out.contains("| **NOT RUN** | `fig2-lownoise.nonneg`"),
+        "{out}"
+    );
+    assert!(root.join("claims.json").is_file() && root.join("claims.html").is_file());
+    let r = run_ok(&[
+        "claims",
+        root.to_str().unwrap(),
+        "--only",
+        "mini.fit",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["claims"].as_array().unwrap().len(), 1);
+    assert!(j["claims"][0]["p"].as_f64().unwrap() < 0.05);
+    let e = run_err(&[
+        "claims",
+        root.to_str().unwrap(),
+        "--only",
+        "mini",
+        "--check",
+    ]);
+    assert!(e.contains("1 claim(s) FAIL"), "{e}");
+    let bad = d.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[claim]]\nid = 'x'\ntext = 't'\nstudy = 'mini'\na = { variant = 'all' }\nb = { value = 1.0 }\nalpha = 2.0\n",
+    )
+    .unwrap();
+    let e = run_err(&[
+        "claims",
+        root.to_str().unwrap(),
+        "--ledger",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("bad.toml") && e.contains("claim 'x'") && e.contains("alpha"),
+        "{e}"
+    );
+    let e = run_err(&["claims", d.path().join("nowhere").to_str().unwrap()]);
+    assert!(e.contains("nowhere") && e.contains("not a folder"), "{e}");
+    // a recipe with a broken claim is refused before anything runs
+    let broken = mini_recipe(
+        d.path(),
+        600,
+        "[[claim]]\nid = 'y'\ntext = 't'\na = { variant = 'all' }\nb = { value = 1.0 }\nmargin = -1.0\n",
+    );
+    let e = run_err(&["run", broken.to_str().unwrap(), "--dry-run"]);
+    assert!(e.contains("claim 'y'") && e.contains("margin"), "{e}");
+}

@@ -249,10 +249,7 @@ impl RunConfig {
 
 /// Parses and checks a recipe text (unknown keys are errors with line and column).
 pub fn parse(src: &RecipeSource) -> Result<Recipe, RecipeError> {
-    toml::from_str::<Recipe>(&src.text).map_err(|e| RecipeError::Parse {
-        source_name: src.name.clone(),
-        msg: e.to_string().trim().to_string(),
-    })
+    super::expand::parse_whole::<Recipe>(src)
 }
 
 /// Expands a recipe into the resolved configuration of every run (variants × seeds), applying

@@ -18,6 +18,24 @@ pub fn has_table(src: &RecipeSource, key: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Parses a whole recipe text as `R` (unknown keys are errors with line and column); its
+/// `[[claim]]` tables are the claims ledger's ([`crate::claims::recipe_claims`]), not `R`'s.
+pub fn parse_whole<R: serde::de::DeserializeOwned>(src: &RecipeSource) -> Result<R, RecipeError> {
+    let err = |msg: String| RecipeError::Parse {
+        source_name: src.name.clone(),
+        msg,
+    };
+    match src.text.parse::<toml::Table>() {
+        Ok(mut t) if t.contains_key("claim") => {
+            t.remove("claim");
+            toml::Value::Table(t)
+                .try_into::<R>()
+                .map_err(|e| err(e.to_string().trim().to_string()))
+        }
+        _ => toml::from_str::<R>(&src.text).map_err(|e| err(e.to_string().trim().to_string())),
+    }
+}
+
 /// Expands a recipe of type `R` into run configurations `C` (variants × sweep points ×
 /// seeds): parses the whole file first (so errors name it), then every expanded table;
 /// `make` builds one run's configuration and `validate` checks it (errors name the variant).
@@ -35,10 +53,7 @@ pub fn expand_typed<R, C>(
 where
     R: serde::de::DeserializeOwned,
 {
-    toml::from_str::<R>(&src.text).map_err(|e| RecipeError::Parse {
-        source_name: src.name.clone(),
-        msg: e.to_string().trim().to_string(),
-    })?;
+    parse_whole::<R>(src)?;
     let mut out = Vec::new();
     for mut e in expand_tables(src, overrides, seeds, steps, only)? {
         let r: R = from_table(std::mem::take(&mut e.table), &e.label)?;
@@ -119,6 +134,8 @@ pub(crate) fn split_recipe(
                 source_name: src.name.clone(),
                 msg: e.to_string(),
             })?;
+    // the claims ledger's tables (crate::claims), not a run's configuration
+    base.remove("claim");
     let variants: Vec<Variant> = match base.remove("variant") {
         Some(v) => {
             from_table::<VariantList>(
