@@ -506,7 +506,11 @@ fn draw_noise<DB: DrawingBackend>(
     ylabel: &str,
 ) -> Result<(), ReportError> {
     let areas = root.split_evenly((1, 3));
-    for (area, alpha) in areas.iter().zip([0.0, 0.5, 1.0]) {
+    for (area, (alpha, name)) in areas.iter().zip([
+        (0.0, "η_end"),
+        (0.5, "η_end / √batch"),
+        (1.0, "η_end / batch"),
+    ]) {
         let xs: Vec<f64> = g
             .iter()
             .map(|p| (p.lr_end / p.batch.powf(alpha)).log10())
@@ -516,11 +520,6 @@ fn draw_noise<DB: DrawingBackend>(
         let (x0, x1) = shared_scale([xs.as_slice()]);
         let (y0, y1) = shared_scale([ys.as_slice()]);
         let (y0, y1) = (y0.min(0.0) - 0.05, y1 + 0.05);
-        let name = match alpha {
-            a if a == 0.0 => "η_end".to_string(),
-            a if a == 0.5 => "η_end / √batch".to_string(),
-            _ => "η_end / batch".to_string(),
-        };
         let mut chart = ChartBuilder::on(area)
             .caption(format!("{name}: Spearman ρ = {rho:.2}"), ("sans-serif", 14))
             .margin(10)

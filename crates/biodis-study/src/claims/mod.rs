@@ -331,7 +331,7 @@ pub fn find_studies(root: &Path) -> Result<Vec<FoundStudy>, ClaimError> {
         if let Ok(rd) = std::fs::read_dir(&d) {
             for e in rd.flatten() {
                 let p = e.path();
-                if p.is_dir() && !p.file_name().is_some_and(|n| n == "figures") {
+                if p.is_dir() && p.file_name().is_none_or(|n| n != "figures") {
                     stack.push((p, depth + 1));
                 }
             }
@@ -667,10 +667,11 @@ pub fn evaluate_claim(runs: &mut Runs, c: &Claim) -> ClaimOutcome {
         verdict: Verdict::NotRun,
         note: String::new(),
     };
-    let notes: Vec<String> = [a.missing.clone(), b.missing.clone()]
+    let mut notes: Vec<String> = [a.missing.clone(), b.missing.clone()]
         .into_iter()
         .flatten()
         .collect();
+    notes.dedup();
     if !notes.is_empty() {
         out.note = notes.join("; ");
         return out;
@@ -973,13 +974,47 @@ pub fn p_text(p: f64) -> String {
     }
 }
 
-/// The verdicts as a Markdown table (what `biodis claims` prints and the README shows).
+/// The assertion of a claim as text: `a > b`, `a > b + 0.1`, `a < b − 0.1`.
+pub fn assertion_text(c: &ClaimOutcome) -> String {
+    let (op, sign) = if c.direction == "less" {
+        ("<", "−")
+    } else {
+        (">", "+")
+    };
+    if c.margin > 0.0 {
+        format!("a {op} b {sign} {}", c.margin)
+    } else {
+        format!("a {op} b")
+    }
+}
+
+/// `(study, rest)` of a side label `study: group · stat`.
+fn split_label(l: &str) -> (&str, &str) {
+    l.split_once(": ").unwrap_or(("", l))
+}
+
+/// The verdicts as a Markdown table (what `biodis claims` prints and the README shows): one
+/// row per claim with its study, both sides (group · statistic = mean ± s.e. (n)), the
+/// difference with its 95 % interval, the effect size and the test's one-sided p-value; then
+/// the counts and the notes.
 pub fn format_table(f: &ClaimsFile) -> String {
     let mut s = String::from(
-        "| verdict | claim | figure | a | b | Δ = a − b [95 % CI] | effect | test, p |\n|---|---|---|---|---|---|---|---|\n",
+        "| verdict | claim | study | a | b | Δ = a − b [95 % CI] | effect | test, p |\n|---|---|---|---|---|---|---|---|\n",
     );
     for c in &f.claims {
         let fixed = c.b.study_dir.is_none() && c.b.values.is_empty() && c.b.mean.is_finite();
+        let (study, a_rest) = split_label(&c.a.label);
+        let b_text = if fixed {
+            side_text(&c.b, true)
+        } else {
+            let (bs, b_rest) = split_label(&c.b.label);
+            let shown = if bs == study {
+                b_rest.to_string()
+            } else {
+                c.b.label.clone()
+            };
+            format!("{shown} = {}", side_text(&c.b, false))
+        };
         let ci = if c.diff.is_finite() {
             format!(
                 "{} [{}, {}]",
@@ -990,34 +1025,16 @@ pub fn format_table(f: &ClaimsFile) -> String {
         } else {
             "–".into()
         };
-        let assert = format!(
-            "{} {} b{}",
-            if c.direction == "less" { "a <" } else { "a >" },
-            "",
-            if c.margin > 0.0 {
-                format!(
-                    " {} {}",
-                    if c.direction == "less" { "−" } else { "+" },
-                    c.margin
-                )
-            } else {
-                String::new()
-            }
-        )
-        .replace("  ", " ");
         s.push_str(&format!(
-            "| **{}** | `{}`: {} ({}) | {} | {} | {} | {} | {} | {}, {} |\n",
+            "| **{}** | `{}`: {} ({}) | {} | {} = {} | {} | {} | {} | {}, {} |\n",
             c.verdict,
             c.id,
             c.text,
-            assert,
-            c.figure,
-            format_args!("{} = {}", c.a.label, side_text(&c.a, false)),
-            if fixed {
-                side_text(&c.b, true)
-            } else {
-                format!("{} = {}", c.b.label, side_text(&c.b, false))
-            },
+            assertion_text(c),
+            study,
+            a_rest,
+            side_text(&c.a, false),
+            b_text,
             ci,
             if c.effect_size.is_finite() {
                 format!("{:.2}", c.effect_size)

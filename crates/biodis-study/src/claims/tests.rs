@@ -182,7 +182,7 @@ b={value=0.05}
     assert_eq!(by("layer").verdict, Verdict::Holds);
     assert!((by("layer").a.mean - 0.1).abs() < 1e-12);
     let table = format_table(&f);
-    assert!(table.contains("| **TOO FEW SEEDS** | `few`"), "{table}");
+    assert!(table.contains("| **TOO FEW SEEDS** | `few`: t (a > b) | s | all · mir = 0.910 ± 0.010 (n=2) | none · mir = 0.400 ± 0.006 (n=3) |"), "{table}");
     assert!(
         table.contains("6 claims: 2 HOLDS, 0 FAILS, 1 TOO FEW SEEDS, 3 NOT RUN"),
         "{table}"
