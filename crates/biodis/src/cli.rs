@@ -325,6 +325,8 @@ fn real_main(cli: Cli) -> Result<()> {
                     }
                 }
                 if !dry_run {
+                    // the paper's claims over the group's studies: parent/claims.{json,html}
+                    claims(&parent, &[], &[], false, false)?;
                     write_group_index(&parent, &recipe, &members)?;
                     println!(
                         "{recipe}: wall time {:.1} s; index {}",
@@ -752,6 +754,9 @@ fn write_group_index(parent: &std::path::Path, group: &str, members: &[&str]) ->
         "The paper's synthetic experiments"
     };
     let mut h = format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>biodis — {what}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}pre{{background:#f7f7f7;padding:.6em}}</style></head><body><h1>{what}</h1>");
+    if parent.join("claims.html").is_file() {
+        h.push_str("<p><a href=\"claims.html\">The paper's claims, tested against these runs</a> (<code>biodis claims</code>)</p>");
+    }
     for name in members {
         let d = parent.join(name);
         if let Ok(rep) = biodis_report::read_study(&d) {

@@ -300,9 +300,12 @@ pub struct FoundStudy {
     pub kind: Kind,
 }
 
-/// The study directories under `root` (`root` itself included), to 4 levels deep, in path
-/// order.
-pub fn find_studies(root: &Path) -> Result<Vec<FoundStudy>, ClaimError> {
+/// How deep [`find_studies`] looks under the root of `biodis claims`.
+pub const SEARCH_DEPTH: usize = 4;
+
+/// The study directories under `root` (`root` itself included), to `max_depth` levels deep
+/// (a study's own folders are not searched), in path order.
+pub fn find_studies(root: &Path, max_depth: usize) -> Result<Vec<FoundStudy>, ClaimError> {
     if !root.is_dir() {
         return Err(ClaimError::Io {
             path: root.to_path_buf(),
@@ -325,7 +328,7 @@ pub fn find_studies(root: &Path) -> Result<Vec<FoundStudy>, ClaimError> {
             });
             continue;
         }
-        if depth >= 4 {
+        if depth >= max_depth {
             continue;
         }
         if let Ok(rd) = std::fs::read_dir(&d) {
@@ -459,10 +462,10 @@ pub struct Runs {
 }
 
 impl Runs {
-    /// The studies under `root`.
-    pub fn under(root: &Path) -> Result<Self, ClaimError> {
+    /// The studies under `root`, to `max_depth` levels.
+    pub fn under(root: &Path, max_depth: usize) -> Result<Self, ClaimError> {
         Ok(Runs {
-            studies: find_studies(root)?,
+            studies: find_studies(root, max_depth)?,
             cache: BTreeMap::new(),
         })
     }
@@ -804,7 +807,7 @@ pub fn evaluate(
     ledgers: &[(String, String)],
     only: &[String],
 ) -> Result<ClaimsFile, ClaimError> {
-    let mut runs = Runs::under(root)?;
+    let mut runs = Runs::under(root, SEARCH_DEPTH)?;
     let mut claims = Vec::new();
     for (name, text) in ledgers {
         claims.extend(parse_ledger(text, name, None, false)?);
@@ -836,10 +839,11 @@ pub fn evaluate(
 pub fn evaluate_study(dir: &Path) -> Result<ClaimsFile, ClaimError> {
     let name = study_name(dir);
     let root = dir.parent().filter(|p| p.is_dir()).unwrap_or(dir);
-    let mut runs = Runs::under(root)?;
+    // the study and its siblings (the folder above it, one level: never a deep walk of
+    // whatever folder the study was put in)
+    let mut runs = Runs::under(root, 1)?;
     if !runs.studies.iter().any(|s| s.dir == dir) {
-        // a study in a folder deeper than the search goes, or the root itself
-        runs = Runs::under(dir)?;
+        runs = Runs::under(dir, 0)?;
     }
     let mut claims = parse_ledger(PAPER_LEDGER, "experiments/claims.toml", None, false)?;
     let own: Vec<FoundStudy> = runs
