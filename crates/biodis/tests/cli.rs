@@ -2359,3 +2359,45 @@ min_seeds = 2
     let e = run_err(&["run", broken.to_str().unwrap(), "--dry-run"]);
     assert!(e.contains("claim 'y'") && e.contains("margin"), "{e}");
 }
+
+/// A sweep over `train.lr` × `train.batch` (issue #22's regime map at a tiny scale): the report
+/// draws the map, the noise-scale collapse and, with `train.noise_diagnostics`, the mechanism,
+/// and prints the map's table.
+#[test]
+fn sweep_report_draws_the_regime_figures() {
+    let d = tempfile::tempdir().unwrap();
+    let p = mini_recipe(
+        d.path(),
+        500,
+        "[sweep.grid]\n\"train.lr\" = [1e-3, 3e-3]\n\"train.batch\" = [32, 64]\n\"train.schedule\" = [\"constant\", \"cosine\"]\n",
+    );
+    let out = d.path().join("sweep");
+    run_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--quiet",
+        "--set",
+        "train.noise_diagnostics=true",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let r = run_ok(&["report", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        text.contains("| panel | lr | batch = 32 | batch = 64 |")
+            && text.contains("| schedule=cosine | 3e-3 |")
+            && text.contains("Collapse onto one noise scale")
+            && text.contains("| schedule=constant batch=64 lr=0.003 |"),
+        "{text}"
+    );
+    for f in ["sweep_map", "noise_scale", "mechanism"] {
+        for ext in ["png", "svg"] {
+            let path = out.join("figures").join(format!("{f}.{ext}"));
+            assert!(path.is_file(), "{} missing", path.display());
+        }
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Sweep</h2>") && html.contains("sweep_map.svg"));
+}
