@@ -15,15 +15,7 @@ fn num(v: f64) -> String {
 }
 
 fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "–".into()
-    } else if p < 1e-6 {
-        "&lt; 1e-6".into()
-    } else if p < 0.01 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.3}")
-    }
+    esc(&biodis_rundir::claims::p_text(p))
 }
 
 fn side(s: &biodis_rundir::claims::SideSummary) -> String {

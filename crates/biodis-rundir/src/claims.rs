@@ -48,6 +48,20 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// A p-value as text: `< 1e-6`, two significant digits in scientific notation below 0.01,
+/// else three decimals; `–` when undefined.
+pub fn p_text(p: f64) -> String {
+    if !p.is_finite() {
+        "–".into()
+    } else if p < 1e-6 {
+        "< 1e-6".into()
+    } else if p < 0.01 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
 /// One side of an evaluated claim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SideSummary {

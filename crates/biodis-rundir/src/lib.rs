@@ -42,6 +42,24 @@ pub use write::{
     atomic_write, atomic_write_with, clean_stale_temps, clean_stale_temps_of, temp_path_for,
 };
 
+/// Flattens a TOML table of nested tables into `(dotted.path, value)` pairs in key order (how a
+/// run's `recipe.toml` is compared and read key by key).
+pub fn flatten_toml(t: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(inner) => out.extend(flatten_toml(inner, &key)),
+            _ => out.push((key, v.clone())),
+        }
+    }
+    out
+}
+
 /// Version of the run-directory layout written by this build. Readers accept every version
 /// up to this one; a newer one is refused with [`RunDirError::NewerSchema`].
 pub const SCHEMA_VERSION: u32 = 1;

@@ -31,22 +31,6 @@ struct Point {
     run: usize,
 }
 
-fn flatten(t: &toml::Table, prefix: &str, out: &mut BTreeMap<String, toml::Value>) {
-    for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(s) => flatten(s, &key, out),
-            other => {
-                out.insert(key, other.clone());
-            }
-        }
-    }
-}
-
 /// The mean learning rate over the last 10 % of training, as a fraction of the base lr.
 pub fn end_lr_factor(schedule: &str) -> f64 {
     match schedule {
@@ -106,8 +90,8 @@ fn read_points(study: &StudyData, dir: &Path) -> Option<(Vec<Point>, Vec<String>
             .ok()?
             .parse()
             .ok()?;
-        let mut f = BTreeMap::new();
-        flatten(&t, "", &mut f);
+        let f: BTreeMap<String, toml::Value> =
+            biodis_rundir::flatten_toml(&t, "").into_iter().collect();
         flat.push(f);
     }
     let variant_of = |f: &BTreeMap<String, toml::Value>| {

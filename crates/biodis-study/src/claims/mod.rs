@@ -965,18 +965,7 @@ fn side_text(s: &SideSummary, fixed: bool) -> String {
     }
 }
 
-/// The p-value as text: `< 1e-6`, else 2 significant digits in scientific notation below 0.01.
-pub fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "–".into()
-    } else if p < 1e-6 {
-        "< 1e-6".into()
-    } else if p < 0.01 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.3}")
-    }
-}
+pub use biodis_rundir::claims::p_text;
 
 /// The assertion of a claim as text: `a > b`, `a > b + 0.1`, `a < b − 0.1`.
 pub fn assertion_text(c: &ClaimOutcome) -> String {

@@ -359,17 +359,5 @@ struct VariantList {
 
 /// Flattens a table of possibly nested / dotted keys into `(dotted.path, value)` pairs.
 pub(crate) fn flatten(t: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
-    let mut out = Vec::new();
-    for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(inner) => out.extend(flatten(inner, &key)),
-            _ => out.push((key, v.clone())),
-        }
-    }
-    out
+    biodis_rundir::flatten_toml(t, prefix)
 }
