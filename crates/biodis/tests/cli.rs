@@ -2305,6 +2305,14 @@ min_seeds = 2
     );
     let html = std::fs::read_to_string(study.join("report.html")).unwrap();
     assert!(html.contains("<h2 id=\"claims\">Claims</h2>") && html.contains("mini.three-seeds"));
+    // a relative study path (`biodis report mini` inside runs/) reads the same claims
+    let o = bin()
+        .current_dir(&root)
+        .args(["report", "mini"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("TOO FEW SEEDS mini.three-seeds"));
     // the whole root, with the paper's ledger
     let r = run_ok(&["claims", root.to_str().unwrap()]);
     let out = String::from_utf8_lossy(&r.stdout);

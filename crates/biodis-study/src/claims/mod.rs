@@ -837,6 +837,9 @@ pub fn evaluate(
 /// The claims of one study: the ledger's and the study's own that involve it on either side,
 /// evaluated against it and its sibling studies (the folder above it).
 pub fn evaluate_study(dir: &Path) -> Result<ClaimsFile, ClaimError> {
+    // absolute, so that a relative `dir` (`biodis report fig2`) has a parent to search
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let dir = abs.as_path();
     let name = study_name(dir);
     let root = dir.parent().filter(|p| p.is_dir()).unwrap_or(dir);
     // the study and its siblings (the folder above it, one level: never a deep walk of
