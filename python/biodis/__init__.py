@@ -39,7 +39,7 @@ __all__ = [
     "total_correlation", "mean_pairwise_mi", "score", "DEFAULT_METRICS",
     "ratemap", "smooth", "autocorrelogram", "analyse_cell", "grid_score", "GRID_VARIANTS",
     "grid_null", "stability", "spatial_information", "border_score", "object_centred_map",
-    "load_study", "factor_vae_score", "beta_vae_score",
+    "load_study", "load_claims", "factor_vae_score", "beta_vae_score",
 ]
 
 #: ``biodis score``'s default ``--metrics``.
@@ -432,3 +432,11 @@ def load_study(path):
     """Loads a study directory into pandas (see :mod:`biodis.study`)."""
     from .study import load_study as _ls
     return _ls(path)
+
+
+def load_claims(path):
+    """The verdicts of ``biodis claims`` (a ``claims.json``, or a folder holding one: a study's
+    or the root given to ``biodis claims``) as a pandas DataFrame, one row per claim (see
+    :func:`biodis.study.load_claims`)."""
+    from .study import load_claims as _lc
+    return _lc(path)

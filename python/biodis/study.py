@@ -142,3 +142,46 @@ def load_study(path) -> Study:
     else:
         final = pd.DataFrame([{"run_id": k, **_flatten(v)} for k, v in results.items()])
     return Study(path=root, runs=runs, curves=curves_df, final=final, results=results)
+
+
+def load_claims(path):
+    """One row per claim of a ``claims.json`` (``path`` is the file, or a folder holding it):
+    ``id, figure, text, verdict`` (``HOLDS``, ``FAILS``, ``TOO_FEW_SEEDS``, ``NOT_RUN``),
+    ``a_label, a_mean, a_se, a_n, b_label, b_mean, b_se, b_n`` (``b_n`` is 0 for a fixed value),
+    ``diff, ci_low, ci_high, effect_size, test, statistic, df, p, alpha, margin, direction,
+    note, source``. Undefined numbers are NaN. Raises ``FileNotFoundError`` naming the path when
+    there is no ``claims.json``, ``ValueError`` when it is not one."""
+    import pandas as pd
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "claims.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no claims.json (run `biodis claims` or `biodis report` first)")
+    try:
+        data = json.loads(p.read_text())
+        claims = data["claims"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{p}: not a biodis claims.json ({e})") from None
+    nan = float("nan")
+
+    def num(v):
+        return nan if v is None else float(v)
+
+    rows = []
+    for c in claims:
+        row = {k: c.get(k) for k in ("id", "figure", "text", "verdict")}
+        for side in ("a", "b"):
+            s = c.get(side) or {}
+            row[f"{side}_label"] = s.get("label")
+            row[f"{side}_mean"] = num(s.get("mean"))
+            row[f"{side}_se"] = num(s.get("se"))
+            row[f"{side}_n"] = len(s.get("values") or [])
+        ci = c.get("diff_ci95") or [None, None]
+        row.update(diff=num(c.get("diff")), ci_low=num(ci[0]), ci_high=num(ci[1]),
+                   effect_size=num(c.get("effect_size")), test=c.get("test"),
+                   statistic=num(c.get("statistic")), df=num(c.get("df")), p=num(c.get("p")),
+                   alpha=num(c.get("alpha")), margin=num(c.get("margin")),
+                   direction=c.get("direction"), note=c.get("note"), source=c.get("source"))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -67,3 +67,19 @@ def test_per_layer_columns_and_result_fallback(tmp_path):
 def test_real_study_directory():
     s = biodis.load_study(os.environ["BIODIS_STUDY_DIR"])
     assert len(s.runs) > 0 and len(s.curves) > 0
+
+
+def test_load_claims_from_a_report(study, tmp_path):
+    # the report of a fig2-lownoise study writes the claims that involve it (1 seed: too few)
+    c = biodis.load_claims(study)
+    assert set(c["id"]) >= {"fig2-lownoise.nonneg", "fig2-lownoise.constraints"}
+    own = c[c["id"].str.startswith("fig2-lownoise.")]
+    assert len(own) == 4 and (own["verdict"] == "TOO_FEW_SEEDS").all()
+    assert (own["a_n"] == 1).all() and own["p"].isna().all()
+    # claims comparing it with studies that are not there (fig8-lownoise, ...) are NOT RUN
+    assert (c[~c["id"].str.startswith("fig2-lownoise.")]["verdict"] == "NOT_RUN").all()
+    with pytest.raises(FileNotFoundError, match="no claims.json"):
+        biodis.load_claims(tmp_path)
+    (tmp_path / "claims.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a biodis claims.json"):
+        biodis.load_claims(tmp_path / "claims.json")
