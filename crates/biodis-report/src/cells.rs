@@ -664,7 +664,11 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
     h.push_str("</body></html>\n");
     biodis_rundir::atomic_write(&hp, h.as_bytes()).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
-    Ok(Report { table, files })
+    Ok(Report {
+        table,
+        files,
+        extra: String::new(),
+    })
 }
 
 #[cfg(test)]

@@ -213,8 +213,11 @@ pub use biodis_rundir::{fmt_mean_se, mean_se};
 /// What [`report_study`] produced.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Plain-text table of final MIR per variant and layer.
+    /// Plain-text table of final MIR per variant and layer (with the extras below).
     pub table: String,
+    /// What the table adds to a study's own summary table (a sweep's map and noise-scale
+    /// tables, the claims' verdicts): printed at the end of `biodis run`.
+    pub extra: String,
     /// Files written.
     pub files: Vec<PathBuf>,
 }
@@ -299,6 +302,7 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
         table.push('\n');
         table.push_str(&sweep_tables);
     }
+    let extra = sweep_tables;
     let hp = dir.join("report.html");
     biodis_rundir::atomic_write(&hp, html.as_bytes()).map_err(|e| ferr(&hp, e))?;
     files.push(hp);
@@ -309,7 +313,11 @@ pub fn report_study(dir: &Path) -> Result<Report, ReportError> {
             table.push_str(&format!("  {id}: {e}\n"));
         }
     }
-    Ok(Report { table, files })
+    Ok(Report {
+        table,
+        files,
+        extra,
+    })
 }
 
 pub(crate) fn esc(t: &str) -> String {

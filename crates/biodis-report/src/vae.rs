@@ -391,5 +391,9 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
     let rp = dir.join("report.html");
     biodis_rundir::atomic_write(&rp, html.as_bytes()).map_err(|e| ferr(&rp, e))?;
     files.push(rp);
-    Ok(Report { table, files })
+    Ok(Report {
+        table,
+        files,
+        extra: String::new(),
+    })
 }

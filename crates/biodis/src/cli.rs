@@ -411,11 +411,12 @@ fn report(
         .map_err(|e| biodis_report::ReportError::Plot(e.to_string()))?;
     biodis_report::claims::insert_section(&dir.join("report.html"), &cf)?;
     if !cf.claims.is_empty() {
-        rep.table.push_str("\nclaims:\n");
+        let mut t = String::from("\nclaims:\n");
         for c in &cf.claims {
-            rep.table
-                .push_str(&format!("  {:<13} {}\n", c.verdict.as_str(), c.id));
+            t.push_str(&format!("  {:<13} {}\n", c.verdict.as_str(), c.id));
         }
+        rep.table.push_str(&t);
+        rep.extra.push_str(&t);
     }
     rep.files.push(jp);
     Ok(rep)
@@ -496,6 +497,9 @@ fn finish_study(run: biodis_study::request::StudyRun) -> Result<()> {
     println!("wall time {:.1} s", run.wall_s);
     let rep =
         report(run.kind, &run.dir).with_context(|| format!("report for {}", run.dir.display()))?;
+    if !rep.extra.is_empty() {
+        println!("{}", rep.extra.trim_end());
+    }
     for f in rep
         .files
         .iter()
