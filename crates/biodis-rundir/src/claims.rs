@@ -135,6 +135,16 @@ pub struct ClaimsFile {
 }
 
 impl ClaimsFile {
+    /// The verdicts `claims` of the run directories under `root`, made by this build.
+    pub fn new(root: &std::path::Path, claims: Vec<ClaimOutcome>) -> Self {
+        ClaimsFile {
+            schema_version: crate::SCHEMA_VERSION,
+            created_by: format!("biodis {}", env!("CARGO_PKG_VERSION")),
+            root: root.display().to_string(),
+            claims,
+        }
+    }
+
     /// Counts of each verdict, in the order HOLDS, FAILS, TOO FEW SEEDS, NOT RUN.
     pub fn counts(&self) -> [(Verdict, usize); 4] {
         [

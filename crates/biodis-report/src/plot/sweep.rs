@@ -42,7 +42,9 @@ pub fn end_lr_factor(schedule: &str) -> f64 {
     }
 }
 
-/// Spearman's rank correlation of the finite pairs (average ranks for ties).
+/// Spearman's rank correlation of the finite pairs (average ranks for ties): the Pearson
+/// correlation of the ranks (`biodis_metrics::spatial::stats::map_correlation`); NaN below 3
+/// pairs.
 pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     let pairs: Vec<(f64, f64)> = x
         .iter()
@@ -68,17 +70,9 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
         }
         r
     };
-    if pairs.len() < 3 {
-        return f64::NAN;
-    }
     let rx = rank(pairs.iter().map(|p| p.0).collect());
     let ry = rank(pairs.iter().map(|p| p.1).collect());
-    let n = rx.len() as f64;
-    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
-    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
-    cov / (vx * vy).sqrt()
+    biodis_metrics::spatial::stats::map_correlation(&rx, &ry)
 }
 
 /// The runs' swept values: `(points, numeric keys, other keys)`; `None` without a sweep of

@@ -826,12 +826,7 @@ pub fn evaluate(
         .filter(|c| keep(c))
         .map(|c| evaluate_claim(&mut runs, c))
         .collect();
-    Ok(ClaimsFile {
-        schema_version: biodis_rundir::SCHEMA_VERSION,
-        created_by: format!("biodis {}", env!("CARGO_PKG_VERSION")),
-        root: root.display().to_string(),
-        claims,
-    })
+    Ok(ClaimsFile::new(root, claims))
 }
 
 /// The claims of one study: the ledger's and the study's own that involve it on either side,
@@ -867,12 +862,7 @@ pub fn evaluate_study(dir: &Path) -> Result<ClaimsFile, ClaimError> {
         .filter(|c| involves(c))
         .map(|c| evaluate_claim(&mut runs, c))
         .collect();
-    Ok(ClaimsFile {
-        schema_version: biodis_rundir::SCHEMA_VERSION,
-        created_by: format!("biodis {}", env!("CARGO_PKG_VERSION")),
-        root: dir.display().to_string(),
-        claims,
-    })
+    Ok(ClaimsFile::new(dir, claims))
 }
 
 fn check_unique(claims: &[Claim]) -> Result<(), ClaimError> {
