@@ -79,7 +79,8 @@ pub struct SideSummary {
     /// Standard error of the mean (`null` below 2 values or for a fixed value).
     #[serde(with = "crate::nan::scalar")]
     pub se: f64,
-    /// Runs of the group that are listed but not finished (left out).
+    /// Runs of the group left out: listed but not finished, or whose statistic is undefined
+    /// (NaN / `null`).
     pub not_finished: usize,
 }
 

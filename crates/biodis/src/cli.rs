@@ -444,14 +444,28 @@ fn claims(
         texts.push((p.display().to_string(), t));
     }
     let f = biodis_study::claims::evaluate(root, &texts, only)?;
+    let jp = root.join(biodis_rundir::claims::CLAIMS_JSON);
+    let hp = root.join("claims.html");
+    // never overwrite a file of the same name that biodis did not write
+    let ours_json = |t: &str| serde_json::from_str::<biodis_rundir::claims::ClaimsFile>(t).is_ok();
+    let ours_html = |t: &str| t.contains("<title>biodis — claims</title>");
+    for (p, ours) in [
+        (&jp, &ours_json as &dyn Fn(&str) -> bool),
+        (&hp, &ours_html as &dyn Fn(&str) -> bool),
+    ] {
+        if p.exists() && !std::fs::read_to_string(p).is_ok_and(|t| ours(&t)) {
+            bail!(
+                "{}: exists and was not written by `biodis claims`; refusing to overwrite it (move it, or give another ROOT)",
+                p.display()
+            );
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&f)?);
     } else {
         print!("{}", biodis_study::claims::format_table(&f));
     }
-    let jp = root.join(biodis_rundir::claims::CLAIMS_JSON);
     biodis_rundir::atomic_write(&jp, &serde_json::to_vec_pretty(&f)?)?;
-    let hp = root.join("claims.html");
     biodis_rundir::atomic_write(&hp, biodis_report::claims::page_html(&f).as_bytes())?;
     if !json {
         println!("wrote {}\nwrote {}", jp.display(), hp.display());

@@ -2356,6 +2356,19 @@ min_seeds = 2
         e.contains("bad.toml") && e.contains("claim 'x'") && e.contains("alpha"),
         "{e}"
     );
+    // a claims.json that biodis did not write is never overwritten
+    let other = d.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("claims.json"), "{\"mine\": 1}").unwrap();
+    let e = run_err(&["claims", other.to_str().unwrap()]);
+    assert!(
+        e.contains("claims.json") && e.contains("refusing to overwrite"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("claims.json")).unwrap(),
+        "{\"mine\": 1}"
+    );
     let e = run_err(&["claims", d.path().join("nowhere").to_str().unwrap()]);
     assert!(e.contains("nowhere") && e.contains("not a folder"), "{e}");
     // a recipe with a broken claim is refused before anything runs

@@ -562,6 +562,7 @@ fn side_values(
     let kind = sr.kind;
     let mut by_seed = BTreeMap::new();
     let mut err = None;
+    let mut undefined = 0usize;
     for r in sr
         .done
         .iter()
@@ -571,7 +572,9 @@ fn side_values(
             Ok(v) if v.is_finite() => {
                 by_seed.insert(r.ident.seed, v);
             }
-            Ok(_) => {}
+            // an undefined statistic (NaN / null: MIR with no active neuron) leaves the run
+            // out, counted with the unfinished ones in the claim's note
+            Ok(_) => undefined += 1,
             Err(e) => {
                 err.get_or_insert(format!("{}: run {}: {e}", dir_s, r.ident.run_id()));
             }
@@ -581,7 +584,8 @@ fn side_values(
         .unfinished
         .iter()
         .filter(|(v, p)| *v == variant && *p == point)
-        .count();
+        .count()
+        + undefined;
     if let Some(e) = err {
         return (empty(label, Some(dir_s), e), Some(found.dir));
     }
@@ -601,7 +605,7 @@ fn side_values(
         groups.sort();
         groups.dedup();
         let why = if not_finished > 0 {
-            format!("{label}: none of its {not_finished} runs has finished")
+            format!("{label}: none of its {not_finished} runs has finished with a defined value")
         } else {
             let shown: Vec<&str> = groups.iter().take(12).map(String::as_str).collect();
             format!(
@@ -719,7 +723,7 @@ pub fn evaluate_claim(runs: &mut Runs, c: &Claim) -> ClaimOutcome {
             if c.test.is_paired() { " paired" } else { "" },
             c.min_seeds,
             if unfinished > 0 {
-                format!(" ({unfinished} run(s) not finished)")
+                format!(" ({unfinished} run(s) not finished or undefined)")
             } else {
                 String::new()
             }
@@ -790,7 +794,9 @@ pub fn evaluate_claim(runs: &mut Runs, c: &Claim) -> ClaimOutcome {
         out.note = n;
     }
     if unfinished > 0 {
-        let u = format!("{unfinished} run(s) not finished were left out");
+        let u = format!(
+            "{unfinished} run(s) not finished or with an undefined statistic were left out"
+        );
         out.note = if out.note.is_empty() {
             u
         } else {

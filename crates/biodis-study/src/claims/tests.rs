@@ -33,7 +33,8 @@ fn study(root: &Path, name: &str, runs: &[(&str, &str, u64, f64, bool)]) -> Path
             std::fs::write(
                 rd.result(),
                 format!(
-                    "{{\"primary_layer\": 1, \"last\": {{\"mir\": [0.1, {mir}], \"r2\": 0.99, \"active\": [5, 7]}}, \"pop\": {{\"frac_ovc\": {mir}}}}}"
+                    "{{\"primary_layer\": 1, \"last\": {{\"mir\": [0.1, {mir}], \"r2\": 0.99, \"active\": [5, 7]}}, \"pop\": {{\"frac_ovc\": {mir}}}}}",
+                    mir = if mir.is_nan() { "null".to_string() } else { mir.to_string() }
                 ),
             )
             .unwrap();
@@ -114,6 +115,10 @@ fn verdicts_for_missing_studies_groups_seeds_and_stats() {
             ("none", "", 1, 0.41, true),
             ("none", "", 2, 0.39, true),
             ("l1", "beta=0.1", 0, 0.3, true),
+            ("nanv", "", 0, 0.5, true),
+            ("nanv", "", 1, 0.6, true),
+            ("nanv", "", 2, 0.55, true),
+            ("nanv", "", 3, f64::NAN, true), // MIR undefined (null in result.json)
         ],
     );
     let text = "
@@ -177,6 +182,20 @@ b={value=0.05}
     assert_eq!(by("badstat").verdict, Verdict::NotRun);
     assert!(by("badstat").note.contains("no `nothing`") && by("badstat").note.contains("frac_ovc"));
     assert_eq!(by("path").verdict, Verdict::Holds, "{:?}", by("path"));
+    let undef = evaluate(
+        t.path(),
+        &ledger("[[claim]]\nid='u'\ntext='t'\nstudy='s'\na={variant='nanv'}\nb={value=0.1}\n"),
+        &[],
+    )
+    .unwrap();
+    let u = &undef.claims[0];
+    assert_eq!(u.a.values.len(), 3, "the undefined run is left out");
+    assert!(
+        u.note
+            .contains("1 run(s) not finished or with an undefined statistic"),
+        "{}",
+        u.note
+    );
     assert_eq!(by("path").test, "one_sample");
     // mir_h0 is 0.1 in every run: zero spread, decided by the mean
     assert_eq!(by("layer").verdict, Verdict::Holds);
