@@ -22,6 +22,7 @@ import numpy as np
 
 KEYS = [
     ("location_acc", "location accuracy"),
+    ("location_fit", "location loss: fraction of gap fitted"),
     ("action_acc", "action accuracy"),
     ("action_zero_acc", "all-zero action readout"),
     ("stability_mean", "stability, mean over cells"),
@@ -33,6 +34,9 @@ KEYS = [
     ("cosine_loc_act", "1 - cos(sum|W_l|, |W_t|)"),
     ("patch_corr_objects", "patch corr. around objects"),
     ("patch_corr_random", "patch corr. random layouts"),
+    ("wavelength_median", "dominant wavelength, median (bins)"),
+    ("target_wavelength", "target spectrum's peak (bins)"),
+    ("grid_spacing_median", "grid-called cells' spacing, median"),
 ]
 
 
@@ -63,6 +67,8 @@ def main():
         for _, r in rs:
             x = dict(r["eval"])
             x.update(r["pop"])
+            for k in ("location_fit", "target_wavelength"):
+                x[k] = r.get(k)
             flat.append(x)
         for k, label in KEYS:
             print(f"  {label:<36} {mean_se([f.get(k) for f in flat])}")

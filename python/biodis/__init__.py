@@ -356,7 +356,8 @@ def autocorrelogram(map, *, min_overlap: int = 1) -> _np.ndarray:
 
 def analyse_cell(map, *, null: int = 0, null_kind: str = "permutation", seed: int = 0) -> Dict[str, Any]:
     """Every per-cell score of one ``n x n`` map, as one row of ``biodis spatial``: grid scores
-    (DeepMind mean / min-max / 90 deg, fixed annulus, opexebo), spacing, orientation, the null's
+    (DeepMind mean / min-max / 90 deg, fixed annulus, opexebo), spacing, orientation, the
+    dominant wavelength of the map's power spectrum (``wavelength``, bins), the null's
     95th/99th percentiles (``null`` shuffles), Skaggs statistics, border score; NaN with a
     ``reason`` for empty or constant maps."""
     r = _json.loads(_biodis.analyse_cell(_map(map), int(null), _null_sigma(null_kind), int(seed)))

@@ -39,7 +39,8 @@ use biodis_metrics::spatial::stats::{
     object_centred_consistency_around, object_centred_map, patch_correlation,
 };
 use biodis_metrics::spatial::{
-    grid_cell_call, sac, DeepMindScorer, Form, GridCellCriterion, NullLevel, NullPercentiles,
+    dominant_wavelength, grid_cell_call, sac, spacing_orientation, DeepMindScorer, Form,
+    GridCellCriterion, NullLevel, NullPercentiles,
 };
 use biodis_metrics::special::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -48,37 +49,59 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellStats {
     pub active: bool,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub mean_activity: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub stability: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub grid_score: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub grid_null_p95: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub grid_null_p99: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub object_consistency: f64,
     /// [`ovc_consistency`]: split-half consistency of the object-centred map outside the
     /// object's 3×3 neighbourhood (a field at a fixed offset ≥ 2 bins from the objects).
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub ovc_consistency: f64,
     /// 95th percentile of `ovc_consistency` with each world's objects moved to uniformly
     /// random locations (same count per world): the OVC null.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub ovc_null_p95: f64,
     /// Chebyshev offset (bins) of the peak of the mean object-centred map from the object.
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub ovc_peak_offset: f64,
     /// Smoothness of the map in the world without objects, as the σ (bins) of a Gaussian-
     /// smoothed white-noise field with the same lag-1 autocorrelation ([`smoothness_sigma`]).
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub smooth_sigma: f64,
     /// 95th / 99th percentiles of the grid score of smooth random fields with that σ (the
     /// matched null).
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub grid_smooth_p95: f64,
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub grid_smooth_p99: f64,
+    /// Wavelength (bins) of the strongest plane wave in the object-free map
+    /// ([`biodis_metrics::spatial::dominant_wavelength`]; a hexagonal grid of field spacing `s`
+    /// has `s·√3/2`).
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub wavelength: f64,
+    /// Field spacing (bins) and orientation (degrees in `[0, 60)`) from the six SAC peaks
+    /// nearest the centre ([`biodis_metrics::spatial::spacing_orientation`]); NaN with fewer
+    /// than six peaks.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub grid_spacing: f64,
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub grid_orientation: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub patch_correlation: f64,
     /// `Σ_x |W_l[x, i]|` and `|W_o[i]|`, `Σ_a |W_t[a, i]|`.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub loc_weight: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub obj_weight: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub act_weight: f64,
 }
 
@@ -86,25 +109,39 @@ pub struct CellStats {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PopulationStats {
     pub n_active: usize,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub cosine_loc_obj: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub cosine_loc_act: f64,
     /// Mean patch correlation over active cells, around objects and at random locations.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub patch_corr_objects: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub patch_corr_random: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub stability_mean: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub bimodality: f64,
     /// Active cells whose grid score exceeds their own null's 95th percentile.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub frac_grid_above_p95: f64,
     /// Active cells whose grid score exceeds the 95th / 99th percentile of their matched
     /// smooth-field null (chance: 0.05 / 0.01).
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_grid_above_smooth_p95: f64,
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_grid_above_smooth_p99: f64,
     /// Active cells whose object-centred map peaks at an offset ≥ 2 bins from the object and
     /// whose `ovc_consistency` exceeds their OVC null's 95th percentile (the OVC call).
-    #[serde(default = "nan")]
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_ovc: f64,
+    /// Median over active cells of the object-free map's dominant wavelength (bins).
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub wavelength_median: f64,
+    /// Median field spacing (bins) of the cells called grid cells against the smooth-field
+    /// null's 95th percentile that have six SAC peaks; NaN when there are none.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub grid_spacing_median: f64,
 }
 
 fn nan() -> f64 {
@@ -244,6 +281,9 @@ pub fn analyse(
             smooth_sigma: f64::NAN,
             grid_smooth_p95: f64::NAN,
             grid_smooth_p99: f64::NAN,
+            wavelength: f64::NAN,
+            grid_spacing: f64::NAN,
+            grid_orientation: f64::NAN,
             patch_correlation: f64::NAN,
             loc_weight: lw,
             obj_weight: w_obj[i].abs() as f64,
@@ -255,6 +295,11 @@ pub fn analyse(
             if varies(&maps[0]) {
                 let s = sac(&maps[0], n, 1);
                 c.grid_score = scorer.score_sac(&s).score_60;
+                c.wavelength = dominant_wavelength(&maps[0], n);
+                if let Some((sp, or)) = spacing_orientation(&s, n) {
+                    c.grid_spacing = sp;
+                    c.grid_orientation = or;
+                }
                 if e.null_shuffles > 0 && c.grid_score.is_finite() {
                     let nul = null_scores(
                         &maps[0],
@@ -355,7 +400,16 @@ pub fn analyse(
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
             .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
     });
+    let call95 = above(smooth, NullLevel::P95);
+    let grid_spacing_median = finite_median(
+        active
+            .iter()
+            .filter(|c| call95(c) == Some(true))
+            .map(|c| c.grid_spacing),
+    );
     let pop = PopulationStats {
+        wavelength_median: finite_median(active.iter().map(|c| c.wavelength)),
+        grid_spacing_median,
         frac_grid_above_smooth_p95,
         frac_grid_above_smooth_p99,
         frac_ovc,
@@ -426,6 +480,21 @@ fn patch_mean(worlds: &[World], zs: &[Vec<f32>], nc: usize, i: usize, n: usize, 
 }
 
 /// Mean of the finite values (NaN if there is none).
+/// Median of the finite values (mean of the middle two for an even count); NaN when none.
+fn finite_median(v: impl Iterator<Item = f64>) -> f64 {
+    let mut x: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    if x.is_empty() {
+        return f64::NAN;
+    }
+    x.sort_by(f64::total_cmp);
+    let h = x.len() / 2;
+    if x.len() % 2 == 1 {
+        x[h]
+    } else {
+        0.5 * (x[h - 1] + x[h])
+    }
+}
+
 fn finite_mean(v: impl Iterator<Item = f64>) -> f64 {
     let (mut s, mut c) = (0.0, 0usize);
     for x in v.filter(|x| x.is_finite()) {
@@ -457,6 +526,37 @@ pub fn object_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undefined_statistics_survive_a_json_round_trip() {
+        // JSON has no NaN: an undefined statistic (no grid-called cell has a spacing, a
+        // one-cell bimodality) is written as null and must read back as NaN, not fail
+        let pop = PopulationStats {
+            n_active: 3,
+            cosine_loc_obj: 0.5,
+            cosine_loc_act: f64::NAN,
+            patch_corr_objects: f64::NAN,
+            patch_corr_random: 0.1,
+            stability_mean: 0.7,
+            bimodality: f64::NAN,
+            frac_grid_above_p95: 0.0,
+            frac_grid_above_smooth_p95: f64::NAN,
+            frac_grid_above_smooth_p99: f64::NAN,
+            frac_ovc: 0.25,
+            wavelength_median: 16.0,
+            grid_spacing_median: f64::NAN,
+        };
+        let j = serde_json::to_string(&pop).unwrap();
+        assert!(j.contains("\"grid_spacing_median\":null"), "{j}");
+        let back: PopulationStats = serde_json::from_str(&j).unwrap();
+        assert!(back.grid_spacing_median.is_nan() && back.bimodality.is_nan());
+        assert_eq!(back.frac_ovc, 0.25);
+        assert_eq!(back.wavelength_median, 16.0);
+        // fields added later default to NaN in older files
+        let old = j.replace(",\"wavelength_median\":16.0", "");
+        let back: PopulationStats = serde_json::from_str(&old).unwrap();
+        assert!(back.wavelength_median.is_nan());
+    }
 
     #[test]
     fn ovc_consistency_sees_offset_fields_not_object_bumps() {

@@ -15,27 +15,37 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostics {
     /// Mean per-location `‖z(x)‖` at the start of inference (after the start's projection).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub z_norm_start: f64,
     /// Mean per-location `‖z(x)‖` after inference.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub z_norm_end: f64,
     /// Unscaled PI residual per location after inference (see the module docs).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub pi_residual: f64,
     /// Fraction of per-location Euler updates shortened by the clip.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub clipped_frac: f64,
     /// Euler steps taken (mean over worlds).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub infer_steps: f64,
     /// Mean per-location update norm of the last Euler step.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub last_update: f64,
     /// Fraction of the maps' variance in the `(π, π)` checkerboard mode `(−1)^{r+c}`, pooled
     /// over active cells and worlds (0 for smooth maps, 1 for a pure checkerboard).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub checkerboard: f64,
     /// Spectral radius of `W_a` (Gelfand estimate `‖W_a^128‖_F^{1/128}`), mean over actions.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub wa_radius: f64,
     /// `tr(W_a) / (n_c ρ(W_a))`, mean over actions: the modulus-weighted mean cosine of the
     /// eigen-angles relative to the spectral radius — 1 for an identity-like transition whose
     /// eigenvalues all sit at `ρ` on the positive real axis, ≈ 0 for a random one.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub wa_trace_cos: f64,
     /// `‖W_a − I‖_F / √n_c`, mean over actions.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub wa_identity_dist: f64,
 }
 

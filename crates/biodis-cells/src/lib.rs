@@ -20,6 +20,6 @@ pub mod unroll;
 
 pub use error::CellsError;
 pub use model::{
-    CellActivation, CellLoss, CellModel, CellsSpec, InferStats, Layout, LocationTarget, NormMode,
-    Stepper, TransInit, WeightStep, ZInit,
+    location_fit, location_targets, target_wavelength, CellActivation, CellLoss, CellModel,
+    CellsSpec, InferStats, Layout, LocationTarget, NormMode, Stepper, TransInit, WeightStep, ZInit,
 };

@@ -299,8 +299,9 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 22] = [
+    let cols: [(&str, &str); 25] = [
         ("loc acc", "eval.location_acc"),
+        ("loc fit", "location_fit"),
         ("action acc", "eval.action_acc"),
         ("action acc (all-zero)", "eval.action_zero_acc"),
         ("active", "pop.n_active"),
@@ -322,6 +323,8 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("unstable obj-cons", "modes.unstable_objc"),
         ("stable grid > smooth p99", "modes.stable_grid_smooth_p99"),
         ("unstable OVC", "modes.unstable_ovc"),
+        ("wavelength (median)", "pop.wavelength_median"),
+        ("target wavelength", "target_wavelength"),
     ];
     let get = |r: &CellRun, path: &str| -> f64 {
         if path == "readout_corr" {

@@ -141,12 +141,28 @@ pub struct CellsResult {
     pub diag: Diagnostics,
     pub cells: Vec<CellStats>,
     pub n_params: usize,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub wall_s: f64,
     /// Training steps per second (this run, one thread).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub steps_per_s: f64,
     /// Seconds per Euler step per world (inference only).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub euler_step_s: f64,
+    /// The wavelength (bins) at which the location target's spectrum peaks
+    /// ([`biodis_cells::target_wavelength`]: the theory's prediction for the cells' dominant
+    /// wavelength, `pop.wavelength_median`); NaN for the one-hot and Gaussian targets.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub target_wavelength: f64,
+    /// The fraction of the location loss's possible decrease achieved on the evaluation worlds
+    /// ([`biodis_cells::location_fit`]: 0 = uniform prediction, 1 = target fitted).
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub location_fit: f64,
     pub versions: BTreeMap<String, String>,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 const CURVE_HEADER: &str = "step,loss,location,object,action,pi,nonneg,activity,weight,\
@@ -390,6 +406,9 @@ fn run_cells_inner(
     let ck = dir.checkpoint();
     let mut curve: Vec<String> = Vec::new();
     let mut wall_before = 0.0;
+    // training-step time and count of the earlier processes of a resumed run (checkpoint
+    // metadata; absent in checkpoints before session 11, then only this process's steps count)
+    let (mut time_before, mut timed_before) = (0.0f64, 0u64);
     if ck.exists() {
         let c = Checkpoint::load(&ck).map_err(|e| err(&id, e))?;
         t.model
@@ -408,6 +427,8 @@ fn run_cells_inner(
         t.z_rng
             .set_word_pos(c.meta("z_rng", &ck).map_err(|e| err(&id, e))?);
         wall_before = c.meta("wall_s", &ck).unwrap_or(0.0);
+        time_before = c.meta("step_time_s", &ck).unwrap_or(0.0);
+        timed_before = c.meta("steps_timed", &ck).unwrap_or(0);
         let text = std::fs::read_to_string(dir.curve()).unwrap_or_default();
         curve = text
             .lines()
@@ -434,8 +455,8 @@ fn run_cells_inner(
         let _ = dir.write_status(&s);
         err(&id, msg)
     };
-    let mut step_time = 0.0;
-    let mut steps_timed = 0u64;
+    let mut step_time = time_before;
+    let mut steps_timed = timed_before;
     let mut first_loss: Option<f64> = None;
     while t.step < total {
         let t0 = Instant::now();
@@ -497,6 +518,8 @@ fn run_cells_inner(
                 "wall_s".into(),
                 (wall_before + start.elapsed().as_secs_f64()).to_string(),
             );
+            meta.insert("step_time_s".into(), step_time.to_string());
+            meta.insert("steps_timed".into(), steps_timed.to_string());
             let bytes = to_bytes(
                 &[
                     ("theta", &t.model.theta),
@@ -566,6 +589,15 @@ fn run_cells_inner(
     }
     let euler_step_s = te.elapsed().as_secs_f64() / (reps * cfg.cells.euler_steps.max(1)) as f64;
     let wall_s = wall_before + start.elapsed().as_secs_f64();
+    let location_fit = if cfg.cells.beta_location > 0.0 {
+        biodis_cells::location_fit(
+            &cfg.cells,
+            &cfg.world,
+            ev.eval.location / cfg.cells.beta_location,
+        )
+    } else {
+        f64::NAN
+    };
     let res = CellsResult {
         study: cfg.study.name.clone(),
         run_id: id.clone(),
@@ -585,6 +617,8 @@ fn run_cells_inner(
             f64::NAN
         },
         euler_step_s,
+        target_wavelength: biodis_cells::target_wavelength(&cfg.cells).unwrap_or(f64::NAN),
+        location_fit,
         versions: versions(),
     };
     let j = serde_json::to_vec_pretty(&res).map_err(|e| err(&id, e))?;
@@ -639,8 +673,9 @@ impl crate::StudyKind for Cells {
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
-pub const SUMMARY_COLUMNS: [&str; 17] = [
+pub const SUMMARY_COLUMNS: [&str; 21] = [
     "location_acc",
+    "location_fit",
     "action_acc",
     "action_zero_acc",
     "object_hit",
@@ -657,12 +692,16 @@ pub const SUMMARY_COLUMNS: [&str; 17] = [
     "patch_corr_random",
     "steps_per_s",
     "euler_step_ms",
+    "wavelength_median",
+    "target_wavelength",
+    "grid_spacing_median",
 ];
 
-fn summary_values(r: &CellsResult) -> [f64; 17] {
+fn summary_values(r: &CellsResult) -> [f64; 21] {
     let p = &r.pop;
     [
         r.eval.location_acc,
+        r.location_fit,
         r.eval.action_acc,
         r.eval.action_zero_acc,
         r.eval.object_hit,
@@ -679,6 +718,9 @@ fn summary_values(r: &CellsResult) -> [f64; 17] {
         p.patch_corr_random,
         r.steps_per_s,
         r.euler_step_s * 1e3,
+        p.wavelength_median,
+        r.target_wavelength,
+        p.grid_spacing_median,
     ]
 }
 

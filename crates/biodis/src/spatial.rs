@@ -273,14 +273,14 @@ pub fn run(a: SpatialArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("{}: cannot create", a.out.display()))?;
     // table
-    let mut csv = String::from("cell,grid_score_deepmind_mean,grid_score_deepmind_minmax,grid_score_90,best_ring_outer,grid_score_annulus,grid_score_opexebo,spacing,orientation,null_p95,null_p99,is_grid,info_rate,info_content,sparsity,selectivity,border_score,reason\n");
+    let mut csv = String::from("cell,grid_score_deepmind_mean,grid_score_deepmind_minmax,grid_score_90,best_ring_outer,grid_score_annulus,grid_score_opexebo,spacing,orientation,wavelength,null_p95,null_p99,is_grid,info_rate,info_content,sparsity,selectivity,border_score,reason\n");
     // above the cell's null p99, or the fixed 0.8 without a null (an empty map is no grid cell)
     let rule = GridCellCriterion::SPATIAL;
     let fixed = rule.fixed_threshold.unwrap_or(f64::NAN);
     let is_grid = |r: &CellReport| -> bool { r.grid_cell_call(&rule).unwrap_or(false) };
     for (i, r) in reports.iter().enumerate() {
         csv.push_str(&format!(
-            "{i},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{i},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.grid_score_deepmind_mean,
             r.grid_score_deepmind_minmax,
             r.grid_score_90,
@@ -289,6 +289,7 @@ pub fn run(a: SpatialArgs) -> Result<()> {
             r.grid_score_opexebo,
             r.spacing,
             r.orientation,
+            r.wavelength,
             r.null_p95,
             r.null_p99,
             is_grid(r),

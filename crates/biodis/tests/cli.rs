@@ -1452,9 +1452,54 @@ fn gridworld_search_readings_smoke() {
         &std::fs::read_to_string(out.join("sphere_id_dog-s0/result.json")).unwrap(),
     )
     .unwrap();
-    for k in ["frac_grid_above_smooth_p99", "frac_ovc"] {
+    for k in [
+        "frac_grid_above_smooth_p99",
+        "frac_ovc",
+        "wavelength_median",
+        "grid_spacing_median",
+    ] {
         assert!(res["pop"].get(k).is_some(), "{k}");
     }
+    // the DoG's predicted wavelength (6.5 sigma at sigma 1.5) and the location fit
+    let tw = res["target_wavelength"].as_f64().unwrap();
+    assert!((tw - 9.75).abs() < 0.4, "target wavelength {tw}");
+    assert!(res["location_fit"].as_f64().is_some_and(|f| f.is_finite()));
+    // the Gaussian target has no preferred scale: null (NaN), and the run still reads back
+    let gauss: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("sphere_id_gauss-s0/result.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(gauss["target_wavelength"].is_null(), "{gauss}");
+    // fig6-scale's sweep over the DoG width and fig6-long expand and run
+    let scale = tmp.path().join("scale");
+    let mut args = vec![
+        "run",
+        "fig6-scale",
+        "--steps",
+        "2",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--variants",
+        "relu",
+        "--out",
+        scale.to_str().unwrap(),
+    ];
+    args.extend(CELLS_SMALL);
+    run_ok(&args);
+    let summary = std::fs::read_to_string(scale.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 5, "{summary}");
+    assert!(summary.contains("location_sigma=0.6"), "{summary}");
+    let d = run_ok(&["run", "fig6-long", "--dry-run"]);
+    let (o, e) = (
+        String::from_utf8_lossy(&d.stdout),
+        String::from_utf8_lossy(&d.stderr),
+    );
+    assert_eq!(o.lines().count(), 6, "3 seeds of relu and linear: {o}");
+    assert!(
+        e.contains("20000 steps") || o.contains("20000 steps"),
+        "{o}{e}"
+    );
     // a soft target needs a positive width
     let e = run_err(&[
         "run",

@@ -12,23 +12,34 @@ use serde::{Deserialize, Serialize};
 /// Loss terms of the weight step (each already multiplied by its β; means over worlds).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct CellLoss {
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub total: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub location: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub object: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub action: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub pi: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub nonneg: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub activity: f64,
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub weight: f64,
     /// Fraction of locations whose location readout's argmax is right.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub location_acc: f64,
     /// Fraction of (location, action) pairs predicted right (logit > 0 ⇔ optimal).
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub action_acc: f64,
     /// Fraction of object locations whose object logit is > 0.
+    #[serde(with = "biodis_rundir::nan::scalar")]
     pub object_hit: f64,
     /// `action_acc` of the trivial readout that predicts "not optimal" for every action
     /// everywhere (the baseline `action_acc` must beat).
-    #[serde(default)]
+    #[serde(default, with = "biodis_rundir::nan::scalar")]
     pub action_zero_acc: f64,
 }
 

@@ -72,7 +72,7 @@ mod spec;
 pub use infer::InferStats;
 pub(crate) use kernels::sigmoid;
 pub use learn::{CellLoss, Stepper};
-pub use params::{location_targets, CellModel, Layout};
+pub use params::{location_fit, location_targets, target_wavelength, CellModel, Layout};
 pub use spec::{CellActivation, CellsSpec, LocationTarget, NormMode, TransInit, WeightStep, ZInit};
 
 #[cfg(test)]

@@ -99,6 +99,82 @@ pub fn location_targets(spec: &CellsSpec, world: &WorldSpec) -> Option<Vec<f64>>
     }
 }
 
+/// The wavelength (bins) at which the location target's spatial power spectrum peaks, on an
+/// unbounded lattice: `1/k*` with `k* = argmax_{0 < k ≤ 1/2} F(k)` and `F` the Fourier transform
+/// (cycles per bin, along a lattice axis) of the target around one location, as
+/// [`location_targets`] builds it (each Gaussian normalised, the DoG's constant shift only moves
+/// `F(0)`). `None` for the one-hot target (a flat spectrum) and the Gaussian (largest at
+/// `k → 0`: no preferred scale).
+///
+/// The prediction it serves (Sorscher et al. 2019, 2023): a linear readout trained towards a
+/// translation-invariant target selects the ring of spatial frequencies `|k| = k*`, and
+/// nonnegativity picks three plane waves at 60° from it, i.e. a hexagonal grid of field spacing
+/// `2 / (√3 k*)` — for the DoG with surround `2σ`, `k* ≈ 0.153/σ`: spacing `≈ 7.5σ`.
+pub fn target_wavelength(spec: &CellsSpec) -> Option<f64> {
+    let sigma = spec.location_sigma;
+    let kern = |s: f64| -> (Vec<(f64, f64)>, f64) {
+        let r = (6.0 * s).ceil() as i64 + 1;
+        let mut v = Vec::new();
+        let mut z = 0.0;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let w = (-((dx * dx + dy * dy) as f64) / (2.0 * s * s)).exp();
+                z += w;
+                v.push((dx as f64, w));
+            }
+        }
+        (v, z)
+    };
+    let spectrum = |k: f64| -> f64 {
+        let ft = |s: f64| {
+            let (v, z) = kern(s);
+            v.iter()
+                .map(|(dx, w)| w * (std::f64::consts::TAU * k * dx).cos())
+                .sum::<f64>()
+                / z
+        };
+        match spec.location_target {
+            LocationTarget::OneHot => 1.0,
+            LocationTarget::Gaussian => ft(sigma),
+            LocationTarget::Dog => ft(sigma) - ft(sigma * spec.location_surround),
+        }
+    };
+    if spec.location_target == LocationTarget::OneHot {
+        return None;
+    }
+    const STEPS: usize = 1000;
+    let ks: Vec<f64> = (1..=STEPS).map(|j| 0.5 * j as f64 / STEPS as f64).collect();
+    let (best, _) = ks
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (i, spectrum(k)))
+        .fold((0, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    (best > 0).then(|| 1.0 / ks[best])
+}
+
+/// How much of the location task's possible loss decrease a model achieved:
+/// `(ln n_l − CE) / (ln n_l − H̄)`, with `CE` the mean location cross-entropy (eq. 49 without
+/// `β_location`), `ln n_l` that of the uniform prediction and `H̄` the mean entropy of the target
+/// rows (0 for one-hot, where the fraction is `1 − CE / ln n_l`). 0 = no better than uniform,
+/// 1 = the target fitted exactly. A soft target after Sorscher et al.'s shift to a minimum of 0
+/// is close to uniform (a 16×16 DoG at σ = 0.75 has `H̄` = 5.43 against `ln 256` = 5.55), so a
+/// location accuracy can look fair while the loss has hardly moved; this says which.
+pub fn location_fit(spec: &CellsSpec, world: &WorldSpec, cross_entropy: f64) -> f64 {
+    let nl = world.n_locations();
+    let uniform = (nl as f64).ln();
+    let h = match location_targets(spec, world) {
+        None => 0.0,
+        Some(t) => {
+            let tot: f64 = t.iter().filter(|&&v| v > 0.0).map(|&v| -v * v.ln()).sum();
+            tot / nl as f64
+        }
+    };
+    if uniform - h <= 0.0 || !cross_entropy.is_finite() {
+        return f64::NAN;
+    }
+    (uniform - cross_entropy) / (uniform - h)
+}
+
 /// A random `n × n` orthogonal matrix (row-major): modified Gram–Schmidt on the rows of a
 /// Gaussian matrix (the QR factor with a positive diagonal of `R`, i.e. Haar-distributed).
 fn random_orthogonal<R: Rng>(n: usize, rng: &mut R) -> Vec<f64> {

@@ -315,3 +315,56 @@ fn z0_gets_the_mean_z_gradient_and_pattern_formation_lowers_the_pi_loss() {
     m2.infer(&w, &mut z, &mut scratch);
     assert!(half_pi(&m2, &z) < half_pi(&m2, &z0));
 }
+
+#[test]
+fn target_wavelength_is_the_peak_of_the_built_targets_spectrum() {
+    // the predicted wavelength against the spectrum of the target location_targets actually
+    // builds, around the centre of a world large enough for the DoG to fit
+    let world = WorldSpec {
+        size: 48,
+        ..WorldSpec::default()
+    };
+    for &sigma in &[0.75, 1.0, 1.5] {
+        let spec = CellsSpec {
+            location_target: LocationTarget::Dog,
+            location_sigma: sigma,
+            ..CellsSpec::default()
+        };
+        let want = target_wavelength(&spec).expect("a DoG has a preferred scale");
+        // 7.5 sigma hex spacing <=> wavelength 6.5 sigma (2-D radial estimate: 6.52 at sigma 1)
+        assert!((want / sigma - 6.5).abs() < 0.25, "sigma {sigma}: {want}");
+        let nl = world.n_locations();
+        let t = location_targets(&spec, &world).unwrap();
+        let x = 24 * 48 + 24;
+        let row = &t[x * nl..(x + 1) * nl];
+        let mean = row.iter().sum::<f64>() / nl as f64;
+        let spec_at = |k: f64| -> f64 {
+            row.iter()
+                .enumerate()
+                .map(|(j, v)| {
+                    (v - mean) * (std::f64::consts::TAU * k * ((j % 48) as f64 - 24.0)).cos()
+                })
+                .sum::<f64>()
+                .abs()
+        };
+        let ks: Vec<f64> = (1..=500).map(|j| 0.5 * j as f64 / 500.0).collect();
+        let kbest = ks
+            .iter()
+            .copied()
+            .max_by(|a, b| spec_at(*a).total_cmp(&spec_at(*b)))
+            .unwrap();
+        assert!(
+            (1.0 / kbest - want).abs() / want < 0.05,
+            "sigma {sigma}: built target peaks at {} vs {want}",
+            1.0 / kbest
+        );
+    }
+    let one_hot = CellsSpec::default();
+    assert_eq!(one_hot.location_target, LocationTarget::OneHot);
+    assert!(target_wavelength(&one_hot).is_none());
+    let gauss = CellsSpec {
+        location_target: LocationTarget::Gaussian,
+        ..CellsSpec::default()
+    };
+    assert!(target_wavelength(&gauss).is_none());
+}

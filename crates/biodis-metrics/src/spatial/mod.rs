@@ -1,8 +1,9 @@
 //! Spatial-cell analyses on arrays: ratemaps, autocorrelograms, grid scores (DeepMind mean and
 //! min–max, fixed annulus, opexebo expanding radius), 90° scores, spacing/orientation, shuffle
-//! nulls, cross-map stability, population-vector correlation, Skaggs statistics, border score,
-//! object-centred maps, patch correlation and readout-weight module separation — the analyses
-//! of the paper's grid-world model (§4, Figs 6–7) and of anyone's recorded or simulated cells.
+//! nulls, the dominant wavelength of a map's power spectrum, cross-map stability,
+//! population-vector correlation, Skaggs statistics, border score, object-centred maps, patch
+//! correlation and readout-weight module separation — the analyses of the paper's grid-world
+//! model (§4, Figs 6–7) and of anyone's recorded or simulated cells.
 //!
 //! Conventions: a map is an `n × n` row-major `&[f64]`, `NaN` = unvisited; lattice coordinates
 //! are (column, row). Known pitfalls of the reference tools are fixed and tested: no
@@ -16,6 +17,7 @@ pub mod maps;
 pub mod null;
 pub mod rotate;
 pub mod sac;
+pub mod spectrum;
 pub mod stats;
 
 pub use gridcell::{grid_cell_call, GridCellCriterion, NullLevel, NullPercentiles};
@@ -23,6 +25,7 @@ pub use gridscore::{
     grid_score_opexebo, spacing_orientation, DeepMindScorer, Form, GridScore, OpexeboError,
 };
 pub use sac::sac;
+pub use spectrum::{dominant_wavelength, spectral_peak};
 
 use crate::special::percentile;
 use serde::Serialize;
@@ -48,6 +51,9 @@ pub struct CellReport {
     pub grid_score_opexebo: f64,
     pub spacing: f64,
     pub orientation: f64,
+    /// Wavelength (bins) of the strongest plane wave in the map ([`dominant_wavelength`]; a
+    /// hexagonal grid of spacing `s` peaks at `s·√3/2`).
+    pub wavelength: f64,
     /// 95th / 99th percentile of the cell's null (DeepMind min–max form).
     pub null_p95: f64,
     pub null_p99: f64,
@@ -109,6 +115,7 @@ pub fn analyse_cell(map: &[f64], sc: &Scorers, opts: CellOptions) -> CellReport 
         grid_score_opexebo: nan,
         spacing: nan,
         orientation: nan,
+        wavelength: nan,
         null_p95: nan,
         null_p99: nan,
         info_rate: nan,
@@ -145,6 +152,7 @@ pub fn analyse_cell(map: &[f64], sc: &Scorers, opts: CellOptions) -> CellReport 
         r.spacing = sp;
         r.orientation = or;
     }
+    r.wavelength = dominant_wavelength(map, n);
     if opts.null > 0 {
         let v = null::null_scores(map, n, &sc.minmax, opts.null_kind, opts.null, opts.seed);
         r.null_p95 = percentile(&v, 95.0);

@@ -374,9 +374,27 @@ fn paper_ledger_names_real_studies_variants_and_points() {
             );
             if let Some(point) = &s.point {
                 let src = crate::locate(study).unwrap();
-                let runs = crate::expand_variants(&src, &[], Some(1), None, &[]).unwrap();
+                let points: Vec<String> = if crate::vae::is_vae_recipe(&src) {
+                    crate::vae::expand_vae(&src, &[], Some(1), None, &[])
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.run.point)
+                        .collect()
+                } else if crate::recipe::is_cells_recipe(&src) {
+                    crate::cells::expand_cells(&src, &[], Some(1), None, &[])
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.run.point)
+                        .collect()
+                } else {
+                    crate::expand_variants(&src, &[], Some(1), None, &[])
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.run.point)
+                        .collect()
+                };
                 assert!(
-                    runs.iter().any(|r| &r.run.point == point),
+                    points.iter().any(|p| p == point),
                     "claim {}: {study} has no sweep point {point}",
                     c.id
                 );

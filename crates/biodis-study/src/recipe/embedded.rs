@@ -58,6 +58,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../experiments/fig6-dog.toml"),
     ),
     (
+        "fig6-scale",
+        include_str!("../../../../experiments/fig6-scale.toml"),
+    ),
+    (
+        "fig6-long",
+        include_str!("../../../../experiments/fig6-long.toml"),
+    ),
+    (
         "fig7-dog",
         include_str!("../../../../experiments/fig7-dog.toml"),
     ),
