@@ -482,17 +482,8 @@ fn patch_mean(worlds: &[World], zs: &[Vec<f32>], nc: usize, i: usize, n: usize, 
 /// Mean of the finite values (NaN if there is none).
 /// Median of the finite values (mean of the middle two for an even count); NaN when none.
 fn finite_median(v: impl Iterator<Item = f64>) -> f64 {
-    let mut x: Vec<f64> = v.filter(|x| x.is_finite()).collect();
-    if x.is_empty() {
-        return f64::NAN;
-    }
-    x.sort_by(f64::total_cmp);
-    let h = x.len() / 2;
-    if x.len() % 2 == 1 {
-        x[h]
-    } else {
-        0.5 * (x[h - 1] + x[h])
-    }
+    let x: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    biodis_metrics::special::percentile(&x, 50.0)
 }
 
 fn finite_mean(v: impl Iterator<Item = f64>) -> f64 {

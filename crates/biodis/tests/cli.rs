@@ -1400,6 +1400,28 @@ fn gridworld_recipes_smoke_report_and_resume() {
     assert!(w["patch_worlds"][0].as_array().unwrap().len() >= 2);
 }
 
+/// `biodis run RECIPE` for 2 steps, 1 seed of `variants`, into `out`, at [`CELLS_SMALL`] plus
+/// `extra`.
+fn run_cells_small(recipe: &str, variants: &str, out: &std::path::Path, extra: &[&str]) {
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "run",
+        recipe,
+        "--steps",
+        "2",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--variants",
+        variants,
+        "--out",
+        out,
+    ];
+    args.extend(extra);
+    args.extend(CELLS_SMALL);
+    run_ok(&args);
+}
+
 #[test]
 fn gridworld_search_readings_smoke() {
     // every reading key of the search (fig6-search's variants cover the norm constraint, the
@@ -1408,25 +1430,17 @@ fn gridworld_search_readings_smoke() {
     // writes the diagnostics
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("search");
-    let mut args = vec![
-        "run",
+    run_cells_small(
         "fig6-search",
-        "--steps",
-        "2",
-        "--seeds",
-        "1",
-        "--quiet",
-        "--variants",
         "sphere_id_dog,floor_id,sphere_orth_dog,sphere_id_gauss,bloc1_sphere_id_dog_torus,sphere_id_dog_unrolled,linear_sphere_id_dog_unrolled",
-        "--set",
-        "cells.z_init=\"fixed_random\"",
-        "--set",
-        "cells.infer_tol=1e-3",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(CELLS_SMALL);
-    run_ok(&args);
+        &out,
+        &[
+            "--set",
+            "cells.z_init=\"fixed_random\"",
+            "--set",
+            "cells.infer_tol=1e-3",
+        ],
+    );
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 8, "{summary}");
     assert!(
@@ -1472,21 +1486,7 @@ fn gridworld_search_readings_smoke() {
     assert!(gauss["target_wavelength"].is_null(), "{gauss}");
     // fig6-scale's sweep over the DoG width and fig6-long expand and run
     let scale = tmp.path().join("scale");
-    let mut args = vec![
-        "run",
-        "fig6-scale",
-        "--steps",
-        "2",
-        "--seeds",
-        "1",
-        "--quiet",
-        "--variants",
-        "relu",
-        "--out",
-        scale.to_str().unwrap(),
-    ];
-    args.extend(CELLS_SMALL);
-    run_ok(&args);
+    run_cells_small("fig6-scale", "relu", &scale, &[]);
     let summary = std::fs::read_to_string(scale.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 5, "{summary}");
     assert!(summary.contains("location_sigma=0.6"), "{summary}");
