@@ -474,7 +474,7 @@ fn run_vae_inner(
     // Fig. 12: traversals of one fixed image (the middle of every factor).
     let mid: Vec<usize> = data.factor_sizes().iter().map(|s| s / 2).collect();
     let steps = 8;
-    let tr = traversals(&t, data.as_ref(), &mid, &codes, steps);
+    let tr = traversals(&t, data.as_ref(), &mid, &codes, steps).map_err(|e| err(e.to_string()))?;
     let c = data.channels();
     let flat: Vec<f32> = tr.into_iter().flatten().flatten().collect();
     let tr = Array5::from_shape_vec((cfg.vae.latent, steps, c, 64, 64), flat)
@@ -697,16 +697,18 @@ impl VaeRunEncoder {
     }
 
     /// Posterior means of the images of `factors` (one class per factor), `[n][latent]`.
-    pub fn encode_factors(&self, factors: &[Vec<usize>]) -> Vec<Vec<f64>> {
-        let (model, device) = self.trainer.eval_model();
+    pub fn encode_factors(
+        &self,
+        factors: &[Vec<usize>],
+    ) -> Result<Vec<Vec<f64>>, biodis_vae::VaeError> {
+        let mut model = self.trainer.eval_model();
         let m = biodis_vae::encode_means(
-            &model,
+            &mut model,
             self.config.vae.nonneg,
             self.data.as_ref(),
             factors,
-            &device,
-        );
-        m.outer_iter().map(|r| r.to_vec()).collect()
+        )?;
+        Ok(m.outer_iter().map(|r| r.to_vec()).collect())
     }
 }
 

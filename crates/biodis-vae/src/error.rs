@@ -64,6 +64,16 @@ pub enum VaeError {
         /// Its number of values.
         expected: usize,
     },
+    /// A batch whose images or noise do not fit the model.
+    #[error("{what}: {got} values, expected {expected}")]
+    BatchShape {
+        /// What was given (`images`, `eps`, `latents`).
+        what: &'static str,
+        /// Values given.
+        got: usize,
+        /// Values the model expects.
+        expected: String,
+    },
     /// The encoder's means are not finite.
     #[error("the encoder produced NaN/inf means (training diverged)")]
     Diverged,

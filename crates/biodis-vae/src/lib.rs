@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod model;
+pub mod native;
 
 pub use error::VaeError;
 
@@ -34,13 +35,16 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-/// Which burn backend to run on.
+/// Which engine trains and evaluates the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
-    /// burn `flex` (pure Rust, CPU).
+    /// biodis's own CPU engine ([`native`]: im2col + `gemm`, hand-derived gradients).
     #[default]
     Cpu,
+    /// burn `flex` (pure Rust, CPU): the reference the native engine is tested against, and
+    /// the engine of every VAE run before the native one existed.
+    BurnCpu,
     /// burn `wgpu` (needs the `gpu` cargo feature and a Vulkan driver).
     Gpu,
 }
@@ -56,12 +60,14 @@ impl Backend {
         }
     }
 
-    /// The burn device (plain, without autodiff).
-    pub fn device(self) -> Result<Device, VaeError> {
+    /// The burn device (plain, without autodiff) of a burn backend; the native engine has
+    /// none (`None`).
+    pub fn device(self) -> Result<Option<Device>, VaeError> {
         match self {
-            Backend::Cpu => Ok(Device::flex()),
+            Backend::Cpu => Ok(None),
+            Backend::BurnCpu => Ok(Some(Device::flex())),
             #[cfg(feature = "gpu")]
-            Backend::Gpu => Ok(Device::wgpu(Default::default())),
+            Backend::Gpu => Ok(Some(Device::wgpu(Default::default()))),
             #[cfg(not(feature = "gpu"))]
             Backend::Gpu => Err(VaeError::NoGpu { key: "device" }),
         }
@@ -242,17 +248,29 @@ pub struct VaeLoss {
 
 /// A VAE, its optimiser and its random streams.
 pub struct VaeTrainer {
-    /// Always `Some` between steps (taken while the optimiser consumes it).
-    model: Option<ConvVae>,
-    /// Adam's first and second moments per parameter (flat, on the plain device).
-    adam_m: Vec<Tensor<1>>,
-    adam_v: Vec<Tensor<1>>,
+    engine: Engine,
     pub spec: VaeSpec,
     pub train: VaeTrain,
-    device: Device,
     factor_rng: ChaCha8Rng,
     eps_rng: ChaCha8Rng,
     pub step: u64,
+}
+
+/// The model and optimiser state of one engine.
+enum Engine {
+    /// The native CPU engine and Adam over its flat parameter vector.
+    Native {
+        net: Box<native::NativeVae<f32>>,
+        adam: biodis_nn::Adam<f32>,
+    },
+    /// A burn model (flex or wgpu) and Adam's moments per parameter, on the plain device.
+    Burn {
+        /// Always `Some` between steps (taken while the optimiser consumes it).
+        model: Option<ConvVae>,
+        adam_m: Vec<Tensor<1>>,
+        adam_v: Vec<Tensor<1>>,
+        device: Device,
+    },
 }
 
 /// Build a `[n, C, 64, 64]` tensor from concatenated images.
@@ -265,6 +283,7 @@ fn image_tensor(pixels: Vec<f32>, n: usize, channels: usize, device: &Device) ->
 
 impl VaeTrainer {
     /// A fresh trainer for `data` (its channel count sets the model's), seeded by `seed`.
+    /// Every engine starts from the same weights ([`ConvVae::new_seeded`]).
     pub fn new(
         spec: VaeSpec,
         train: VaeTrain,
@@ -273,35 +292,58 @@ impl VaeTrainer {
     ) -> Result<VaeTrainer, VaeError> {
         spec.validate()?;
         train.validate()?;
-        let device = train.device.device()?.autodiff();
-        let mut model = ConvVae::new_seeded(channels, spec.latent, &device, seed);
-        let plain = device.clone().inner();
-        let sizes: Vec<usize> = model.get_params().iter().map(Vec::len).collect();
-        let adam_m: Vec<Tensor<1>> = sizes.iter().map(|&n| Tensor::zeros([n], &plain)).collect();
-        let adam_v = adam_m.clone();
+        let engine = match train.device.device()? {
+            None => {
+                let mut init = ConvVae::new_seeded(channels, spec.latent, &Device::flex(), seed);
+                let mut net = native::NativeVae::<f32>::new(channels, spec.latent);
+                net.set_params(&init.get_params())?;
+                let adam = biodis_nn::Adam::new(net.params.len());
+                Engine::Native {
+                    net: Box::new(net),
+                    adam,
+                }
+            }
+            Some(plain) => {
+                let device = plain.autodiff();
+                let mut model = ConvVae::new_seeded(channels, spec.latent, &device, seed);
+                let plain = device.clone().inner();
+                let sizes: Vec<usize> = model.get_params().iter().map(Vec::len).collect();
+                let adam_m: Vec<Tensor<1>> =
+                    sizes.iter().map(|&n| Tensor::zeros([n], &plain)).collect();
+                let adam_v = adam_m.clone();
+                Engine::Burn {
+                    model: Some(model),
+                    adam_m,
+                    adam_v,
+                    device,
+                }
+            }
+        };
         let factor_rng = streams::vae::FACTORS.rng(seed);
         let eps_rng = streams::vae::EPS.rng(seed);
         Ok(VaeTrainer {
-            model: Some(model),
-            adam_m,
-            adam_v,
+            engine,
             spec,
             train,
-            device,
             factor_rng,
             eps_rng,
             step: 0,
         })
     }
 
-    /// The model being trained.
-    pub fn model(&self) -> &ConvVae {
-        self.model.as_ref().expect("model present between steps")
-    }
-
-    /// The model without autodiff, on the plain device (for evaluation).
-    pub fn eval_model(&self) -> (ConvVae, Device) {
-        (self.model().valid(), self.device.clone().inner())
+    /// A copy of the model for evaluation (no gradients).
+    pub fn eval_model(&self) -> EvalModel {
+        match &self.engine {
+            Engine::Native { net, .. } => {
+                let mut m = native::NativeVae::<f32>::new(net.channels, net.latent);
+                m.params.clone_from(&net.params);
+                EvalModel::Native(Box::new(m))
+            }
+            Engine::Burn { model, device, .. } => EvalModel::Burn(
+                model.as_ref().expect("model present between steps").valid(),
+                device.clone().inner(),
+            ),
+        }
     }
 
     /// One Adam step on a fresh batch; returns its loss terms.
@@ -316,41 +358,136 @@ impl VaeTrainer {
         self.step_on(pixels, eps, data.channels())
     }
 
-    /// Replace the model's parameters (see [`ConvVae::set_params`]).
+    /// Replace the model's parameters (the 24 arrays of [`ConvVae::set_params`]).
     pub fn set_params(&mut self, flat: &[Vec<f32>]) -> Result<(), VaeError> {
-        let mut m = self.model.take().expect("model present between steps");
-        let r = m.set_params(flat, &self.device);
-        self.model = Some(m);
-        r
+        match &mut self.engine {
+            Engine::Native { net, .. } => net.set_params(flat),
+            Engine::Burn { model, device, .. } => {
+                let mut m = model.take().expect("model present between steps");
+                let r = m.set_params(flat, device);
+                *model = Some(m);
+                r
+            }
+        }
     }
 
     /// One Adam step on the given batch (`pixels`: `B × C × 64 × 64`, `eps`: `B × latent`).
+    /// A batch that does not fit the model reads as a NaN loss (the model is not moved).
     pub fn step_on(&mut self, pixels: Vec<f32>, eps: Vec<f32>, channels: usize) -> VaeLoss {
         let l = self.spec.latent;
         let b = eps.len() / l;
-        let x = image_tensor(pixels, b, channels, &self.device);
-        let eps = Tensor::<2>::from_data(TensorData::new(eps, [b, l]), &self.device);
-        let mut model = self.model.take().expect("model present between steps");
-        let t = model.loss(x, eps, &self.spec.weights());
-        let grads = t.total.backward();
-        self.step += 1;
-        let hp = AdamStep::new(self.train.lr, self.step);
-        for (k, slot) in model.params_mut().into_iter().enumerate() {
-            let (m, v) = (&mut self.adam_m[k], &mut self.adam_v[k]);
-            match slot {
-                model::ParamSlot::D4(p) => adam_update(p, &grads, m, v, &hp),
-                model::ParamSlot::D2(p) => adam_update(p, &grads, m, v, &hp),
-                model::ParamSlot::D1(p) => adam_update(p, &grads, m, v, &hp),
+        let lr = self.train.lr;
+        match &mut self.engine {
+            Engine::Native { net, adam } => {
+                let t = match net.loss_and_grad(&pixels, &eps, &self.spec.weights()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        return VaeLoss {
+                            total: f64::NAN,
+                            ..VaeLoss::default()
+                        }
+                    }
+                };
+                self.step += 1;
+                let net = &mut **net;
+                adam.step(&mut net.params, &net.grads, lr);
+                VaeLoss {
+                    total: t.total,
+                    rec: t.rec,
+                    kl: t.kl,
+                    nonneg: t.nonneg,
+                    weight: t.weight,
+                }
+            }
+            Engine::Burn {
+                model: slot,
+                adam_m,
+                adam_v,
+                device,
+            } => {
+                let x = image_tensor(pixels, b, channels, device);
+                let eps = Tensor::<2>::from_data(TensorData::new(eps, [b, l]), &*device);
+                let mut model = slot.take().expect("model present between steps");
+                let t = model.loss(x, eps, &self.spec.weights());
+                let grads = t.total.backward();
+                self.step += 1;
+                let hp = AdamStep::new(lr, self.step);
+                for (k, p) in model.params_mut().into_iter().enumerate() {
+                    let (m, v) = (&mut adam_m[k], &mut adam_v[k]);
+                    match p {
+                        model::ParamSlot::D4(p) => adam_update(p, &grads, m, v, &hp),
+                        model::ParamSlot::D2(p) => adam_update(p, &grads, m, v, &hp),
+                        model::ParamSlot::D1(p) => adam_update(p, &grads, m, v, &hp),
+                    }
+                }
+                *slot = Some(model);
+                let s = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+                VaeLoss {
+                    total: s(t.total),
+                    rec: s(t.rec),
+                    kl: s(t.kl),
+                    nonneg: s(t.nonneg),
+                    weight: s(t.weight),
+                }
             }
         }
-        self.model = Some(model);
-        let s = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-        VaeLoss {
-            total: s(t.total),
-            rec: s(t.rec),
-            kl: s(t.kl),
-            nonneg: s(t.nonneg),
-            weight: s(t.weight),
+    }
+}
+
+/// A trained model for evaluation: encode to the scored means, decode to pixel probabilities.
+pub enum EvalModel {
+    Native(Box<native::NativeVae<f32>>),
+    Burn(ConvVae, Device),
+}
+
+impl EvalModel {
+    /// Latent dimension.
+    pub fn latent(&self) -> usize {
+        match self {
+            EvalModel::Native(n) => n.latent,
+            EvalModel::Burn(m, _) => m.latent(),
+        }
+    }
+
+    /// The scored posterior means `[n, latent]` of `n` images (`[n, C, 64, 64]`).
+    pub fn means(
+        &mut self,
+        pixels: Vec<f32>,
+        n: usize,
+        channels: usize,
+        nonneg: Nonneg,
+    ) -> Result<Vec<f32>, VaeError> {
+        match self {
+            EvalModel::Native(net) => net.mean(&pixels, nonneg),
+            EvalModel::Burn(m, device) => {
+                let x = image_tensor(pixels, n, channels, device);
+                Ok(m.mean(x, nonneg)
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default())
+            }
+        }
+    }
+
+    /// Pixel probabilities `σ(logits)` `[n, C, 64, 64]` of latents `z` (`[n, latent]`).
+    pub fn probs(&mut self, z: Vec<f32>) -> Result<Vec<f32>, VaeError> {
+        match self {
+            EvalModel::Native(net) => {
+                let mut out = net.decode(&z)?;
+                for v in &mut out {
+                    *v = 1.0 / (1.0 + (-*v).exp());
+                }
+                Ok(out)
+            }
+            EvalModel::Burn(m, device) => {
+                let l = m.latent();
+                let n = z.len() / l;
+                let zt = Tensor::<2>::from_data(TensorData::new(z, [n, l]), &*device);
+                Ok(sigmoid(m.decode(zt))
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default())
+            }
         }
     }
 }
@@ -409,15 +546,33 @@ pub struct VaeState {
 }
 
 impl VaeTrainer {
-    /// The trainer's state (for a checkpoint).
+    /// The trainer's state (for a checkpoint). Every engine writes the same layout, so a
+    /// checkpoint of one resumes on another.
     pub fn state(&mut self) -> VaeState {
-        let mut m = self.model.take().expect("model present between steps");
-        let params = m.get_params();
-        self.model = Some(m);
+        let (params, adam_m, adam_v) = match &mut self.engine {
+            Engine::Native { net, adam } => {
+                (net.get_params(), net.split(&adam.m), net.split(&adam.v))
+            }
+            Engine::Burn {
+                model,
+                adam_m,
+                adam_v,
+                ..
+            } => {
+                let mut m = model.take().expect("model present between steps");
+                let params = m.get_params();
+                *model = Some(m);
+                (
+                    params,
+                    adam_m.iter().map(|t| model::flat(t.clone())).collect(),
+                    adam_v.iter().map(|t| model::flat(t.clone())).collect(),
+                )
+            }
+        };
         VaeState {
             params,
-            adam_m: self.adam_m.iter().map(|t| model::flat(t.clone())).collect(),
-            adam_v: self.adam_v.iter().map(|t| model::flat(t.clone())).collect(),
+            adam_m,
+            adam_v,
             step: self.step,
             factor_rng: self.factor_rng.get_word_pos(),
             eps_rng: self.eps_rng.get_word_pos(),
@@ -427,23 +582,40 @@ impl VaeTrainer {
     /// Continue from a saved state. Errors name the array whose length is wrong.
     pub fn restore(&mut self, s: &VaeState) -> Result<(), VaeError> {
         self.set_params(&s.params)?;
-        let plain = self.device.clone().inner();
-        if s.adam_m.len() != self.adam_m.len() || s.adam_v.len() != self.adam_v.len() {
+        let sizes: Vec<usize> = s.params.iter().map(Vec::len).collect();
+        if s.adam_m.len() != sizes.len() || s.adam_v.len() != sizes.len() {
             return Err(VaeError::MomentCount {
                 got: s.adam_m.len(),
-                expected: self.adam_m.len(),
+                expected: sizes.len(),
             });
         }
         for (k, (m, v)) in s.adam_m.iter().zip(&s.adam_v).enumerate() {
-            let n = self.adam_m[k].dims()[0];
-            if m.len() != n || v.len() != n {
+            if m.len() != sizes[k] || v.len() != sizes[k] {
                 return Err(VaeError::MomentLength {
                     index: k,
-                    expected: n,
+                    expected: sizes[k],
                 });
             }
-            self.adam_m[k] = Tensor::from_data(TensorData::new(m.clone(), [n]), &plain);
-            self.adam_v[k] = Tensor::from_data(TensorData::new(v.clone(), [n]), &plain);
+        }
+        match &mut self.engine {
+            Engine::Native { adam, .. } => {
+                adam.m = s.adam_m.concat();
+                adam.v = s.adam_v.concat();
+                adam.t = s.step;
+            }
+            Engine::Burn {
+                adam_m,
+                adam_v,
+                device,
+                ..
+            } => {
+                let plain = device.clone().inner();
+                for (k, (m, v)) in s.adam_m.iter().zip(&s.adam_v).enumerate() {
+                    let n = sizes[k];
+                    adam_m[k] = Tensor::from_data(TensorData::new(m.clone(), [n]), &plain);
+                    adam_v[k] = Tensor::from_data(TensorData::new(v.clone(), [n]), &plain);
+                }
+            }
         }
         self.step = s.step;
         self.factor_rng.set_word_pos(s.factor_rng);
@@ -471,29 +643,23 @@ pub struct VaeEval {
 
 /// Encode `factors`' images in chunks; returns the scored means `[n, latent]`.
 pub fn encode_means(
-    model: &ConvVae,
+    model: &mut EvalModel,
     nonneg: Nonneg,
     data: &dyn ImageData,
     factors: &[Vec<usize>],
-    device: &Device,
-) -> Array2<f64> {
+) -> Result<Array2<f64>, VaeError> {
     let l = model.latent();
     let mut out = Array2::zeros((factors.len(), l));
     let chunk = 256;
     for (c, fs) in factors.chunks(chunk).enumerate() {
-        let x = image_tensor(images(data, fs), fs.len(), data.channels(), device);
-        let mu = model
-            .mean(x, nonneg)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
+        let mu = model.means(images(data, fs), fs.len(), data.channels(), nonneg)?;
         for (i, row) in mu.chunks(l).enumerate() {
             for (j, v) in row.iter().enumerate() {
                 out[[c * chunk + i, j]] = *v as f64;
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// MIG, MI matrix and R² of the trainer's model on fresh samples of `data` (seeded by `seed`).
@@ -503,11 +669,11 @@ pub fn evaluate(
     data: &dyn ImageData,
     seed: u64,
 ) -> Result<(VaeEval, Array2<f64>, Array2<f64>), VaeError> {
-    let (model, device) = t.eval_model();
+    let mut model = t.eval_model();
     let mut rng = streams::vae::EVAL.rng(seed);
     let sizes = data.factor_sizes();
     let factors = sample_factors(&sizes, t.train.mig_samples, &mut rng);
-    let codes = encode_means(&model, t.spec.nonneg, data, &factors, &device);
+    let codes = encode_means(&mut model, t.spec.nonneg, data, &factors)?;
     if codes.iter().any(|v| !v.is_finite()) {
         return Err(VaeError::Diverged);
     }
@@ -544,12 +710,8 @@ pub fn evaluate(
     let mut recs: Vec<f32> = Vec::with_capacity(rf.len() * len);
     for fs in rf.chunks(256) {
         let px = images(data, fs);
-        let x = image_tensor(px.clone(), fs.len(), data.channels(), &device);
-        let mu = model.mean(x, t.spec.nonneg);
-        let r = sigmoid(model.decode(mu))
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
+        let mu = model.means(px.clone(), fs.len(), data.channels(), t.spec.nonneg)?;
+        let r = model.probs(mu)?;
         xs.extend(px);
         recs.extend(r);
     }
@@ -606,19 +768,14 @@ pub fn traversals(
     factors: &[usize],
     codes: &Array2<f64>,
     steps: usize,
-) -> Vec<Vec<Vec<f32>>> {
-    let (model, device) = t.eval_model();
-    let x = image_tensor(
+) -> Result<Vec<Vec<Vec<f32>>>, VaeError> {
+    let mut model = t.eval_model();
+    let mu = model.means(
         images(data, &[factors.to_vec()]),
         1,
         data.channels(),
-        &device,
-    );
-    let mu: Vec<f32> = model
-        .mean(x, t.spec.nonneg)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default();
+        t.spec.nonneg,
+    )?;
     let l = mu.len();
     let len = data.image_len();
     (0..l)
@@ -633,12 +790,8 @@ pub fn traversals(
                 row[j] = (lo + (hi - lo) * s as f64 / (steps.max(2) - 1) as f64) as f32;
                 z.extend(row);
             }
-            let zt = Tensor::<2>::from_data(TensorData::new(z, [steps, l]), &device);
-            let out = sigmoid(model.decode(zt))
-                .into_data()
-                .try_to_vec::<f32>()
-                .unwrap_or_default();
-            out.chunks(len).map(|c| c.to_vec()).collect()
+            let out = model.probs(z)?;
+            Ok(out.chunks(len).map(|c| c.to_vec()).collect())
         })
         .collect()
 }
@@ -681,10 +834,10 @@ mod tests {
         assert!((0.0..=1.0).contains(&e.mig), "{e:?}");
         assert_eq!(e.mi.len(), 10);
         assert_eq!(e.mi[0].len(), 5);
-        let (m, dev) = t.eval_model();
+        let mut m = t.eval_model();
         let extremes = [vec![0, 0, 0, 0, 0], vec![2, 5, 39, 31, 31]];
-        let codes = encode_means(&m, spec.nonneg, &data, &extremes, &dev);
-        let tr = traversals(&t, &data, &[0, 3, 0, 10, 10], &codes, 4);
+        let codes = encode_means(&mut m, spec.nonneg, &data, &extremes).unwrap();
+        let tr = traversals(&t, &data, &[0, 3, 0, 10, 10], &codes, 4).unwrap();
         assert_eq!(tr.len(), 10);
         assert_eq!(tr[0].len(), 4);
         assert_eq!(tr[0][0].len(), 4096);
@@ -706,6 +859,40 @@ mod tests {
         let e = w.restore(&bad).unwrap_err();
         assert!(matches!(e, VaeError::MomentLength { index: 3, .. }), "{e}");
         assert!(e.to_string().contains("parameter 3"));
+    }
+
+    /// The native engine and burn's flex backend start from the same weights and streams and
+    /// take the same steps (to float rounding); a checkpoint of one resumes on the other.
+    #[test]
+    fn engines_agree_and_share_checkpoints() {
+        let data = DSprites::default();
+        let spec = VaeSpec {
+            beta_weight: 0.1,
+            ..VaeSpec::default()
+        };
+        let mut tr = small_train(4);
+        let mut native = VaeTrainer::new(spec.clone(), tr.clone(), 1, 5).unwrap();
+        tr.device = Backend::BurnCpu;
+        let mut burn = VaeTrainer::new(spec.clone(), tr.clone(), 1, 5).unwrap();
+        for k in 0..4 {
+            let (a, b) = (native.step(&data), burn.step(&data));
+            let tol = if k == 0 { 1e-5 } else { 1e-4 };
+            assert!(
+                ((a.total - b.total) / b.total).abs() < tol,
+                "step {k}: native {a:?} vs burn {b:?}"
+            );
+        }
+        let st = native.state();
+        let mut resumed = VaeTrainer::new(spec, tr, 1, 5).unwrap();
+        resumed.restore(&st).unwrap();
+        let (a, b) = (native.step(&data), resumed.step(&data));
+        assert!(
+            ((a.total - b.total) / a.total).abs() < 1e-4,
+            "{a:?} vs {b:?}"
+        );
+        let (ea, _, _) = evaluate(&native, &data, 2).unwrap();
+        let (eb, _, _) = evaluate(&resumed, &data, 2).unwrap();
+        assert!((ea.r2 - eb.r2).abs() < 1e-3, "{} vs {}", ea.r2, eb.r2);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Worker threads for B4 (burn's rayon pool; the dense benchmarks always use 1).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// B4's engine: `cpu` (biodis's native engine) or `burn_cpu` (burn flex, the reference).
+    #[arg(long, default_value = "cpu")]
+    engine: String,
 }
 
 /// `biodis bench B4`: the paper's conv VAE (β-VAE loss with β = 4, no constraints, as
@@ -42,6 +45,11 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         .num_threads(a.threads.max(1))
         .build_global()
         .context("starting the thread pool")?;
+    let (device, fw) = match a.engine.as_str() {
+        "cpu" => (Backend::Cpu, "biodis"),
+        "burn_cpu" => (Backend::BurnCpu, "biodis-burn-flex"),
+        e => bail!("--engine {e}: expected cpu (the native engine) or burn_cpu (burn flex)"),
+    };
     let man = read_manifest(dir)?;
     let mut names: Vec<String> = Vec::new();
     for l in 0..4 {
@@ -76,7 +84,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         mig_samples: 10_000,
         r2_samples: 1000,
         checkpoint_every: u64::MAX,
-        device: Backend::Cpu,
+        device,
     };
     let mut t = VaeTrainer::new(spec, train, 3, 0)?;
     t.set_params(&params)?;
@@ -103,7 +111,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         }
         println!(
             "{}",
-            serde_json::json!({"fw": "biodis", "bench": "B4", "mode": "check", "losses": out})
+            serde_json::json!({"fw": fw, "bench": "B4", "mode": "check", "losses": out})
         );
         return Ok(());
     }
@@ -131,7 +139,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     let median = sorted[sorted.len() / 2];
     println!(
         "{}",
-        serde_json::json!({"fw": "biodis-burn-flex", "bench": "B4", "threads": a.threads, "mode": "time", "steps": n,
+        serde_json::json!({"fw": fw, "bench": "B4", "threads": a.threads, "mode": "time", "steps": n,
             "warm_s": warm, "median_ms": median, "median": 1e3 / median, "ms": ms})
     );
     Ok(())

@@ -124,7 +124,13 @@ impl Encoder<Vec<Vec<usize>>> for Repr {
 struct Vae(biodis_study::vae::VaeRunEncoder);
 impl Encoder<Vec<Vec<usize>>> for Vae {
     fn encode(&self, o: &Vec<Vec<usize>>) -> Vec<Vec<f64>> {
-        self.0.encode_factors(o)
+        // The encoder's shapes come from the run's own recipe, so this cannot fail on a run
+        // that opened; if it ever does, NaN codes make the metric refuse (it checks finiteness)
+        // rather than score a made-up representation.
+        self.0.encode_factors(o).unwrap_or_else(|e| {
+            eprintln!("warning: encoding failed: {e}");
+            vec![vec![f64::NAN; self.0.config.vae.latent]; o.len()]
+        })
     }
 }
 
