@@ -169,10 +169,7 @@ impl<T: Scalar> NativeVae<T> {
             params: vec![T::ZERO; n],
             grads: vec![T::ZERO; n],
             layout,
-            chunk_floats: std::env::var("BIODIS_TMP_CHUNK")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1 << 17),
+            chunk_floats: 1 << 17,
             w: Work::default(),
             frozen: None,
         }
