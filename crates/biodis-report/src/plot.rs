@@ -876,6 +876,113 @@ pub fn scatter(
     scatter_with_errors(dir, stem, title, xlabel, ylabel, series, xticks, &[])
 }
 
+/// One labelled curve of means with its standard error: `(x, mean, s.e.)` points.
+pub type BandSeries = (String, Vec<(f64, f64, f64)>);
+
+fn draw_bands<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[BandSeries],
+) -> Result<(), ReportError> {
+    let pts = series
+        .iter()
+        .flat_map(|(_, p)| p.iter())
+        .filter(|q| q.0.is_finite() && q.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, m, e) in pts {
+        let e = if e.is_finite() { e } else { 0.0 };
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(m - e);
+        y1 = y1.max(m + e);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let (px, py) = (((x1 - x0) * 0.03).max(1e-3), ((y1 - y0) * 0.08).max(1e-3));
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc(xlabel)
+        .y_desc(ylabel)
+        .x_label_formatter(&|v| fmt_tick(*v))
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(perr)?;
+    for (k, (label, p)) in series.iter().enumerate() {
+        let c = PALETTE[k % PALETTE.len()];
+        let p: Vec<(f64, f64, f64)> = p
+            .iter()
+            .copied()
+            .filter(|q| q.0.is_finite() && q.1.is_finite())
+            .map(|(x, m, e)| (x, m, if e.is_finite() { e } else { 0.0 }))
+            .collect();
+        if p.len() > 1 {
+            let band: Vec<(f64, f64)> = p
+                .iter()
+                .map(|&(x, m, e)| (x, m + e))
+                .chain(p.iter().rev().map(|&(x, m, e)| (x, m - e)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                .map_err(perr)?;
+        }
+        chart
+            .draw_series(LineSeries::new(
+                p.iter().map(|&(x, m, _)| (x, m)),
+                c.stroke_width(2),
+            ))
+            .map_err(perr)?
+            .label(label.clone())
+            .legend(move |(a, b)| {
+                PathElement::new(vec![(a + 2, b), (a + 14, b)], c.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                p.iter()
+                    .map(|&(x, m, _)| Circle::new((x, m), 3, c.filled())),
+            )
+            .map_err(perr)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(perr)?;
+    Ok(())
+}
+
+/// Curves of means with a shaded ± s.e. band per series: `<stem>.{png,svg}`.
+pub fn lines_with_band(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[BandSeries],
+) -> Result<Vec<PathBuf>, ReportError> {
+    both!(dir, stem, (860, 540), |root| draw_bands(
+        &root, title, xlabel, ylabel, series
+    ))
+}
+
 #[cfg(test)]
 mod name_tests {
     #[test]

@@ -1,6 +1,8 @@
 //! Figures and report of a VAE study (paper Fig. 5 on Shapes3D, Fig. 13 on dSprites, Fig. 12
 //! traversals), read from the run directories only (`summary.csv`, `result.json`, `arrays/`).
 //!
+//! * `mig_curve` — MIG against training step per variant, mean ± s.e. over seeds, from each
+//!   run's `curve.csv` (its `eval_every` rows; Fig. 5B/D, 13 over training);
 //! * `mig_by_variant` — MIG of every run per variant (Fig. 5B/13B: bio-VAE over β_weight;
 //!   5D/13D: β-VAE with and without the ReLU).
 //! * `mig_vs_r2` — MIG against reconstruction R², one point per run, by model family (5E/13E).
@@ -8,7 +10,9 @@
 //! * `traversals_best.png` / `.gif` — that run's latent traversals with each latent's marginal
 //!   histogram (Fig. 12).
 
-use crate::plot::{matrix_heatmap, scatter, scatter_with_errors, Series};
+use crate::plot::{
+    lines_with_band, matrix_heatmap, scatter, scatter_with_errors, BandSeries, Series,
+};
 use crate::{esc, ferr, Report, ReportError};
 use plotters::prelude::*;
 use serde_json::Value;
@@ -73,6 +77,61 @@ fn read_runs(dir: &Path) -> Result<Vec<Run>, ReportError> {
         });
     }
     Ok(runs)
+}
+
+/// The `(step, value)` rows of `column` in a run's `curve.csv` where it is filled (older runs'
+/// curves have no evaluation columns: empty).
+fn curve_column(run_dir: &Path, column: &str) -> Vec<(f64, f64)> {
+    let Ok(text) = std::fs::read_to_string(run_dir.join("curve.csv")) else {
+        return Vec::new();
+    };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let (Some(cs), Some(cv)) = (
+        header.iter().position(|h| *h == "step"),
+        header.iter().position(|h| *h == column),
+    ) else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let s = f.get(cs)?.parse::<f64>().ok()?;
+            let v = f.get(cv)?.parse::<f64>().ok()?;
+            Some((s, v))
+        })
+        .collect()
+}
+
+/// Per variant, the mean ± s.e. of `column` over its runs at every step that all its runs
+/// evaluated.
+fn curve_bands(dir: &Path, runs: &[Run], variants: &[String], column: &str) -> Vec<BandSeries> {
+    variants
+        .iter()
+        .filter_map(|v| {
+            let curves: Vec<Vec<(f64, f64)>> = runs
+                .iter()
+                .filter(|r| &r.variant == v)
+                .map(|r| curve_column(&dir.join(&r.id), column))
+                .filter(|c| !c.is_empty())
+                .collect();
+            let first = curves.first()?;
+            let pts: Vec<(f64, f64, f64)> = first
+                .iter()
+                .filter_map(|&(s, _)| {
+                    let vals: Vec<f64> = curves
+                        .iter()
+                        .filter_map(|c| c.iter().find(|q| q.0 == s).map(|q| q.1))
+                        .collect();
+                    (vals.len() == curves.len()).then(|| {
+                        let st = crate::mean_se(&vals);
+                        (s, st.mean, st.se_or_zero())
+                    })
+                })
+                .collect();
+            (!pts.is_empty()).then(|| (format!("{v} (n = {})", curves.len()), pts))
+        })
+        .collect()
 }
 
 fn family(r: &Run) -> &'static str {
@@ -259,6 +318,18 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
     if runs.is_empty() {
         table.push_str("(no finished runs)\n");
     } else {
+        // MIG over training (the runs' evaluation rows).
+        let bands = curve_bands(dir, &runs, &variants, "mig");
+        if bands.iter().any(|(_, p)| p.len() > 1) {
+            files.extend(lines_with_band(
+                dir.join("figures").as_path(),
+                "mig_curve",
+                "MIG over training per variant: mean ± s.e. over seeds",
+                "training step",
+                "MIG",
+                &bands,
+            )?);
+        }
         // MIG per variant (every run a point).
         let series: Vec<Series> = vec![(
             "runs (seeds)".into(),

@@ -7,7 +7,8 @@
 //! (the recipes ship `cpu`, their defaults, and `paper`).
 //!
 //! Each run directory holds `recipe.toml`, `status.json`, `curve.csv` (mean training-loss
-//! terms every `log_every` steps), `result.json` (MIG, per-factor gaps, R², MI matrix, active
+//! terms every `log_every` steps; MIG, R² and active latents every `eval_every` steps and at
+//! the end, on the run's fixed evaluation sample), `result.json` (MIG, per-factor gaps, R², MI matrix, active
 //! latents, timing) and `arrays/`: `codes.npy` (the MIG sample's scored means, `[n, latent]`),
 //! `factors.npy` (its factor classes), `traversals.npy` (`[latent, step, C, 64, 64]`, decoded
 //! from the mean of one image with one latent swept over its 2nd–98th percentile: Fig. 12).
@@ -326,7 +327,9 @@ fn run_vae_inner(
             host: None,
         });
     };
-    let header = "step,total,rec,kl,nonneg,weight\n";
+    // MIG, R² and active latents on logged rows every `train.eval_every` steps and on the last
+    // (empty elsewhere).
+    let header = "step,total,rec,kl,nonneg,weight,mig,r2,active_latents\n";
     let mut curve = String::from(header);
     let ck = dir.checkpoint();
     let mut wall_before = 0.0;
@@ -395,6 +398,9 @@ fn run_vae_inner(
         }
     }
     write_status(State::Running, t.step, None);
+    let mut pending_row = false;
+    // evaluations during training are not training time (ms_per_step)
+    let mut eval_during_s = 0.0;
     let mut acc = VaeLoss::default();
     let mut n_acc = 0.0;
     let mut last = VaeLoss::default();
@@ -414,14 +420,29 @@ fn run_vae_inner(
         n_acc += 1.0;
         if s % cfg.train.log_every == 0 || s == cfg.train.steps {
             curve.push_str(&format!(
-                "{s},{},{},{},{},{}\n",
+                "{s},{},{},{},{},{}",
                 acc.total / n_acc,
                 acc.rec / n_acc,
                 acc.kl / n_acc,
                 acc.nonneg / n_acc,
                 acc.weight / n_acc
             ));
-            atomic_write(&dir.curve(), curve.as_bytes()).map_err(|e| err(e.to_string()))?;
+            let every = cfg.train.eval_every;
+            if s == cfg.train.steps {
+                // the final evaluation (after training) fills this row
+                pending_row = true;
+            } else {
+                if every > 0 && s % every == 0 {
+                    let te = Instant::now();
+                    let (e, _, _) = evaluate(&t, data.as_ref(), cfg.run.seed)
+                        .map_err(|e| err(e.to_string()))?;
+                    eval_during_s += te.elapsed().as_secs_f64();
+                    curve.push_str(&format!(",{},{},{}\n", e.mig, e.r2, e.active_latents));
+                } else {
+                    curve.push_str(",,,\n");
+                }
+                atomic_write(&dir.curve(), curve.as_bytes()).map_err(|e| err(e.to_string()))?;
+            }
             write_status(State::Running, s, None);
             acc = VaeLoss::default();
             n_acc = 0.0;
@@ -437,7 +458,7 @@ fn run_vae_inner(
             meta.insert("eps_rng".to_string(), st.eps_rng.to_string());
             meta.insert(
                 "wall_s".to_string(),
-                (wall_before + t0.elapsed().as_secs_f64()).to_string(),
+                (wall_before + t0.elapsed().as_secs_f64() - eval_during_s).to_string(),
             );
             let names: Vec<String> = (0..st.params.len())
                 .flat_map(|k| [format!("p{k}"), format!("m{k}"), format!("v{k}")])
@@ -452,7 +473,7 @@ fn run_vae_inner(
             atomic_write(&ck, &bytes).map_err(|e| err(e.to_string()))?;
         }
     }
-    let train_s = wall_before + t0.elapsed().as_secs_f64();
+    let train_s = wall_before + t0.elapsed().as_secs_f64() - eval_during_s;
     {
         // the final parameters, so the trained encoder can be scored later (`VaeRunEncoder`)
         let st = t.state();
@@ -471,6 +492,13 @@ fn run_vae_inner(
     let t1 = Instant::now();
     let (eval, codes, factors) =
         evaluate(&t, data.as_ref(), cfg.run.seed).map_err(|e| err(e.to_string()))?;
+    if pending_row {
+        curve.push_str(&format!(
+            ",{},{},{}\n",
+            eval.mig, eval.r2, eval.active_latents
+        ));
+        atomic_write(&dir.curve(), curve.as_bytes()).map_err(|e| err(e.to_string()))?;
+    }
     // Fig. 12: traversals of one fixed image (the middle of every factor).
     let mid: Vec<usize> = data.factor_sizes().iter().map(|s| s / 2).collect();
     let steps = 8;

@@ -89,6 +89,10 @@ pub struct VaeTrain {
     /// Log the training loss every this many steps.
     #[serde(default = "default_log_every")]
     pub log_every: u64,
+    /// Also evaluate (MIG, R², active latents, on the run's fixed evaluation sample) every this
+    /// many steps, into `curve.csv` (a multiple of `log_every`; 0 = only at the end).
+    #[serde(default)]
+    pub eval_every: u64,
     /// Samples for MIG (dlib: 10 000).
     #[serde(default = "default_mig_samples")]
     pub mig_samples: usize,
@@ -101,6 +105,14 @@ pub struct VaeTrain {
     /// Backend.
     #[serde(default)]
     pub device: Backend,
+    /// Threads of one run's training step (native engine: the batch split over them). 1 when
+    /// runs fill the cores (the local engine runs one run per core); more for a single run.
+    #[serde(default = "one_thread")]
+    pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -143,8 +155,19 @@ impl VaeTrain {
         if self.checkpoint_every == 0 {
             return bad("checkpoint_every", &0, "at least 1");
         }
+        if self.threads == 0 || self.threads > 256 {
+            return bad("threads", &self.threads, "1 to 256");
+        }
         if self.log_every == 0 {
             return bad("log_every", &0, "at least 1");
+        }
+        if self.eval_every % self.log_every != 0 {
+            return Err(VaeError::invalid(
+                "train",
+                "eval_every",
+                self.eval_every,
+                "a multiple of train.log_every (evaluations are written on logged rows), or 0",
+            ));
         }
         if self.mig_samples < 100 {
             return bad(
@@ -296,6 +319,7 @@ impl VaeTrainer {
             None => {
                 let mut init = ConvVae::new_seeded(channels, spec.latent, &Device::flex(), seed);
                 let mut net = native::NativeVae::<f32>::new(channels, spec.latent);
+                net.threads = train.threads;
                 net.set_params(&init.get_params())?;
                 let adam = biodis_nn::Adam::new(net.params.len());
                 Engine::Native {
@@ -807,10 +831,12 @@ mod tests {
             batch: 8,
             lr: 1e-3,
             log_every: 1,
+            eval_every: 0,
             mig_samples: 200,
             r2_samples: 16,
             checkpoint_every: 1000,
             device: Backend::Cpu,
+            threads: 1,
         }
     }
 
@@ -913,6 +939,17 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(err, "vae.beta_weight = -1: expected a finite number ≥ 0");
+        let mut tr = small_train(1);
+        tr.log_every = 10;
+        tr.eval_every = 25;
+        let err = VaeTrainer::new(VaeSpec::default(), tr, 1, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("train.eval_every = 25: expected a multiple of train.log_every"),
+            "{err}"
+        );
         #[cfg(not(feature = "gpu"))]
         {
             let mut tr = small_train(1);

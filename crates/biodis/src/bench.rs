@@ -15,7 +15,7 @@ use std::time::Instant;
 pub struct BenchArgs {
     /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3), B3 (deep autoencoder, Fig 4), B4 (conv
     /// VAE, Fig 5), or
-    /// `metrics` (MIR + MIG and DCI timings).
+    /// `metrics` (MIR + MIG and DCI timings), or `peak` (the one-core f32 GEMM rate).
     bench: String,
     /// `time` or `check`.
     #[arg(long, default_value = "time")]
@@ -27,7 +27,8 @@ pub struct BenchArgs {
     /// For `metrics`: where to write the benchmark arrays (z.npy, f.npy) for bench/dci_sklearn.py.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Worker threads for B4 (burn's rayon pool; the dense benchmarks always use 1).
+    /// Threads of a B4 step (the native engine splits the batch; burn's rayon pool); the dense
+    /// benchmarks always use 1.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// B4's engine: `cpu` (biodis's native engine) or `burn_cpu` (burn flex, the reference).
@@ -81,10 +82,12 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
         batch: 64,
         lr: 1e-4,
         log_every: 1,
+        eval_every: 0,
         mig_samples: 10_000,
         r2_samples: 1000,
         checkpoint_every: u64::MAX,
         device,
+        threads: a.threads.max(1),
     };
     let mut t = VaeTrainer::new(spec, train, 3, 0)?;
     t.set_params(&params)?;
@@ -345,7 +348,51 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
 }
 
 /// The benchmark names `biodis bench` knows.
-pub const BENCHES: &[&str] = &["B1", "B2", "B3", "B4", "metrics"];
+pub const BENCHES: &[&str] = &["B1", "B2", "B3", "B4", "metrics", "peak"];
+
+/// `biodis bench peak`: the one-core f32 GEMM rate of the `gemm` crate as this build uses it
+/// (its run-time-dispatched kernels, 1 thread), on 512 × 512 × 512 products that stay in L2 —
+/// the denominator for "fraction of peak" figures (numpy's sgemm is not: the environment may
+/// pin OpenBLAS to a slower core type). GFLOP/s, median of `--reps`.
+fn peak_bench(a: &BenchArgs) -> Result<()> {
+    let n = 512;
+    let x: Vec<f32> = (0..n * n).map(|i| ((i % 97) as f32) * 0.01 - 0.5).collect();
+    let y: Vec<f32> = (0..n * n).map(|i| ((i % 89) as f32) * 0.01 - 0.4).collect();
+    let mut z = vec![0.0f32; n * n];
+    let mut mm = |z: &mut [f32]| {
+        biodis_vae::native::gemm::mm(n, n, n, &x, (n, 1), &y, (n, 1), 0.0, z, (n, 1));
+    };
+    for _ in 0..3 {
+        mm(&mut z);
+    }
+    let reps = 20;
+    let mut rates = Vec::new();
+    for _ in 0..a.reps.max(1) {
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            mm(&mut z);
+            std::hint::black_box(&z);
+        }
+        rates.push(2.0 * (n * n * n * reps) as f64 / t0.elapsed().as_secs_f64() / 1e9);
+    }
+    let mut sorted = rates.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let family = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("cpu family"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "{}",
+        serde_json::json!({"fw": "biodis-gemm", "bench": "peak", "threads": 1, "size": n,
+            "cpu_family": family, "median_gflops": sorted[sorted.len() / 2], "gflops": rates})
+    );
+    Ok(())
+}
 
 pub fn run(a: BenchArgs) -> Result<()> {
     if !BENCHES.contains(&a.bench.as_str()) {
@@ -357,6 +404,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     }
     if a.bench == "metrics" {
         return metrics_bench(&a);
+    }
+    if a.bench == "peak" {
+        return peak_bench(&a);
     }
     let dir = a
         .data

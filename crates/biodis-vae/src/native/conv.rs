@@ -97,6 +97,67 @@ pub fn im2col<T: Scalar>(
             }
         }
     }
+    // the window rows, with the row length a constant where it is one of the model's
+    match o {
+        2 => windows::<T, 2>(g, split, nb, col),
+        4 => windows::<T, 4>(g, split, nb, col),
+        8 => windows::<T, 8>(g, split, nb, col),
+        16 => windows::<T, 16>(g, split, nb, col),
+        32 => windows::<T, 32>(g, split, nb, col),
+        _ => windows_any(g, split, nb, col, o),
+    }
+}
+
+/// One window row of `O` outputs from a split input row: a copy of constant length (short rows
+/// are the deep layers': a `memcpy` call per 4 values was 4 % of a step).
+#[inline(always)]
+fn window_row<T: Scalar, const O: usize>(kx: usize, src: &[T], dst: &mut [T]) {
+    let (Ok(src), Ok(dst)) = (<&[T; O]>::try_from(src), <&mut [T; O]>::try_from(dst)) else {
+        unreachable!("rows of O values")
+    };
+    match kx {
+        0 => {
+            dst[0] = T::ZERO;
+            dst[1..].copy_from_slice(&src[..O - 1]);
+        }
+        3 => {
+            dst[..O - 1].copy_from_slice(&src[1..]);
+            dst[O - 1] = T::ZERO;
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+fn windows<T: Scalar, const O: usize>(g: Geom, split: &[T], nb: usize, col: &mut [T]) {
+    let s = g.side;
+    let (p, hw) = (O * O, s * s);
+    let ncol = nb * p;
+    for ci in 0..g.c {
+        for ky in 0..4 {
+            for kx in 0..4 {
+                let row = &mut col[((ci * 4 + ky) * 4 + kx) * ncol..][..ncol];
+                let (half, _) = half_shift(kx);
+                for bi in 0..nb {
+                    let img = &split[(ci * nb + bi) * hw..][..hw];
+                    for oy in 0..O {
+                        let dst = &mut row[bi * p + oy * O..][..O];
+                        let iy = 2 * oy + ky;
+                        if iy == 0 || iy > s {
+                            dst.fill(T::ZERO);
+                            continue;
+                        }
+                        window_row::<T, O>(kx, &img[(iy - 1) * s + half * O..][..O], dst);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn windows_any<T: Scalar>(g: Geom, split: &[T], nb: usize, col: &mut [T], o: usize) {
+    let s = g.side;
+    let (p, hw) = (o * o, s * s);
+    let ncol = nb * p;
     for ci in 0..g.c {
         for ky in 0..4 {
             for kx in 0..4 {
@@ -127,24 +188,56 @@ pub fn im2col<T: Scalar>(
     }
 }
 
-/// The adjoint of [`im2col`]: add `col` (`[c·16, nb·P]`) back into images `b0 .. b0 + nb` of
-/// `dx` (`[c, batch, side, side]`). `dx` is accumulated into, not overwritten. The sums are
-/// taken on even/odd-split rows (in `split`) and interleaved once at the end.
-pub fn col2im<T: Scalar>(
-    g: Geom,
-    col: &[T],
-    batch: usize,
-    b0: usize,
-    nb: usize,
-    split: &mut [T],
-    dx: &mut [T],
-) {
-    let (s, o) = (g.side, g.out_side());
-    let p = o * o;
+/// `dst += src` shifted as window row `kx` reads (the adjoint of [`window_row`]).
+#[inline(always)]
+fn add_row<T: Scalar, const O: usize>(kx: usize, src: &[T], dst: &mut [T]) {
+    let (Ok(src), Ok(dst)) = (<&[T; O]>::try_from(src), <&mut [T; O]>::try_from(dst)) else {
+        unreachable!("rows of O values")
+    };
+    let add = |d: &mut [T], s: &[T]| {
+        for (d, &v) in d.iter_mut().zip(s) {
+            *d += v;
+        }
+    };
+    match kx {
+        0 => add(&mut dst[..O - 1], &src[1..]),
+        3 => add(&mut dst[1..], &src[..O - 1]),
+        _ => add(dst, src),
+    }
+}
+
+fn sums<T: Scalar, const O: usize>(g: Geom, col: &[T], nb: usize, split: &mut [T]) {
+    let s = g.side;
+    let (p, hw) = (O * O, s * s);
     let ncol = nb * p;
-    let hw = s * s;
-    debug_assert!(col.len() >= g.k() * ncol && dx.len() >= g.c * batch * hw);
-    split[..g.c * nb * hw].fill(T::ZERO);
+    for ci in 0..g.c {
+        for bi in 0..nb {
+            let img = &mut split[(ci * nb + bi) * hw..][..hw];
+            for ky in 0..4 {
+                for kx in 0..4 {
+                    let row = &col[((ci * 4 + ky) * 4 + kx) * ncol + bi * p..][..p];
+                    let (half, _) = half_shift(kx);
+                    for oy in 0..O {
+                        let iy = 2 * oy + ky;
+                        if iy == 0 || iy > s {
+                            continue;
+                        }
+                        add_row::<T, O>(
+                            kx,
+                            &row[oy * O..][..O],
+                            &mut img[(iy - 1) * s + half * O..][..O],
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sums_any<T: Scalar>(g: Geom, col: &[T], nb: usize, split: &mut [T], o: usize) {
+    let s = g.side;
+    let (p, hw) = (o * o, s * s);
+    let ncol = nb * p;
     for ci in 0..g.c {
         for bi in 0..nb {
             let img = &mut split[(ci * nb + bi) * hw..][..hw];
@@ -167,6 +260,34 @@ pub fn col2im<T: Scalar>(
                 }
             }
         }
+    }
+}
+
+/// The adjoint of [`im2col`]: add `col` (`[c·16, nb·P]`) back into images `b0 .. b0 + nb` of
+/// `dx` (`[c, batch, side, side]`). `dx` is accumulated into, not overwritten. The sums are
+/// taken on even/odd-split rows (in `split`) and interleaved once at the end.
+pub fn col2im<T: Scalar>(
+    g: Geom,
+    col: &[T],
+    batch: usize,
+    b0: usize,
+    nb: usize,
+    split: &mut [T],
+    dx: &mut [T],
+) {
+    let (s, o) = (g.side, g.out_side());
+    let p = o * o;
+    let ncol = nb * p;
+    let hw = s * s;
+    debug_assert!(col.len() >= g.k() * ncol && dx.len() >= g.c * batch * hw);
+    split[..g.c * nb * hw].fill(T::ZERO);
+    match o {
+        2 => sums::<T, 2>(g, col, nb, split),
+        4 => sums::<T, 4>(g, col, nb, split),
+        8 => sums::<T, 8>(g, col, nb, split),
+        16 => sums::<T, 16>(g, col, nb, split),
+        32 => sums::<T, 32>(g, col, nb, split),
+        _ => sums_any(g, col, nb, split, o),
     }
     for ci in 0..g.c {
         for bi in 0..nb {
@@ -231,7 +352,13 @@ mod tests {
 
     #[test]
     fn im2col_gemm_is_the_direct_convolution_and_col2im_its_adjoint() {
-        let g = Geom { c: 3, side: 8 };
+        // side 6: the generic row copies; 8 and 64: the constant-length ones (4 and 32)
+        for side in [6, 8, 64] {
+            check_geometry(Geom { c: 3, side });
+        }
+    }
+
+    fn check_geometry(g: Geom) {
         let (batch, out) = (3, 5);
         let x = values(g.c * batch * g.hw(), 1);
         let w = values(out * g.k(), 2);

@@ -15,7 +15,7 @@
 //! `biodis bench B4 --mode check`, against PyTorch.
 
 #[allow(unsafe_code, reason = "the raw-pointer gemm crate")]
-mod gemm;
+pub mod gemm;
 
 pub mod conv;
 
@@ -136,6 +136,12 @@ pub struct NativeVae<T: Scalar> {
     w: Work<T>,
     /// ReLU on/off patterns per layer, fixed by [`NativeVae::freeze_relus`] (gradient checks).
     frozen: Option<Vec<Vec<bool>>>,
+    /// Threads of one training step (the batch split into this many parts, each part's
+    /// forward and backward on its own thread and buffers, the gradients summed): 1 = this
+    /// thread only. Results agree with one thread to float rounding.
+    pub threads: usize,
+    /// Buffers and gradients of parts 1.. (part 0 uses `w` and `grads`).
+    parts: Vec<(Work<T>, Vec<T>)>,
 }
 
 /// Encoder geometry of conv `i` (input channels, input side).
@@ -172,6 +178,8 @@ impl<T: Scalar> NativeVae<T> {
             chunk_floats: 1 << 17,
             w: Work::default(),
             frozen: None,
+            threads: 1,
+            parts: Vec::new(),
         }
     }
 
@@ -263,8 +271,8 @@ impl<T: Scalar> NativeVae<T> {
         self.split(&self.params)
     }
 
-    fn ensure(&mut self, b: usize) {
-        if self.w.batch == b {
+    fn ensure(&self, w: &mut Work<T>, b: usize) {
+        if w.batch == b {
             return;
         }
         let (c, l) = (self.channels, self.latent);
@@ -276,7 +284,6 @@ impl<T: Scalar> NativeVae<T> {
                 split = split.max(scratch_len(g, nb));
             }
         }
-        let w = &mut self.w;
         w.batch = b;
         resize(&mut w.x, c * b * SIDE * SIDE);
         for i in 0..4 {
@@ -325,18 +332,16 @@ impl<T: Scalar> NativeVae<T> {
 
     /// Forward pass of `b` images `x` (`[B, C, 64, 64]`, values in [0, 1]) with noise `eps`
     /// (`[B, latent]`; `None`: decode the mean). Leaves every activation in the buffers.
-    fn forward(&mut self, x: &[T], eps: Option<&[T]>, nonneg: Nonneg, b: usize) {
-        self.ensure(b);
+    fn forward(&self, w: &mut Work<T>, x: &[T], eps: Option<&[T]>, nonneg: Nonneg, b: usize) {
+        self.ensure(w, b);
         let (c, l) = (self.channels, self.latent);
         let hw = SIDE * SIDE;
         // [B, C, HW] → [C, B, HW]
         for bi in 0..b {
             for ci in 0..c {
-                self.w.x[(ci * b + bi) * hw..][..hw]
-                    .copy_from_slice(&x[(bi * c + ci) * hw..][..hw]);
+                w.x[(ci * b + bi) * hw..][..hw].copy_from_slice(&x[(bi * c + ci) * hw..][..hw]);
             }
         }
-        let mut w = std::mem::take(&mut self.w);
         for i in 0..4 {
             let g = enc_geom(c, i);
             let mut out = std::mem::take(&mut w.enc[i]);
@@ -389,8 +394,7 @@ impl<T: Scalar> NativeVae<T> {
                 };
             }
         }
-        self.decoder(&mut w, b);
-        self.w = w;
+        self.decoder(w, b);
     }
 
     /// Decoder from `w.z` to the logits in `w.up[4]`.
@@ -525,21 +529,44 @@ impl<T: Scalar> NativeVae<T> {
     /// The loss terms of a batch without gradients (`eps` drawn by the caller).
     pub fn loss(&mut self, x: &[T], eps: &[T], hp: &LossWeights) -> Result<Terms, crate::VaeError> {
         let b = self.batch_of(x, Some(eps))?;
-        self.forward(x, Some(eps), hp.nonneg, b);
-        Ok(self.terms(hp, b, false))
+        let mut w = std::mem::take(&mut self.w);
+        self.forward(&mut w, x, Some(eps), hp.nonneg, b);
+        let mut t = self.terms(&mut w, hp, b, 1.0 / b as f64, false);
+        self.w = w;
+        self.add_weight_energy(&mut t, hp);
+        Ok(t)
     }
 
-    /// The loss terms of the batch in the buffers; with `grad`, also `d rec / d logits =
-    /// (σ(logit) − x) / B` into `w.da` in the same pass (σ from the same `e^−|l|`).
-    fn terms(&mut self, hp: &LossWeights, b: usize, grad: bool) -> Terms {
+    /// `β_weight Σ ‖W‖²` over the decoder's dense weights, into `t` (not summed when
+    /// β_weight = 0: the term is 0 whatever the weights).
+    fn add_weight_energy(&self, t: &mut Terms, hp: &LossWeights) {
+        if hp.beta_weight != 0.0 {
+            let energy: f64 = [12usize, 14]
+                .iter()
+                .map(|&i| {
+                    self.param(i)
+                        .iter()
+                        .map(|v| v.to_f64() * v.to_f64())
+                        .sum::<f64>()
+                })
+                .sum();
+            t.weight = hp.beta_weight * energy;
+        }
+        t.total = t.rec + hp.beta_vae * t.kl + t.nonneg + t.weight;
+    }
+
+    /// The per-image loss terms of the `b` images in `w`, each sum multiplied by `scale`
+    /// (1 / the whole batch, of which they may be a part); without the weight energy. With
+    /// `grad`, also `d rec / d logits = scale · (σ(logit) − x)` into `w.da` in the same pass
+    /// (σ from the same `e^−|l|`).
+    fn terms(&self, w: &mut Work<T>, hp: &LossWeights, b: usize, scale: f64, grad: bool) -> Terms {
         let l = self.latent;
         let hw = SIDE * SIDE;
         let c = self.channels;
-        let mut w = std::mem::take(&mut self.w);
         // Sigmoid cross-entropy max(l, 0) − x·l + ln(1 + e^−|l|), summed per 64-pixel row in
         // the working precision, the rows in f64.
         let mut rec = 0.0f64;
-        let inv_b = T::from_f64(1.0 / b as f64);
+        let inv_b = T::from_f64(scale);
         let n_out = w.up[4].len();
         if grad {
             let rows = w.up[4]
@@ -567,8 +594,7 @@ impl<T: Scalar> NativeVae<T> {
             }
         }
         debug_assert_eq!(w.up[4].len(), c * b * hw);
-        let bf = b as f64;
-        rec /= bf;
+        rec *= scale;
         let (mut kl, mut nn) = (0.0f64, 0.0f64);
         for bi in 0..b {
             for j in 0..l {
@@ -580,30 +606,14 @@ impl<T: Scalar> NativeVae<T> {
                 }
             }
         }
-        kl *= -0.5 / bf;
-        let nonneg = hp.beta_nonneg * nn / bf;
-        // (not summed when β_weight = 0: the term is 0 whatever the weights)
-        let energy: f64 = if hp.beta_weight == 0.0 {
-            0.0
-        } else {
-            [12usize, 14]
-                .iter()
-                .map(|&i| {
-                    self.param(i)
-                        .iter()
-                        .map(|v| v.to_f64() * v.to_f64())
-                        .sum::<f64>()
-                })
-                .sum()
-        };
-        let weight = hp.beta_weight * energy;
-        self.w = w;
+        kl *= -0.5 * scale;
+        let nonneg = hp.beta_nonneg * nn * scale;
         Terms {
-            total: rec + hp.beta_vae * kl + nonneg + weight,
+            total: rec + hp.beta_vae * kl + nonneg,
             rec,
             kl,
             nonneg,
-            weight,
+            weight: 0.0,
         }
     }
 
@@ -615,24 +625,119 @@ impl<T: Scalar> NativeVae<T> {
         hp: &LossWeights,
     ) -> Result<Terms, crate::VaeError> {
         let b = self.batch_of(x, Some(eps))?;
-        self.forward(x, Some(eps), hp.nonneg, b);
-        let terms = self.terms(hp, b, true);
-        self.backward(eps, hp, b);
-        Ok(terms)
-    }
-
-    fn backward(&mut self, eps: &[T], hp: &LossWeights, b: usize) {
-        let (c, l) = (self.channels, self.latent);
+        let scale = 1.0 / b as f64;
+        let threads = if self.frozen.is_some() {
+            1
+        } else {
+            self.threads.clamp(1, b)
+        };
         let mut w = std::mem::take(&mut self.w);
         let mut grads = std::mem::take(&mut self.grads);
-        let inv_b = T::from_f64(1.0 / b as f64);
+        let mut t = if threads == 1 {
+            self.part(&mut w, &mut grads, x, eps, hp, scale)
+        } else {
+            // parts of near-equal size; part 0 on this thread with `w` and `grads`
+            let mut parts = std::mem::take(&mut self.parts);
+            parts.resize_with(threads - 1, || {
+                (Work::default(), vec![T::ZERO; grads.len()])
+            });
+            let per = self.channels * SIDE * SIDE;
+            let l = self.latent;
+            let bounds: Vec<usize> = (0..=threads).map(|k| k * b / threads).collect();
+            let this = &*self;
+            let mut t = std::thread::scope(|sc| {
+                let handles: Vec<_> = parts
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(k, (pw, pg))| {
+                        let (lo, hi) = (bounds[k + 1], bounds[k + 2]);
+                        let (xs, es) = (&x[lo * per..hi * per], &eps[lo * l..hi * l]);
+                        sc.spawn(move || this.part(pw, pg, xs, es, hp, scale))
+                    })
+                    .collect();
+                let (lo, hi) = (bounds[0], bounds[1]);
+                let mut t = this.part(
+                    &mut w,
+                    &mut grads,
+                    &x[lo * per..hi * per],
+                    &eps[lo * l..hi * l],
+                    hp,
+                    scale,
+                );
+                for h in handles {
+                    // a part's thread panicking is a bug in this module: propagate it
+                    let u = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    t.rec += u.rec;
+                    t.kl += u.kl;
+                    t.nonneg += u.nonneg;
+                }
+                t
+            });
+            for (_, pg) in &parts {
+                for (g, &v) in grads.iter_mut().zip(pg) {
+                    *g += v;
+                }
+            }
+            self.parts = parts;
+            t.total = 0.0;
+            t
+        };
+        self.w = w;
+        // the weight energy: once, not per part
+        let two_bw = T::from_f64(2.0 * hp.beta_weight);
+        if hp.beta_weight != 0.0 {
+            for i in [12usize, 14] {
+                let p = &self.layout[i];
+                let (gs, ps) = (
+                    &mut grads[p.offset..p.offset + p.len],
+                    &self.params[p.offset..p.offset + p.len],
+                );
+                for (g, &v) in gs.iter_mut().zip(ps) {
+                    *g += two_bw * v;
+                }
+            }
+        }
+        self.grads = grads;
+        self.add_weight_energy(&mut t, hp);
+        Ok(t)
+    }
+
+    /// Forward, per-image terms and backward of the `x.len() / (C·64²)` images of one part
+    /// into `w` and `grads` (overwritten), every per-image sum multiplied by `scale`.
+    fn part(
+        &self,
+        w: &mut Work<T>,
+        grads: &mut [T],
+        x: &[T],
+        eps: &[T],
+        hp: &LossWeights,
+        scale: f64,
+    ) -> Terms {
+        let b = eps.len() / self.latent;
+        self.forward(w, x, Some(eps), hp.nonneg, b);
+        let t = self.terms(w, hp, b, scale, true);
+        self.backward(w, grads, eps, hp, b, scale);
+        t
+    }
+
+    fn backward(
+        &self,
+        w: &mut Work<T>,
+        grads: &mut [T],
+        eps: &[T],
+        hp: &LossWeights,
+        b: usize,
+        scale: f64,
+    ) {
+        let (c, l) = (self.channels, self.latent);
+        let inv_b = T::from_f64(scale);
         // w.da holds d rec / d logits (written by `terms`)
         let mut cur = std::mem::take(&mut w.da);
         let mut other = std::mem::take(&mut w.db);
         for i in (0..4).rev() {
             let g = dec_geom(c, i);
             let side = g.side;
-            let (gw, gb) = self.grad_slices(&mut grads, 16 + 2 * i);
+            let (gw, gb) = self.grad_slices(grads, 16 + 2 * i);
             bias_grad(&cur[..g.c * b * side * side], gb, b * side * side);
             let cin = DEC[i];
             let pin = g.p();
@@ -656,7 +761,7 @@ impl<T: Scalar> NativeVae<T> {
         let mut ddec1 = std::mem::take(&mut w.dflat);
         flatten(&cur, &mut ddec1, b);
         {
-            let (gw, gb) = self.grad_slices(&mut grads, 14);
+            let (gw, gb) = self.grad_slices(grads, 14);
             dense_bwd(
                 &w.dec0,
                 self.param(14),
@@ -671,7 +776,7 @@ impl<T: Scalar> NativeVae<T> {
         }
         relu_mask(&mut w.ddec0, &w.dec0);
         {
-            let (gw, gb) = self.grad_slices(&mut grads, 12);
+            let (gw, gb) = self.grad_slices(grads, 12);
             dense_bwd(
                 &w.z,
                 self.param(12),
@@ -684,21 +789,10 @@ impl<T: Scalar> NativeVae<T> {
                 HID,
             );
         }
-        // weight energy on the decoder's dense weights
-        let two_bw = T::from_f64(2.0 * hp.beta_weight);
-        for i in [12usize, 14] {
-            let p = &self.layout[i];
-            for (g, &v) in grads[p.offset..p.offset + p.len]
-                .iter_mut()
-                .zip(&self.params[p.offset..p.offset + p.len])
-            {
-                *g += two_bw * v;
-            }
-        }
         // latent: z = μ + e^{lv/2} ε, KL, nonneg
         let bv = T::from_f64(hp.beta_vae);
         let half = T::from_f64(0.5);
-        let hinge = T::from_f64(hp.beta_nonneg / b as f64);
+        let hinge = T::from_f64(hp.beta_nonneg * scale);
         for bi in 0..b {
             for j in 0..l {
                 let raw = w.st[bi * 2 * l + j];
@@ -730,7 +824,7 @@ impl<T: Scalar> NativeVae<T> {
             }
         }
         {
-            let (gw, gb) = self.grad_slices(&mut grads, 10);
+            let (gw, gb) = self.grad_slices(grads, 10);
             dense_bwd(
                 &w.hid,
                 self.param(10),
@@ -746,7 +840,7 @@ impl<T: Scalar> NativeVae<T> {
         relu_mask(&mut w.dhid, &w.hid);
         {
             // the input gradient goes into ddec1's buffer (free now), then back to [64, B, 16]
-            let (gw, gb) = self.grad_slices(&mut grads, 8);
+            let (gw, gb) = self.grad_slices(grads, 8);
             dense_bwd(
                 &w.flat,
                 self.param(8),
@@ -765,7 +859,7 @@ impl<T: Scalar> NativeVae<T> {
         w.dflat = ddec1;
         for i in (0..4).rev() {
             let g = enc_geom(c, i);
-            let (gw, gb) = self.grad_slices(&mut grads, 2 * i);
+            let (gw, gb) = self.grad_slices(grads, 2 * i);
             let p = g.p();
             let dy = &cur[..ENC[i] * b * p];
             bias_grad(dy, gb, b * p);
@@ -793,8 +887,6 @@ impl<T: Scalar> NativeVae<T> {
         }
         w.da = cur;
         w.db = other;
-        self.w = w;
-        self.grads = grads;
     }
 
     /// The weight and bias gradient slices of layer `i` (weight index `i`, bias `i + 1`).
@@ -915,8 +1007,11 @@ impl<T: Scalar> NativeVae<T> {
     /// `[B, latent]`.
     pub fn mean(&mut self, x: &[T], nonneg: Nonneg) -> Result<Vec<T>, crate::VaeError> {
         let b = self.batch_of(x, None)?;
-        self.forward(x, None, nonneg, b);
-        Ok(self.w.mu.clone())
+        let mut w = std::mem::take(&mut self.w);
+        self.forward(&mut w, x, None, nonneg, b);
+        let mu = w.mu.clone();
+        self.w = w;
+        Ok(mu)
     }
 
     /// Decode latents `z` (`[B, latent]`) to logits `[B, C, 64, 64]`.
@@ -930,8 +1025,8 @@ impl<T: Scalar> NativeVae<T> {
             });
         }
         let b = z.len() / l;
-        self.ensure(b);
         let mut w = std::mem::take(&mut self.w);
+        self.ensure(&mut w, b);
         w.z.copy_from_slice(z);
         self.decoder(&mut w, b);
         let hw = SIDE * SIDE;
