@@ -161,7 +161,7 @@ impl VaeTrain {
         if self.log_every == 0 {
             return bad("log_every", &0, "at least 1");
         }
-        if self.eval_every % self.log_every != 0 {
+        if !self.eval_every.is_multiple_of(self.log_every) {
             return Err(VaeError::invalid(
                 "train",
                 "eval_every",
@@ -279,7 +279,9 @@ pub struct VaeTrainer {
     pub step: u64,
 }
 
-/// The model and optimiser state of one engine.
+/// The model and optimiser state of one engine (one per trainer: the size difference of the
+/// variants does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Engine {
     /// The native CPU engine and Adam over its flat parameter vector.
     Native {
@@ -459,6 +461,7 @@ impl VaeTrainer {
 }
 
 /// A trained model for evaluation: encode to the scored means, decode to pixel probabilities.
+#[allow(clippy::large_enum_variant)]
 pub enum EvalModel {
     Native(Box<native::NativeVae<f32>>),
     Burn(ConvVae, Device),

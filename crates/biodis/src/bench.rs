@@ -359,7 +359,7 @@ fn peak_bench(a: &BenchArgs) -> Result<()> {
     let x: Vec<f32> = (0..n * n).map(|i| ((i % 97) as f32) * 0.01 - 0.5).collect();
     let y: Vec<f32> = (0..n * n).map(|i| ((i % 89) as f32) * 0.01 - 0.4).collect();
     let mut z = vec![0.0f32; n * n];
-    let mut mm = |z: &mut [f32]| {
+    let mm = |z: &mut [f32]| {
         biodis_vae::native::gemm::mm(n, n, n, &x, (n, 1), &y, (n, 1), 0.0, z, (n, 1));
     };
     for _ in 0..3 {

@@ -286,9 +286,9 @@ impl<T: Scalar> NativeVae<T> {
         }
         w.batch = b;
         resize(&mut w.x, c * b * SIDE * SIDE);
-        for i in 0..4 {
+        for (i, (e, &ch)) in w.enc.iter_mut().zip(&ENC).enumerate() {
             let s = SIDE >> (i + 1);
-            resize(&mut w.enc[i], ENC[i] * b * s * s);
+            resize(e, ch * b * s * s);
         }
         resize(&mut w.flat, b * FLAT);
         resize(&mut w.hid, b * HID);
@@ -342,11 +342,11 @@ impl<T: Scalar> NativeVae<T> {
                 w.x[(ci * b + bi) * hw..][..hw].copy_from_slice(&x[(bi * c + ci) * hw..][..hw]);
             }
         }
-        for i in 0..4 {
+        for (i, &cout) in ENC.iter().enumerate() {
             let g = enc_geom(c, i);
             let mut out = std::mem::take(&mut w.enc[i]);
             let input = if i == 0 { &w.x } else { &w.enc[i - 1] };
-            self.conv_fwd(g, ENC[i], self.param(2 * i), input, &mut out, &mut w.sc, b);
+            self.conv_fwd(g, cout, self.param(2 * i), input, &mut out, &mut w.sc, b);
             bias_act(&mut out, self.param(2 * i + 1), b * g.p(), self.act(i));
             w.enc[i] = out;
         }
@@ -506,7 +506,7 @@ impl<T: Scalar> NativeVae<T> {
     /// Images in `x` (`[B, C, 64, 64]`), checked against `eps` (`[B, latent]`) when given.
     fn batch_of(&self, x: &[T], eps: Option<&[T]>) -> Result<usize, crate::VaeError> {
         let per = self.channels * SIDE * SIDE;
-        if x.is_empty() || x.len() % per != 0 {
+        if x.is_empty() || !x.len().is_multiple_of(per) {
             return Err(crate::VaeError::BatchShape {
                 what: "images",
                 got: x.len(),
@@ -1017,7 +1017,7 @@ impl<T: Scalar> NativeVae<T> {
     /// Decode latents `z` (`[B, latent]`) to logits `[B, C, 64, 64]`.
     pub fn decode(&mut self, z: &[T]) -> Result<Vec<T>, crate::VaeError> {
         let (c, l) = (self.channels, self.latent);
-        if z.is_empty() || z.len() % l != 0 {
+        if z.is_empty() || !z.len().is_multiple_of(l) {
             return Err(crate::VaeError::BatchShape {
                 what: "latents",
                 got: z.len(),
