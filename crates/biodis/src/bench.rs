@@ -31,7 +31,8 @@ pub struct BenchArgs {
     /// benchmarks always use 1.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// B4's engine: `cpu` (biodis's native engine) or `burn_cpu` (burn flex, the reference).
+    /// B4's engine: `cpu` (biodis's native engine), `burn_cpu` (burn flex, the reference) or
+    /// `gpu` (burn wgpu; needs a `--features gpu` build).
     #[arg(long, default_value = "cpu")]
     engine: String,
 }
@@ -49,7 +50,10 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     let (device, fw) = match a.engine.as_str() {
         "cpu" => (Backend::Cpu, "biodis"),
         "burn_cpu" => (Backend::BurnCpu, "biodis-burn-flex"),
-        e => bail!("--engine {e}: expected cpu (the native engine) or burn_cpu (burn flex)"),
+        "gpu" => (Backend::Gpu, "biodis-burn-wgpu"),
+        e => bail!(
+            "--engine {e}: expected cpu (the native engine), burn_cpu (burn flex) or gpu (burn wgpu; a --features gpu build)"
+        ),
     };
     let man = read_manifest(dir)?;
     let mut names: Vec<String> = Vec::new();
