@@ -1821,6 +1821,32 @@ fn vae_study_data_writer_and_bad_input() {
     );
     let err = run_err(&["run", "fig13", "--device", "tpu", "--dry-run"]);
     assert!(err.contains("tpu"), "{err}");
+    let err = run_err(&["run", "fig13", "--set", "train.threads=0", "--dry-run"]);
+    assert!(
+        err.contains("train.threads = 0: expected 1 to 256"),
+        "{err}"
+    );
+    let err = run_err(&["run", "fig13", "--set", "train.eval_every=75", "--dry-run"]);
+    assert!(
+        err.contains("train.eval_every = 75: expected a multiple of train.log_every"),
+        "{err}"
+    );
+    let err = run_err(&["run", "fig13", "--set", "train.device=cuda", "--dry-run"]);
+    assert!(err.contains("cuda"), "{err}");
+    // the reference engine by name, and the scales
+    run_ok(&[
+        "run",
+        "fig13",
+        "--set",
+        "train.device=burn_cpu",
+        "--dry-run",
+    ]);
+    let o = run_ok(&["run", "fig13", "--scale", "quick", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1000 steps each"));
+    let o = run_ok(&["run", "fig13", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("30000 steps each"));
+    let err = run_err(&["bench", "B4", "--engine", "tpu"]);
+    assert!(err.contains("--engine tpu: expected cpu"), "{err}");
     let err = run_err(&["data", "shapes3d", "--out", "x.npz"]);
     assert!(err.contains("shapes3d"), "{err}");
     let err = run_err(&[
