@@ -416,6 +416,27 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
                 matrix_heatmap(&p, &title, &mi, &kept)?;
                 files.push(p);
             }
+            // Traversals: of the best run whose arrays are here (an archived run keeps only its
+            // light files: `scripts/archive-results.sh`), said in the title when not the best.
+            let mut ranked: Vec<&Run> = runs.iter().filter(|r| r.mig.is_finite()).collect();
+            ranked.sort_by(|x, y| y.mig.total_cmp(&x.mig));
+            let with_arrays = ranked
+                .into_iter()
+                .find(|r| dir.join(&r.id).join("arrays/traversals.npy").exists());
+            let Some(t) = with_arrays else {
+                eprintln!(
+                    "warning: no finished run of {} has arrays/traversals.npy (archived runs keep only their light files): traversals not drawn",
+                    dir.display()
+                );
+                return finish(dir, table, files);
+            };
+            if t.id != b.id {
+                eprintln!(
+                    "warning: the best run {} has no arrays/: traversals drawn for {}, the best run that has them",
+                    b.id, t.id
+                );
+            }
+            let b = t;
             let rd = dir.join(&b.id);
             let (tr, c) = read_traversals(&rd)?;
             let codes = read_codes(&rd)?;
@@ -444,6 +465,15 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
             files.push(gif);
         }
     }
+    finish(dir, table, files)
+}
+
+/// `report.html` over the table and the figures written.
+fn finish(
+    dir: &Path,
+    table: String,
+    mut files: Vec<std::path::PathBuf>,
+) -> Result<Report, ReportError> {
     let mut html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body><h1>{}</h1><pre>{}</pre>",
         esc(&dir.display().to_string()),

@@ -1742,6 +1742,19 @@ fn vae_study_data_writer_and_bad_input() {
     let o = run_ok(&["status", out.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("done"));
     run_ok(&["report", out.to_str().unwrap()]);
+    // An archived study keeps only the runs' light files: the report still draws the rest and
+    // says why the traversals are missing.
+    for r in ["bio_w1-s0", "bvae_relu_b8-s0"] {
+        std::fs::remove_dir_all(out.join(r).join("arrays")).unwrap();
+    }
+    std::fs::remove_file(out.join("figures/traversals_best.png")).unwrap();
+    let o = run_ok(&["report", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("traversals not drawn"), "{err}");
+    assert!(
+        out.join("figures/mig_curve.png").exists()
+            && !out.join("figures/traversals_best.png").exists()
+    );
 
     // The dSprites writer: a small grid, then read back by a recipe with the file's MD5.
     let npz = tmp.path().join("d.npz");
