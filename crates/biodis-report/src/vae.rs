@@ -417,7 +417,7 @@ pub fn report_vae(dir: &Path) -> Result<Report, ReportError> {
                 files.push(p);
             }
             // Traversals: of the best run whose arrays are here (an archived run keeps only its
-            // light files: `scripts/archive-results.sh`), said in the title when not the best.
+            // light files: `scripts/archive-results.sh`); a warning says so when it is not the best.
             let mut ranked: Vec<&Run> = runs.iter().filter(|r| r.mig.is_finite()).collect();
             ranked.sort_by(|x, y| y.mig.total_cmp(&x.mig));
             let with_arrays = ranked

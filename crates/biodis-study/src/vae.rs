@@ -230,6 +230,10 @@ pub struct VaeResult {
     pub final_loss: VaeLoss,
     pub train_s: f64,
     pub eval_s: f64,
+    /// Seconds of the evaluations during training (`train.eval_every`; not in `train_s`),
+    /// since the run's last start.
+    #[serde(default)]
+    pub eval_during_train_s: f64,
     pub ms_per_step: f64,
     pub ids: BTreeMap<String, String>,
 }
@@ -378,6 +382,13 @@ fn run_vae_inner(
                         .unwrap_or(u64::MAX);
                     if s <= t.step {
                         curve.push_str(l);
+                        // a row of a curve written before the evaluation columns existed
+                        // gets them, empty
+                        let missing = header
+                            .matches(',')
+                            .count()
+                            .saturating_sub(l.matches(',').count());
+                        curve.push_str(&",".repeat(missing));
                         curve.push('\n');
                     }
                 }
@@ -406,7 +417,7 @@ fn run_vae_inner(
     let mut last = VaeLoss::default();
     let t0 = Instant::now();
     for s in t.step + 1..=cfg.train.steps {
-        let l = t.step(data.as_ref());
+        let l = t.step(data.as_ref()).map_err(|e| err(e.to_string()))?;
         if !l.total.is_finite() {
             let msg = format!("the loss is {} at step {s} (diverged)", l.total);
             write_status(State::Failed, s, Some(msg.clone()));
@@ -540,6 +551,7 @@ fn run_vae_inner(
         final_loss: last,
         train_s,
         eval_s,
+        eval_during_train_s: eval_during_s,
         ms_per_step: train_s * 1e3 / cfg.train.steps as f64,
         ids,
     };
@@ -672,7 +684,8 @@ pub fn vae_summary_table(outcomes: &[VaeOutcome]) -> String {
 pub struct VaeRunEncoder {
     pub config: VaeRunConfig,
     pub data: Box<dyn ImageData>,
-    trainer: VaeTrainer,
+    /// The trained model, built once (a protocol score encodes thousands of batches).
+    model: std::cell::RefCell<biodis_vae::EvalModel>,
 }
 
 impl VaeRunEncoder {
@@ -720,7 +733,7 @@ impl VaeRunEncoder {
         Ok(VaeRunEncoder {
             config,
             data,
-            trainer: t,
+            model: std::cell::RefCell::new(t.eval_model()),
         })
     }
 
@@ -729,7 +742,7 @@ impl VaeRunEncoder {
         &self,
         factors: &[Vec<usize>],
     ) -> Result<Vec<Vec<f64>>, biodis_vae::VaeError> {
-        let mut model = self.trainer.eval_model();
+        let mut model = self.model.borrow_mut();
         let m = biodis_vae::encode_means(
             &mut model,
             self.config.vae.nonneg,

@@ -372,8 +372,8 @@ impl VaeTrainer {
         }
     }
 
-    /// One Adam step on a fresh batch; returns its loss terms.
-    pub fn step(&mut self, data: &dyn ImageData) -> VaeLoss {
+    /// One Adam step on a fresh batch; returns its loss terms (before the update).
+    pub fn step(&mut self, data: &dyn ImageData) -> Result<VaeLoss, VaeError> {
         let b = self.train.batch;
         let factors = sample_factors(&data.factor_sizes(), b, &mut self.factor_rng);
         let pixels = images(data, &factors);
@@ -398,32 +398,49 @@ impl VaeTrainer {
     }
 
     /// One Adam step on the given batch (`pixels`: `B × C × 64 × 64`, `eps`: `B × latent`).
-    /// A batch that does not fit the model reads as a NaN loss (the model is not moved).
-    pub fn step_on(&mut self, pixels: Vec<f32>, eps: Vec<f32>, channels: usize) -> VaeLoss {
+    /// A batch that does not fit the model is an error naming the array (the model is not
+    /// moved).
+    pub fn step_on(
+        &mut self,
+        pixels: Vec<f32>,
+        eps: Vec<f32>,
+        channels: usize,
+    ) -> Result<VaeLoss, VaeError> {
         let l = self.spec.latent;
         let b = eps.len() / l;
+        let per = channels * IMAGE_SIDE * IMAGE_SIDE;
+        if b == 0 || eps.len() != b * l || pixels.len() != b * per {
+            return Err(VaeError::BatchShape {
+                what: "images and eps",
+                got: pixels.len(),
+                expected: format!(
+                    "{} image values for {} eps values ({l} latents, {channels} channels)",
+                    b * per,
+                    eps.len()
+                ),
+            });
+        }
         let lr = self.train.lr;
         match &mut self.engine {
             Engine::Native { net, adam } => {
-                let t = match net.loss_and_grad(&pixels, &eps, &self.spec.weights()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        return VaeLoss {
-                            total: f64::NAN,
-                            ..VaeLoss::default()
-                        }
-                    }
-                };
+                if net.channels != channels {
+                    return Err(VaeError::BatchShape {
+                        what: "images",
+                        got: channels,
+                        expected: format!("{} channels (the model's)", net.channels),
+                    });
+                }
+                let t = net.loss_and_grad(&pixels, &eps, &self.spec.weights())?;
                 self.step += 1;
                 let net = &mut **net;
                 adam.step(&mut net.params, &net.grads, lr);
-                VaeLoss {
+                Ok(VaeLoss {
                     total: t.total,
                     rec: t.rec,
                     kl: t.kl,
                     nonneg: t.nonneg,
                     weight: t.weight,
-                }
+                })
             }
             Engine::Burn {
                 model: slot,
@@ -448,13 +465,13 @@ impl VaeTrainer {
                 }
                 *slot = Some(model);
                 let s = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-                VaeLoss {
+                Ok(VaeLoss {
                     total: s(t.total),
                     rec: s(t.rec),
                     kl: s(t.kl),
                     nonneg: s(t.nonneg),
                     weight: s(t.weight),
-                }
+                })
             }
         }
     }
@@ -608,7 +625,6 @@ impl VaeTrainer {
 
     /// Continue from a saved state. Errors name the array whose length is wrong.
     pub fn restore(&mut self, s: &VaeState) -> Result<(), VaeError> {
-        self.set_params(&s.params)?;
         let sizes: Vec<usize> = s.params.iter().map(Vec::len).collect();
         if s.adam_m.len() != sizes.len() || s.adam_v.len() != sizes.len() {
             return Err(VaeError::MomentCount {
@@ -624,6 +640,9 @@ impl VaeTrainer {
                 });
             }
         }
+        // (validated first: a refused state leaves the trainer as it was; the parameters'
+        // lengths are checked against the model here)
+        self.set_params(&s.params)?;
         match &mut self.engine {
             Engine::Native { adam, .. } => {
                 adam.m = s.adam_m.concat();
@@ -851,10 +870,10 @@ mod tests {
             ..VaeSpec::default()
         };
         let mut t = VaeTrainer::new(spec.clone(), small_train(12), 1, 3).unwrap();
-        let first = t.step(&data);
+        let first = t.step(&data).unwrap();
         let mut last = first;
         for _ in 0..11 {
-            last = t.step(&data);
+            last = t.step(&data).unwrap();
         }
         assert!(first.total.is_finite() && last.total.is_finite());
         assert!(last.rec < first.rec, "{first:?} → {last:?}");
@@ -872,15 +891,15 @@ mod tests {
         assert_eq!(tr[0][0].len(), 4096);
         // Same seed → same first loss.
         let mut u = VaeTrainer::new(spec.clone(), small_train(1), 1, 3).unwrap();
-        let again = u.step(&data);
+        let again = u.step(&data).unwrap();
         assert_eq!(again.total, first.total);
         // Save after 1 step, restore into a fresh trainer: the next steps are identical.
         let st = u.state();
         let mut w = VaeTrainer::new(spec, small_train(1), 1, 3).unwrap(); // the streams need the run seed
         w.restore(&st).unwrap();
         for _ in 0..3 {
-            let a = u.step(&data);
-            let b = w.step(&data);
+            let a = u.step(&data).unwrap();
+            let b = w.step(&data).unwrap();
             assert_eq!(a.total, b.total);
         }
         let mut bad = w.state();
@@ -904,21 +923,55 @@ mod tests {
         tr.device = Backend::BurnCpu;
         let mut burn = VaeTrainer::new(spec.clone(), tr.clone(), 1, 5).unwrap();
         for k in 0..4 {
-            let (a, b) = (native.step(&data), burn.step(&data));
+            let (a, b) = (native.step(&data).unwrap(), burn.step(&data).unwrap());
             let tol = if k == 0 { 1e-5 } else { 1e-4 };
             assert!(
                 ((a.total - b.total) / b.total).abs() < tol,
                 "step {k}: native {a:?} vs burn {b:?}"
             );
         }
+        // A checkpoint of each engine resumed on the other. A step's loss is computed before
+        // its update, so the second step after the restore is the first to see the restored
+        // Adam moments and step count; it is compared with the original's, and with a restore
+        // whose moments were zeroed (which must differ).
+        for (from, to) in [
+            (Backend::Cpu, Backend::BurnCpu),
+            (Backend::BurnCpu, Backend::Cpu),
+        ] {
+            let (mut fa, mut ta) = (tr.clone(), tr.clone());
+            fa.device = from;
+            ta.device = to;
+            let mut src = VaeTrainer::new(spec.clone(), fa, 1, 5).unwrap();
+            for _ in 0..3 {
+                src.step(&data).unwrap();
+            }
+            let st = src.state();
+            let mut dst = VaeTrainer::new(spec.clone(), ta.clone(), 1, 5).unwrap();
+            dst.restore(&st).unwrap();
+            let mut zeroed = VaeTrainer::new(spec.clone(), ta, 1, 5).unwrap();
+            let mut st0 = src.state();
+            for m in st0.adam_m.iter_mut().chain(st0.adam_v.iter_mut()) {
+                m.iter_mut().for_each(|v| *v = 0.0);
+            }
+            zeroed.restore(&st0).unwrap();
+            let mut last = (0.0, 0.0, 0.0);
+            for _ in 0..2 {
+                last = (
+                    src.step(&data).unwrap().total,
+                    dst.step(&data).unwrap().total,
+                    zeroed.step(&data).unwrap().total,
+                );
+            }
+            let (a, b, z) = last;
+            assert!(((a - b) / a).abs() < 1e-5, "{from:?} → {to:?}: {a} vs {b}");
+            assert!(
+                ((a - z) / a).abs() > 10.0 * ((a - b) / a).abs(),
+                "{from:?} → {to:?}: zeroed moments {z} as close as the restored {b} to {a}"
+            );
+        }
         let st = native.state();
         let mut resumed = VaeTrainer::new(spec, tr, 1, 5).unwrap();
         resumed.restore(&st).unwrap();
-        let (a, b) = (native.step(&data), resumed.step(&data));
-        assert!(
-            ((a.total - b.total) / a.total).abs() < 1e-4,
-            "{a:?} vs {b:?}"
-        );
         let (ea, _, _) = evaluate(&native, &data, 2).unwrap();
         let (eb, _, _) = evaluate(&resumed, &data, 2).unwrap();
         assert!((ea.r2 - eb.r2).abs() < 1e-3, "{} vs {}", ea.r2, eb.r2);
@@ -942,7 +995,7 @@ mod tests {
         tr.device = Backend::Gpu;
         let mut gpu = VaeTrainer::new(spec, tr, 1, 7).unwrap();
         for k in 0..10 {
-            let (a, b) = (cpu.step(&data), gpu.step(&data));
+            let (a, b) = (cpu.step(&data).unwrap(), gpu.step(&data).unwrap());
             let rel = ((a.total - b.total) / a.total).abs();
             eprintln!("step {k}: cpu {} gpu {} (rel {rel:.2e})", a.total, b.total);
             let tol = if k == 0 { 1e-4 } else { 1e-3 };

@@ -38,7 +38,8 @@ pub struct BenchArgs {
 }
 
 /// `biodis bench B4`: the paper's conv VAE (β-VAE loss with β = 4, no constraints, as
-/// `bench_torch.py` B4) on burn flex, from the shared initial weights and batches
+/// `bench_torch.py` B4) on the engine of `--engine` (the native one by default), from the
+/// shared initial weights and batches
 /// (4 pools × 64 images, 64×64×3), Adam lr 1e-4. Reports ms per step.
 fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     use biodis_vae::model::Nonneg;
@@ -96,22 +97,22 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     let mut t = VaeTrainer::new(spec, train, 3, 0)?;
     t.set_params(&params)?;
     let (px, pe) = (64 * 3 * 64 * 64, 64 * 10);
-    let mut step = |i: usize| -> f64 {
+    let mut step = |i: usize| -> Result<f64> {
         let p = i % 4;
         let l = t.step_on(
             x[p * px..(p + 1) * px].to_vec(),
             eps[p * pe..(p + 1) * pe].to_vec(),
             3,
-        );
+        )?;
         if i == 0 && a.mode == "check" {
             eprintln!("step 0: rec {} kl {}", l.rec, l.kl);
         }
-        l.total
+        Ok(l.total)
     };
     if a.mode == "check" {
         let mut out = Vec::new();
         for i in 0..200 {
-            let l = step(i);
+            let l = step(i)?;
             if [0, 1, 10, 50, 100, 199].contains(&i) {
                 out.push(serde_json::json!([i, l]));
             }
@@ -128,7 +129,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     let n = 4;
     let t0 = Instant::now();
     for i in 0..2 {
-        step(i);
+        step(i)?;
     }
     let warm = t0.elapsed().as_secs_f64();
     let mut ms = Vec::new();
@@ -136,7 +137,7 @@ fn b4_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     for _ in 0..a.reps.max(1) {
         let t0 = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(step(i));
+            std::hint::black_box(step(i)?);
             i += 1;
         }
         ms.push(t0.elapsed().as_secs_f64() * 1e3 / n as f64);

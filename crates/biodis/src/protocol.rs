@@ -121,14 +121,17 @@ impl Encoder<Vec<Vec<usize>>> for Repr {
 }
 
 /// A trained VAE run's encoder; observations are factor classes, rendered when encoded.
-struct Vae(biodis_study::vae::VaeRunEncoder);
+struct Vae(
+    biodis_study::vae::VaeRunEncoder,
+    std::cell::RefCell<Option<String>>,
+);
 impl Encoder<Vec<Vec<usize>>> for Vae {
     fn encode(&self, o: &Vec<Vec<usize>>) -> Vec<Vec<f64>> {
         // The encoder's shapes come from the run's own recipe, so this cannot fail on a run
-        // that opened; if it ever does, NaN codes make the metric refuse (it checks finiteness)
-        // rather than score a made-up representation.
+        // that opened. If it ever does, the error is kept and the metric's score is refused
+        // after it returns (the trait has no error path; the NaN codes are never reported).
         self.0.encode_factors(o).unwrap_or_else(|e| {
-            eprintln!("warning: encoding failed: {e}");
+            self.1.borrow_mut().get_or_insert_with(|| e.to_string());
             vec![vec![f64::NAN; self.0.config.vae.latent]; o.len()]
         })
     }
@@ -174,7 +177,7 @@ pub fn run(a: ProtocolArgs) -> Result<()> {
         Some(d) => format!("vae run {}", d.display()),
         None => format!("{:?}", a.representation).to_lowercase(),
     };
-    let vae = vae.map(Vae);
+    let vae = vae.map(|v| Vae(v, std::cell::RefCell::new(None)));
     let enc: &dyn Encoder<Vec<Vec<usize>>> = match &vae {
         Some(v) => v,
         None => &Repr(a.representation),
@@ -193,6 +196,9 @@ pub fn run(a: ProtocolArgs) -> Result<()> {
             other => anyhow::bail!("unknown metric '{other}'; available: factor_vae, beta_vae"),
         }
         .with_context(|| format!("metric {m}"))?;
+        if let Some(e) = vae.as_ref().and_then(|v| v.1.borrow().clone()) {
+            anyhow::bail!("metric {m}: encoding the run's images failed: {e}");
+        }
         scores.push(s.param(
             "representation",
             format!("{:?}", a.representation).to_lowercase(),

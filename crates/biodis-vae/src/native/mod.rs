@@ -100,6 +100,8 @@ struct Scratch<T> {
 #[derive(Default)]
 struct Work<T> {
     batch: usize,
+    /// The `chunk_floats` the scratch was sized for.
+    chunk_floats: usize,
     x: Vec<T>,
     /// Encoder conv outputs `[ENC[i], B, s, s]`.
     enc: [Vec<T>; 4],
@@ -142,6 +144,8 @@ pub struct NativeVae<T: Scalar> {
     pub threads: usize,
     /// Buffers and gradients of parts 1.. (part 0 uses `w` and `grads`).
     parts: Vec<(Work<T>, Vec<T>)>,
+    /// Images of the last loss / gradient call.
+    last_batch: usize,
 }
 
 /// Encoder geometry of conv `i` (input channels, input side).
@@ -180,6 +184,7 @@ impl<T: Scalar> NativeVae<T> {
             frozen: None,
             threads: 1,
             parts: Vec::new(),
+            last_batch: 0,
         }
     }
 
@@ -195,11 +200,26 @@ impl<T: Scalar> NativeVae<T> {
     /// Fix every ReLU's on/off pattern to the last forward pass's, so that later passes are the
     /// network linearised there: smooth in the parameters, which a finite-difference check
     /// needs (with ~10⁵ ReLUs any step crosses some kinks). `false` lifts it.
-    pub fn freeze_relus(&mut self, on: bool) {
+    ///
+    /// The masks are those of the last whole-batch pass on this thread: a step split over
+    /// threads leaves only a part in the buffers, so freezing after one is refused
+    /// (`BatchShape`); `threads` is set to 1.
+    pub fn freeze_relus(&mut self, on: bool) -> Result<(), crate::VaeError> {
         if !on {
             self.frozen = None;
-            return;
+            return Ok(());
         }
+        if self.w.batch != self.last_batch {
+            return Err(crate::VaeError::BatchShape {
+                what: "freeze_relus",
+                got: self.w.batch,
+                expected: format!(
+                    "the last pass's whole batch of {} on one thread (set threads = 1 first)",
+                    self.last_batch
+                ),
+            });
+        }
+        self.threads = 1;
         let w = &self.w;
         let on = |a: &Vec<T>| a.iter().map(|&v| v > T::ZERO).collect::<Vec<bool>>();
         let l = self.latent;
@@ -219,6 +239,7 @@ impl<T: Scalar> NativeVae<T> {
             on(&w.up[2]),
             on(&w.up[3]),
         ]);
+        Ok(())
     }
 
     /// The parameter arrays' names, shapes and offsets.
@@ -272,7 +293,7 @@ impl<T: Scalar> NativeVae<T> {
     }
 
     fn ensure(&self, w: &mut Work<T>, b: usize) {
-        if w.batch == b {
+        if w.batch == b && w.chunk_floats == self.chunk_floats {
             return;
         }
         let (c, l) = (self.channels, self.latent);
@@ -285,6 +306,7 @@ impl<T: Scalar> NativeVae<T> {
             }
         }
         w.batch = b;
+        w.chunk_floats = self.chunk_floats;
         resize(&mut w.x, c * b * SIDE * SIDE);
         for (i, (e, &ch)) in w.enc.iter_mut().zip(&ENC).enumerate() {
             let s = SIDE >> (i + 1);
@@ -333,6 +355,12 @@ impl<T: Scalar> NativeVae<T> {
     /// Forward pass of `b` images `x` (`[B, C, 64, 64]`, values in [0, 1]) with noise `eps`
     /// (`[B, latent]`; `None`: decode the mean). Leaves every activation in the buffers.
     fn forward(&self, w: &mut Work<T>, x: &[T], eps: Option<&[T]>, nonneg: Nonneg, b: usize) {
+        self.encoder(w, x, eps, nonneg, b);
+        self.decoder(w, b);
+    }
+
+    /// Encoder and latent of the forward pass (up to `w.z`; `w.mu` the scored means).
+    fn encoder(&self, w: &mut Work<T>, x: &[T], eps: Option<&[T]>, nonneg: Nonneg, b: usize) {
         self.ensure(w, b);
         let (c, l) = (self.channels, self.latent);
         let hw = SIDE * SIDE;
@@ -394,7 +422,6 @@ impl<T: Scalar> NativeVae<T> {
                 };
             }
         }
-        self.decoder(w, b);
     }
 
     /// Decoder from `w.z` to the logits in `w.up[4]`.
@@ -529,6 +556,7 @@ impl<T: Scalar> NativeVae<T> {
     /// The loss terms of a batch without gradients (`eps` drawn by the caller).
     pub fn loss(&mut self, x: &[T], eps: &[T], hp: &LossWeights) -> Result<Terms, crate::VaeError> {
         let b = self.batch_of(x, Some(eps))?;
+        self.last_batch = b;
         let mut w = std::mem::take(&mut self.w);
         self.forward(&mut w, x, Some(eps), hp.nonneg, b);
         let mut t = self.terms(&mut w, hp, b, 1.0 / b as f64, false);
@@ -625,6 +653,7 @@ impl<T: Scalar> NativeVae<T> {
         hp: &LossWeights,
     ) -> Result<Terms, crate::VaeError> {
         let b = self.batch_of(x, Some(eps))?;
+        self.last_batch = b;
         let scale = 1.0 / b as f64;
         let threads = if self.frozen.is_some() {
             1
@@ -1008,7 +1037,7 @@ impl<T: Scalar> NativeVae<T> {
     pub fn mean(&mut self, x: &[T], nonneg: Nonneg) -> Result<Vec<T>, crate::VaeError> {
         let b = self.batch_of(x, None)?;
         let mut w = std::mem::take(&mut self.w);
-        self.forward(&mut w, x, None, nonneg, b);
+        self.encoder(&mut w, x, None, nonneg, b);
         let mu = w.mu.clone();
         self.w = w;
         Ok(mu)
@@ -1042,12 +1071,13 @@ impl<T: Scalar> NativeVae<T> {
     }
 }
 
+/// `max(v, 0)`, NaN kept (as burn's and PyTorch's ReLU): a diverged value stays visible.
 #[inline]
 fn relu<T: Scalar>(v: T) -> T {
-    if v > T::ZERO {
-        v
-    } else {
+    if v <= T::ZERO {
         T::ZERO
+    } else {
+        v
     }
 }
 

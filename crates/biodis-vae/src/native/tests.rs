@@ -84,14 +84,14 @@ fn gradients_match_finite_differences_in_f64() {
     net.set_params(&params).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     for hp in hps() {
-        net.freeze_relus(false);
+        net.freeze_relus(false).unwrap();
         let t = net.loss_and_grad(&x, &eps, &hp).unwrap();
         assert!(t.total.is_finite());
         let grads = net.grads.clone();
         // The differences are of the network linearised at this point (every ReLU's on/off
         // pattern fixed), whose gradient here is the network's: a kink crossed by a step would
         // otherwise be a percent-level error of the check, not of the gradient.
-        net.freeze_relus(true);
+        net.freeze_relus(true).unwrap();
         assert_eq!(net.loss(&x, &eps, &hp).unwrap().total, t.total);
         // The loss is a sum of ~10⁴ terms of size ~1: in f64 it is exact to ~1e-15 relative
         // (measured), which sets the noise floor of a central difference with step h.
@@ -244,12 +244,14 @@ fn agrees_with_the_burn_model() {
         let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, SIDE, SIDE]), &pdev);
         let mu_b = crate::model::flat(plain.mean(xt, hp.nonneg));
         let mu_n = net.mean(&x, hp.nonneg).unwrap();
+        assert_eq!((mu_n.len(), mu_b.len()), (b * l, b * l));
         for (a, w) in mu_n.iter().zip(&mu_b) {
             assert!((a - w).abs() <= 1e-4 * (1.0 + w.abs()), "mean {a} vs {w}");
         }
         let zt = Tensor::<2>::from_data(TensorData::new(mu_b.clone(), [b, l]), &pdev);
         let lg_b = crate::model::flat(plain.decode(zt));
         let lg_n = net.decode(&mu_b).unwrap();
+        assert_eq!((lg_n.len(), lg_b.len()), (b * c * 4096, b * c * 4096));
         for (a, w) in lg_n.iter().zip(&lg_b) {
             assert!((a - w).abs() <= 1e-4 * (1.0 + w.abs()), "logit {a} vs {w}");
         }
