@@ -473,9 +473,7 @@ impl<T: Scalar> NativeVae<T> {
         let (col, split) = (&mut sc.col[..], &mut sc.split[..]);
         let (k, p) = (g.k(), g.p());
         let nb = self.chunk(g, b);
-        let mut b0 = 0;
-        while b0 < b {
-            let n = nb.min(b - b0);
+        for (b0, n) in chunks(b, nb) {
             im2col(g, input, b, b0, n, split, col);
             gemm::mm(
                 cout,
@@ -489,7 +487,6 @@ impl<T: Scalar> NativeVae<T> {
                 &mut out[b0 * p..],
                 (b * p, 1),
             );
-            b0 += n;
         }
     }
 
@@ -510,9 +507,7 @@ impl<T: Scalar> NativeVae<T> {
         let (k, p) = (g.k(), g.p());
         let nb = self.chunk(g, b);
         out.fill(T::ZERO);
-        let mut b0 = 0;
-        while b0 < b {
-            let n = nb.min(b - b0);
+        for (b0, n) in chunks(b, nb) {
             gemm::mm(
                 k,
                 cin,
@@ -526,7 +521,6 @@ impl<T: Scalar> NativeVae<T> {
                 (n * p, 1),
             );
             col2im(g, col, b, b0, n, split, out);
-            b0 += n;
         }
     }
 
@@ -946,9 +940,7 @@ impl<T: Scalar> NativeVae<T> {
         if let Some(d) = dx.as_deref_mut() {
             d.fill(T::ZERO);
         }
-        let mut b0 = 0;
-        while b0 < b {
-            let n = nb.min(b - b0);
+        for (b0, n) in chunks(b, nb) {
             im2col(g, input, b, b0, n, split, col);
             let beta = if b0 == 0 { T::ZERO } else { T::ONE };
             gemm::mm(
@@ -978,7 +970,6 @@ impl<T: Scalar> NativeVae<T> {
                 );
                 col2im(g, col, b, b0, n, split, d);
             }
-            b0 += n;
         }
     }
 
@@ -999,9 +990,7 @@ impl<T: Scalar> NativeVae<T> {
         let (col, split) = (&mut sc.col[..], &mut sc.split[..]);
         let (k, p) = (g.k(), g.p());
         let nb = self.chunk(g, b);
-        let mut b0 = 0;
-        while b0 < b {
-            let n = nb.min(b - b0);
+        for (b0, n) in chunks(b, nb) {
             im2col(g, dy, b, b0, n, split, col);
             let beta = if b0 == 0 { T::ZERO } else { T::ONE };
             gemm::mm(
@@ -1028,7 +1017,6 @@ impl<T: Scalar> NativeVae<T> {
                 &mut dx[b0 * p..],
                 (b * p, 1),
             );
-            b0 += n;
         }
     }
 
@@ -1069,6 +1057,13 @@ impl<T: Scalar> NativeVae<T> {
         self.w = w;
         Ok(out)
     }
+}
+
+/// The chunks `(first image, images)` of `nb` images (the last one shorter) covering `0..b`.
+fn chunks(b: usize, nb: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..b)
+        .step_by(nb.max(1))
+        .map(move |b0| (b0, nb.max(1).min(b - b0)))
 }
 
 /// `max(v, 0)`, NaN kept (as burn's and PyTorch's ReLU): a diverged value stays visible.
