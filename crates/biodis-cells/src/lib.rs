@@ -21,5 +21,6 @@ pub mod unroll;
 pub use error::CellsError;
 pub use model::{
     location_fit, location_targets, target_wavelength, CellActivation, CellLoss, CellModel,
-    CellsSpec, InferStats, Layout, LocationTarget, NormMode, Stepper, TransInit, WeightStep, ZInit,
+    CellsSpec, InferStats, Layout, LocationLoss, LocationTarget, NormMode, Stepper, TransInit,
+    WeightStep, ZInit,
 };

@@ -358,6 +358,12 @@ mod tests {
         check(m, &w, "relu floor");
         let (m, w) = model(CellActivation::Linear, 0.0, NormMode::Sphere, 0.5);
         check(m, &w, "linear clip");
+        // the squared-error location loss on the unshifted DoG, through the unrolled steps
+        let (mut m, w) = model(CellActivation::Relu, 1.1, NormMode::Floor, 0.3);
+        m.spec.location_target = LocationTarget::DogUnshifted;
+        m.spec.location_loss = crate::LocationLoss::SquaredError;
+        m.target = crate::location_targets(&m.spec, &m.world);
+        check(m, &w, "relu floor squared error");
     }
 
     #[test]

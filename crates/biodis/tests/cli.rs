@@ -1534,6 +1534,31 @@ fn gridworld_search_readings_smoke() {
         e.contains("20000 steps") || o.contains("20000 steps"),
         "{o}{e}"
     );
+    // fig6-mse: the unshifted DoG read out with a squared error, over its sigma sweep
+    let mse = tmp.path().join("mse");
+    run_cells_small("fig6-mse", "relu", &mse, &[]);
+    let summary = std::fs::read_to_string(mse.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 4, "{summary}");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mse.join("relu-location_sigma=0.75-s0/result.json")).unwrap(),
+    )
+    .unwrap();
+    let tw = r["target_wavelength"].as_f64().unwrap();
+    assert!((tw - 4.9).abs() < 0.3, "target wavelength {tw}");
+    let fit = r["location_fit"].as_f64().unwrap();
+    assert!(fit.is_finite() && fit < 1.0, "location fit {fit}");
+    // its rows are not distributions: a softmax cross-entropy on them is refused
+    let e = run_err(&[
+        "run",
+        "fig6-mse",
+        "--dry-run",
+        "--set",
+        "cells.location_loss=\"cross_entropy\"",
+    ]);
+    assert!(
+        e.contains("cells.location_loss") && e.contains("squared_error"),
+        "{e}"
+    );
     // a soft target needs a positive width
     let e = run_err(&[
         "run",

@@ -3,7 +3,7 @@
 
 use super::kernels::{gemm, sigmoid, softplus};
 use super::params::{CellModel, Layout};
-use super::spec::{WeightStep, ZInit};
+use super::spec::{LocationLoss, WeightStep, ZInit};
 use biodis_data::gridworld::World;
 use biodis_nn::Scalar;
 use rand::Rng;
@@ -82,10 +82,11 @@ impl<T: Scalar> CellModel<T> {
         let inv = 1.0 / nl as f64;
         gz.iter_mut().for_each(|v| *v = T::ZERO);
 
-        // location: softmax cross-entropy on logits z W_lᵀ
+        // location: softmax cross-entropy (eq. 49) or squared error on the readout z W_lᵀ
         let wl = &self.theta[l.w_loc..l.w_obj];
         gemm(nl, nc, nl, T::ONE, z, false, wl, true, T::ZERO, logits);
         let c_loc = sp.beta_location * inv;
+        let squared = sp.location_loss == LocationLoss::SquaredError;
         let mut loc = 0.0;
         let mut hits = 0usize;
         for x in 0..nl {
@@ -100,6 +101,19 @@ impl<T: Scalar> CellModel<T> {
             }
             if arg == x {
                 hits += 1;
+            }
+            if squared {
+                // Σ_j (p_j − y_j)², y one-hot or the soft target row
+                for (j, v) in row.iter_mut().enumerate() {
+                    let y = match &self.target {
+                        None => f64::from(u8::from(j == x)),
+                        Some(t) => t[x * nl + j],
+                    };
+                    let r = v.to_f64() - y;
+                    loc += r * r;
+                    *v = T::from_f64(2.0 * c_loc * r);
+                }
+                continue;
             }
             let se: f64 = row.iter().map(|v| (v.to_f64() - mx).exp()).sum();
             let lse = mx + se.ln();

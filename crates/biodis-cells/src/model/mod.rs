@@ -49,7 +49,8 @@
 //! | `z_init` | `learned`, `zeros`, `random` (per world), `fixed_random` (shared, not learned) | not in A.9 |
 //! | `euler_steps`, `infer_tol` | cap, and stop when `mean_x ‖Δz(x)‖ < tol` | not in A.9 |
 //! | `weight_step` | `fixed_z`, `unrolled` | A.9: "optimise with respect to the weights" |
-//! | `location_target`, `location_sigma`, `location_surround` | `one_hot` (eq. 49), `gaussian`, `dog` | a departure: Sorscher et al. (DoG), Gao et al. (Gaussian) |
+//! | `location_target`, `location_sigma`, `location_surround` | `one_hot` (eq. 49), `gaussian`, `dog`, `dog_unshifted` | a departure: Sorscher et al. (DoG), Gao et al. (Gaussian) |
+//! | `location_loss` | `cross_entropy` (eq. 49), `squared_error` (of the linear readout) | a departure: Sorscher et al.'s linear place-cell readout |
 //! | `readout_bias` | biases on the object/action readouts | eqs. 50–51 have none |
 //! | `world.periodic` | torus or walls | not in A.9 |
 //!
@@ -73,7 +74,9 @@ pub use infer::InferStats;
 pub(crate) use kernels::sigmoid;
 pub use learn::{CellLoss, Stepper};
 pub use params::{location_fit, location_targets, target_wavelength, CellModel, Layout};
-pub use spec::{CellActivation, CellsSpec, LocationTarget, NormMode, TransInit, WeightStep, ZInit};
+pub use spec::{
+    CellActivation, CellsSpec, LocationLoss, LocationTarget, NormMode, TransInit, WeightStep, ZInit,
+};
 
 #[cfg(test)]
 mod tests;

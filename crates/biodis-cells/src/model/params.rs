@@ -1,7 +1,7 @@
 //! The flat parameter vector ([`Layout`]), the model ([`CellModel`]) and its initialisation, and
 //! the soft location targets.
 
-use super::spec::{CellActivation, CellsSpec, LocationTarget, TransInit};
+use super::spec::{CellActivation, CellsSpec, LocationLoss, LocationTarget, TransInit};
 use biodis_data::gridworld::WorldSpec;
 use biodis_nn::Scalar;
 use rand::Rng;
@@ -96,6 +96,16 @@ pub fn location_targets(spec: &CellsSpec, world: &WorldSpec) -> Option<Vec<f64>>
             }
             Some(t)
         }
+        LocationTarget::DogUnshifted => {
+            let c = gauss(spec.location_sigma);
+            let sur = gauss(spec.location_sigma * spec.location_surround);
+            let mut t: Vec<f64> = c.iter().zip(&sur).map(|(a, b)| a - b).collect();
+            for (x, row) in t.chunks_mut(nl).enumerate() {
+                let centre = row[x];
+                row.iter_mut().for_each(|v| *v /= centre);
+            }
+            Some(t)
+        }
     }
 }
 
@@ -136,7 +146,9 @@ pub fn target_wavelength(spec: &CellsSpec) -> Option<f64> {
         match spec.location_target {
             LocationTarget::OneHot => 1.0,
             LocationTarget::Gaussian => ft(sigma),
-            LocationTarget::Dog => ft(sigma) - ft(sigma * spec.location_surround),
+            LocationTarget::Dog | LocationTarget::DogUnshifted => {
+                ft(sigma) - ft(sigma * spec.location_surround)
+            }
         }
     };
     if spec.location_target == LocationTarget::OneHot {
@@ -152,27 +164,66 @@ pub fn target_wavelength(spec: &CellsSpec) -> Option<f64> {
     (best > 0).then(|| 1.0 / ks[best])
 }
 
-/// How much of the location task's possible loss decrease a model achieved:
-/// `(ln n_l − CE) / (ln n_l − H̄)`, with `CE` the mean location cross-entropy (eq. 49 without
-/// `β_location`), `ln n_l` that of the uniform prediction and `H̄` the mean entropy of the target
-/// rows (0 for one-hot, where the fraction is `1 − CE / ln n_l`). 0 = no better than uniform,
-/// 1 = the target fitted exactly. A soft target after Sorscher et al.'s shift to a minimum of 0
-/// is close to uniform (a 16×16 DoG at σ = 0.75 has `H̄` = 5.43 against `ln 256` = 5.55), so a
-/// location accuracy can look fair while the loss has hardly moved; this says which.
-pub fn location_fit(spec: &CellsSpec, world: &WorldSpec, cross_entropy: f64) -> f64 {
+/// How much of the location task's possible loss decrease a model achieved, from `loss`, the
+/// mean location loss per location without `β_location` (`CellLoss::location / β_location`).
+///
+/// - `cross_entropy`: `(ln n_l − CE) / (ln n_l − H̄)`, with `ln n_l` the loss of the uniform
+///   prediction and `H̄` the mean entropy of the target rows (0 for one-hot, where the fraction
+///   is `1 − CE / ln n_l`). A soft target after Sorscher et al.'s shift to a minimum of 0 is
+///   close to uniform (a 16×16 DoG at σ = 0.75 has `H̄` = 5.43 against `ln 256` = 5.55), so a
+///   location accuracy can look fair while the loss has hardly moved; this says which.
+/// - `squared_error`: `1 − SE / SE₀`, with `SE₀ = mean_x ‖y(x) − ȳ‖²` the error of the best
+///   prediction that ignores the location (the mean target row `ȳ`); the exact fit is at `SE = 0`.
+///
+/// 0 = no better than a location-blind prediction, 1 = the target fitted exactly; NaN when the
+/// task has no room to improve or `loss` is not finite.
+pub fn location_fit(spec: &CellsSpec, world: &WorldSpec, loss: f64) -> f64 {
     let nl = world.n_locations();
-    let uniform = (nl as f64).ln();
-    let h = match location_targets(spec, world) {
-        None => 0.0,
-        Some(t) => {
-            let tot: f64 = t.iter().filter(|&&v| v > 0.0).map(|&v| -v * v.ln()).sum();
-            tot / nl as f64
-        }
-    };
-    if uniform - h <= 0.0 || !cross_entropy.is_finite() {
+    if !loss.is_finite() {
         return f64::NAN;
     }
-    (uniform - cross_entropy) / (uniform - h)
+    let target = location_targets(spec, world).unwrap_or_else(|| {
+        let mut t = vec![0.0; nl * nl];
+        (0..nl).for_each(|x| t[x * nl + x] = 1.0);
+        t
+    });
+    match spec.location_loss {
+        LocationLoss::CrossEntropy => {
+            let uniform = (nl as f64).ln();
+            let tot: f64 = target
+                .iter()
+                .filter(|&&v| v > 0.0)
+                .map(|&v| -v * v.ln())
+                .sum();
+            let h = tot / nl as f64;
+            if uniform - h <= 0.0 {
+                return f64::NAN;
+            }
+            (uniform - loss) / (uniform - h)
+        }
+        LocationLoss::SquaredError => {
+            let mut mean = vec![0.0; nl];
+            for row in target.chunks(nl) {
+                mean.iter_mut()
+                    .zip(row)
+                    .for_each(|(m, v)| *m += v / nl as f64);
+            }
+            let se0: f64 = target
+                .chunks(nl)
+                .map(|row| {
+                    row.iter()
+                        .zip(&mean)
+                        .map(|(v, m)| (v - m) * (v - m))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / nl as f64;
+            if se0 <= 0.0 {
+                return f64::NAN;
+            }
+            1.0 - loss / se0
+        }
+    }
 }
 
 /// A random `n × n` orthogonal matrix (row-major): modified Gram–Schmidt on the rows of a

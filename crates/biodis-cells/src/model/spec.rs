@@ -69,6 +69,23 @@ pub enum LocationTarget {
     /// sum 1 over locations, then shifted to a minimum of 0 and renormalised to sum 1
     /// (`k = location_surround`). A departure from A.9.
     Dog,
+    /// The same difference of Gaussians **without** the shift, scaled so each row's centre is
+    /// 1: `(g_σ − g_{kσ}) / (g_σ − g_{kσ})(x, x)`, a zero-sum row with a negative surround —
+    /// the place-cell tuning of Sorscher et al.'s linear theory, whose power spectrum is 0 at
+    /// `k = 0` and peaks on a ring (real contrast; the shifted `dog` is nearly uniform at small
+    /// σ). Not a distribution, so it needs `location_loss = "squared_error"`. A departure.
+    DogUnshifted,
+}
+
+/// The loss of the location readout `W_l z(x)` against the location target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationLoss {
+    /// Softmax cross-entropy `−Σ_j y_j ln softmax(W_l z(x))_j` (eq. 49).
+    CrossEntropy,
+    /// Squared error `Σ_j ((W_l z(x))_j − y_j)²` of the linear readout (Sorscher et al.
+    /// 2019/2023: place-cell activity read out linearly from the grid code). A departure.
+    SquaredError,
 }
 
 /// The model and inference settings (the `[cells]` table of a grid-world recipe). The paper's
@@ -138,6 +155,9 @@ pub struct CellsSpec {
     /// Target of the location loss.
     #[serde(default = "d_loc_target")]
     pub location_target: LocationTarget,
+    /// The location loss: `cross_entropy` (eq. 49) or `squared_error` (a departure).
+    #[serde(default = "d_loc_loss")]
+    pub location_loss: LocationLoss,
     /// σ of the Gaussian / DoG location target, in bins.
     #[serde(default = "d_one")]
     pub location_sigma: f64,
@@ -183,6 +203,9 @@ fn d_trans_init() -> TransInit {
 }
 fn d_loc_target() -> LocationTarget {
     LocationTarget::OneHot
+}
+fn d_loc_loss() -> LocationLoss {
+    LocationLoss::CrossEntropy
 }
 fn d_one() -> f64 {
     1.0
@@ -253,6 +276,7 @@ fn toml_default() -> CellsSpec {
         infer_tol: 0.0,
         weight_step: d_weight_step(),
         location_target: d_loc_target(),
+        location_loss: d_loc_loss(),
         location_sigma: 1.0,
         location_surround: 2.0,
         beta_nonneg: d_bnn(),
@@ -312,8 +336,21 @@ impl CellsSpec {
                 ),
             );
         }
-        if self.location_target == LocationTarget::Dog
-            && !(self.location_surround.is_finite() && self.location_surround > 1.0)
+        if self.location_target == LocationTarget::DogUnshifted
+            && self.location_loss == LocationLoss::CrossEntropy
+        {
+            return bad(
+                "location_loss",
+                &"cross_entropy",
+                "\"squared_error\" for the dog_unshifted target (its rows have negative \
+                 values: they are not distributions a softmax can be fitted to)"
+                    .into(),
+            );
+        }
+        if matches!(
+            self.location_target,
+            LocationTarget::Dog | LocationTarget::DogUnshifted
+        ) && !(self.location_surround.is_finite() && self.location_surround > 1.0)
         {
             return bad(
                 "location_surround",

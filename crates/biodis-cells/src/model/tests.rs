@@ -209,6 +209,94 @@ fn soft_location_targets_have_exact_gradients() {
 }
 
 #[test]
+fn squared_error_location_loss_has_exact_gradients() {
+    for target in [
+        LocationTarget::OneHot,
+        LocationTarget::Gaussian,
+        LocationTarget::DogUnshifted,
+    ] {
+        let (mut m, w) = small(CellActivation::Relu, true);
+        m.spec.location_target = target;
+        m.spec.location_loss = LocationLoss::SquaredError;
+        m.spec.location_sigma = 1.1;
+        m.spec.beta_location = 0.7;
+        m.spec.validate().expect("a valid spec");
+        m.target = location_targets(&m.spec, &m.world);
+        let l = m.layout;
+        let z = rand_z(l.nl * l.nc, 9);
+        check_world_gradient(
+            &mut m,
+            &w,
+            &z,
+            l.w_loc..l.len,
+            true,
+            &format!("squared error, {target:?}"),
+        );
+    }
+}
+
+#[test]
+fn the_unshifted_dog_has_a_unit_centre_a_negative_surround_and_zero_sum() {
+    let world = WorldSpec {
+        size: 12,
+        ..WorldSpec::default()
+    };
+    let spec = CellsSpec {
+        location_target: LocationTarget::DogUnshifted,
+        location_loss: LocationLoss::SquaredError,
+        location_sigma: 1.0,
+        ..CellsSpec::default()
+    };
+    let nl = world.n_locations();
+    let t = location_targets(&spec, &world).expect("a soft target");
+    for x in 0..nl {
+        let row = &t[x * nl..(x + 1) * nl];
+        assert!((row[x] - 1.0).abs() < 1e-12);
+        assert!(row.iter().all(|&v| v <= 1.0 + 1e-12));
+        // both Gaussians sum to 1, so their difference sums to 0 (the centre is the scale)
+        assert!(row.iter().sum::<f64>().abs() < 1e-9, "row {x}");
+        assert!(row.iter().any(|&v| v < -1e-3), "a negative surround");
+    }
+    // the same preferred scale as the shifted DoG (the shift only moves k = 0)
+    let shifted = CellsSpec {
+        location_target: LocationTarget::Dog,
+        ..spec.clone()
+    };
+    assert_eq!(target_wavelength(&spec), target_wavelength(&shifted));
+    // the fit: 1 at a zero error, 0 at the error of the mean target row (location-blind)
+    assert!((location_fit(&spec, &world, 0.0) - 1.0).abs() < 1e-12);
+    let mut mean = vec![0.0; nl];
+    for row in t.chunks(nl) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, v)| *m += v / nl as f64);
+    }
+    let blind: f64 = t
+        .chunks(nl)
+        .map(|r| {
+            r.iter()
+                .zip(&mean)
+                .map(|(v, m)| (v - m).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        / nl as f64;
+    assert!(location_fit(&spec, &world, blind).abs() < 1e-12);
+    assert!(location_fit(&spec, &world, f64::NAN).is_nan());
+    // a softmax cannot be fitted to rows with negative values
+    let ce = CellsSpec {
+        location_loss: LocationLoss::CrossEntropy,
+        ..spec
+    };
+    let e = ce.validate().expect_err("dog_unshifted with cross-entropy");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("location_loss") && msg.contains("squared_error"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn transition_inits_have_their_structure() {
     let ws = WorldSpec {
         size: 4,

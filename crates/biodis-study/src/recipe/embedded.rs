@@ -66,6 +66,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../experiments/fig6-long.toml"),
     ),
     (
+        "fig6-mse",
+        include_str!("../../../../experiments/fig6-mse.toml"),
+    ),
+    (
         "fig7-dog",
         include_str!("../../../../experiments/fig7-dog.toml"),
     ),
