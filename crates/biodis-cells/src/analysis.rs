@@ -33,7 +33,7 @@
 
 use biodis_data::gridworld::{World, WorldSpec};
 use biodis_data::streams;
-use biodis_metrics::spatial::null::{null_scores, percentiles, Null};
+use biodis_metrics::spatial::null::{null_scores, null_scores_60_90, percentiles, Null};
 use biodis_metrics::spatial::stats::{
     map_correlation, mean_pairwise_correlation, module_cosine_distance,
     object_centred_consistency_around, object_centred_map, patch_correlation,
@@ -82,6 +82,16 @@ pub struct CellStats {
     pub grid_smooth_p95: f64,
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub grid_smooth_p99: f64,
+    /// The 90° (square-lattice) score `c90 − (c45 + c135)/2` of the object-free map's SAC (the
+    /// same DeepMind rings, maximised separately), and its 95th / 99th percentiles over the same
+    /// smooth random fields as `grid_smooth_p95`: a lattice with four-fold rather than six-fold
+    /// symmetry is called here, not as a grid cell.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub square_score: f64,
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub square_smooth_p95: f64,
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub square_smooth_p99: f64,
     /// Wavelength (bins) of the strongest plane wave in the object-free map
     /// ([`biodis_metrics::spatial::dominant_wavelength`]; a hexagonal grid of field spacing `s`
     /// has `s·√3/2`).
@@ -131,6 +141,13 @@ pub struct PopulationStats {
     pub frac_grid_above_smooth_p95: f64,
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_grid_above_smooth_p99: f64,
+    /// Active cells whose 90° (square) score exceeds the 95th / 99th percentile of the same
+    /// smooth fields' 90° scores (chance: 0.05 / 0.01): square lattices, reported beside the
+    /// hexagonal call.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub frac_square_above_smooth_p95: f64,
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub frac_square_above_smooth_p99: f64,
     /// Active cells whose object-centred map peaks at an offset ≥ 2 bins from the object and
     /// whose `ovc_consistency` exceeds their OVC null's 95th percentile (the OVC call).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
@@ -281,6 +298,9 @@ pub fn analyse(
             smooth_sigma: f64::NAN,
             grid_smooth_p95: f64::NAN,
             grid_smooth_p99: f64::NAN,
+            square_score: f64::NAN,
+            square_smooth_p95: f64::NAN,
+            square_smooth_p99: f64::NAN,
             wavelength: f64::NAN,
             grid_spacing: f64::NAN,
             grid_orientation: f64::NAN,
@@ -294,7 +314,9 @@ pub fn analyse(
             c.stability = mean_pairwise_correlation(&refs);
             if varies(&maps[0]) {
                 let s = sac(&maps[0], n, 1);
-                c.grid_score = scorer.score_sac(&s).score_60;
+                let scored = scorer.score_sac(&s);
+                c.grid_score = scored.score_60;
+                c.square_score = scored.score_90;
                 c.wavelength = dominant_wavelength(&maps[0], n);
                 if let Some((sp, or)) = spacing_orientation(&s, n) {
                     c.grid_spacing = sp;
@@ -315,7 +337,7 @@ pub fn analyse(
                         c.grid_null_p99 = p99;
                     }
                     c.smooth_sigma = smoothness_sigma(&maps[0], n);
-                    let sm = null_scores(
+                    let (sm, sq) = null_scores_60_90(
                         &maps[0],
                         n,
                         &scorer,
@@ -327,6 +349,11 @@ pub fn analyse(
                         let (_, p95, p99) = percentiles(&sm);
                         c.grid_smooth_p95 = p95;
                         c.grid_smooth_p99 = p99;
+                    }
+                    if !sq.is_empty() {
+                        let (_, p95, p99) = percentiles(&sq);
+                        c.square_smooth_p95 = p95;
+                        c.square_smooth_p99 = p99;
                     }
                 }
             }
@@ -396,6 +423,17 @@ pub fn analyse(
     };
     let frac_grid_above_smooth_p95 = frac(&above(smooth, NullLevel::P95));
     let frac_grid_above_smooth_p99 = frac(&above(smooth, NullLevel::P99));
+    let square = |level: NullLevel| {
+        move |c: &CellStats| {
+            let null = NullPercentiles {
+                p95: c.square_smooth_p95,
+                p99: c.square_smooth_p99,
+            };
+            grid_cell_call(c.square_score, null, &GridCellCriterion::null_only(level))
+        }
+    };
+    let frac_square_above_smooth_p95 = frac(&square(NullLevel::P95));
+    let frac_square_above_smooth_p99 = frac(&square(NullLevel::P99));
     let frac_ovc = frac(&|c: &CellStats| {
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
             .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
@@ -412,6 +450,8 @@ pub fn analyse(
         grid_spacing_median,
         frac_grid_above_smooth_p95,
         frac_grid_above_smooth_p99,
+        frac_square_above_smooth_p95,
+        frac_square_above_smooth_p99,
         frac_ovc,
         n_active: active.len(),
         cosine_loc_obj: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_obj, 1)),
@@ -533,6 +573,8 @@ mod tests {
             frac_grid_above_p95: 0.0,
             frac_grid_above_smooth_p95: f64::NAN,
             frac_grid_above_smooth_p99: f64::NAN,
+            frac_square_above_smooth_p95: f64::NAN,
+            frac_square_above_smooth_p99: 0.0,
             frac_ovc: 0.25,
             wavelength_median: 16.0,
             grid_spacing_median: f64::NAN,

@@ -299,7 +299,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 25] = [
+    let cols: [(&str, &str); 26] = [
         ("loc acc", "eval.location_acc"),
         ("loc fit", "location_fit"),
         ("action acc", "eval.action_acc"),
@@ -310,6 +310,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("grid > p95", "pop.frac_grid_above_p95"),
         ("grid > smooth p95", "pop.frac_grid_above_smooth_p95"),
         ("grid > smooth p99", "pop.frac_grid_above_smooth_p99"),
+        ("square > smooth p95", "pop.frac_square_above_smooth_p95"),
         ("OVC", "pop.frac_ovc"),
         ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),

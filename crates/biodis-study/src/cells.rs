@@ -673,7 +673,7 @@ impl crate::StudyKind for Cells {
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
-pub const SUMMARY_COLUMNS: [&str; 21] = [
+pub const SUMMARY_COLUMNS: [&str; 23] = [
     "location_acc",
     "location_fit",
     "action_acc",
@@ -685,6 +685,8 @@ pub const SUMMARY_COLUMNS: [&str; 21] = [
     "frac_grid_above_p95",
     "frac_grid_above_smooth_p95",
     "frac_grid_above_smooth_p99",
+    "frac_square_above_smooth_p95",
+    "frac_square_above_smooth_p99",
     "frac_ovc",
     "cosine_loc_obj",
     "cosine_loc_act",
@@ -697,7 +699,7 @@ pub const SUMMARY_COLUMNS: [&str; 21] = [
     "grid_spacing_median",
 ];
 
-fn summary_values(r: &CellsResult) -> [f64; 21] {
+fn summary_values(r: &CellsResult) -> [f64; 23] {
     let p = &r.pop;
     [
         r.eval.location_acc,
@@ -711,6 +713,8 @@ fn summary_values(r: &CellsResult) -> [f64; 21] {
         p.frac_grid_above_p95,
         p.frac_grid_above_smooth_p95,
         p.frac_grid_above_smooth_p99,
+        p.frac_square_above_smooth_p95,
+        p.frac_square_above_smooth_p99,
         p.frac_ovc,
         p.cosine_loc_obj,
         p.cosine_loc_act,

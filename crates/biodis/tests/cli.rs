@@ -1502,6 +1502,7 @@ fn gridworld_search_readings_smoke() {
     .unwrap();
     for k in [
         "frac_grid_above_smooth_p99",
+        "frac_square_above_smooth_p95",
         "frac_ovc",
         "wavelength_median",
         "grid_spacing_median",

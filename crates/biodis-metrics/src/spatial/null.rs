@@ -30,8 +30,22 @@ pub fn null_scores(
     count: usize,
     seed: u64,
 ) -> Vec<f64> {
+    null_scores_60_90(map, n, scorer, null, count, seed).0
+}
+
+/// The 60° and the 90° (square) scores of the same `count` null maps as [`null_scores`] (same
+/// seed, same maps): the null of a hexagonal and of a square lattice call at no extra cost.
+/// Non-finite scores are skipped in each list separately.
+pub fn null_scores_60_90(
+    map: &[f64],
+    n: usize,
+    scorer: &DeepMindScorer,
+    null: Null,
+    count: usize,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>) {
     let mut rng = SplitMix64(seed);
-    let mut out = Vec::with_capacity(count);
+    let (mut s60, mut s90) = (Vec::with_capacity(count), Vec::with_capacity(count));
     let mut m = map.to_vec();
     for _ in 0..count {
         let sample = match null {
@@ -44,12 +58,15 @@ pub fn null_scores(
             }
             Null::SmoothField(s) => random_field(n, s, &mut rng),
         };
-        let g = scorer.score_map(&sample).score_60;
-        if g.is_finite() {
-            out.push(g);
+        let g = scorer.score_map(&sample);
+        if g.score_60.is_finite() {
+            s60.push(g.score_60);
+        }
+        if g.score_90.is_finite() {
+            s90.push(g.score_90);
         }
     }
-    out
+    (s60, s90)
 }
 
 /// `(p50, p95, p99)` of a set of scores.
@@ -59,4 +76,31 @@ pub fn percentiles(v: &[f64]) -> (f64, f64, f64) {
         percentile(v, 95.0),
         percentile(v, 99.0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spatial::gridscore::Form;
+    use crate::spatial::maps::{hex_map, square_map};
+
+    #[test]
+    fn the_square_null_separates_square_from_hexagonal_lattices() {
+        let n = 16;
+        let scorer = DeepMindScorer::deepmind(n, Form::MinMax);
+        let null = Null::SmoothField(1.5);
+        // the 60° list is null_scores' (same seed, same maps)
+        let sq = square_map(n, 6.0);
+        let (s60, s90) = null_scores_60_90(&sq, n, &scorer, null, 100, 3);
+        assert_eq!(s60, null_scores(&sq, n, &scorer, null, 100, 3));
+        assert_eq!(s90.len(), 100);
+        let (_, p95_60, _) = percentiles(&s60);
+        let (_, p95_90, _) = percentiles(&s90);
+        let square = scorer.score_map(&sq);
+        assert!(square.score_90 > p95_90, "{square:?} vs p95 {p95_90}");
+        assert!(square.score_60 < p95_60, "{square:?} vs p95 {p95_60}");
+        let hex = scorer.score_map(&hex_map(n, 6.0, 0.3, (0.0, 0.0)));
+        assert!(hex.score_60 > p95_60, "{hex:?} vs p95 {p95_60}");
+        assert!(hex.score_90 < p95_90, "{hex:?} vs p95 {p95_90}");
+    }
 }
