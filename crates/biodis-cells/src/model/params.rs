@@ -81,13 +81,17 @@ pub fn location_targets(spec: &CellsSpec, world: &WorldSpec) -> Option<Vec<f64>>
         }
         t
     };
+    // g_σ − g_{kσ}, each Gaussian normalised over locations
+    let dog = || -> Vec<f64> {
+        let c = gauss(spec.location_sigma);
+        let sur = gauss(spec.location_sigma * spec.location_surround);
+        c.iter().zip(&sur).map(|(a, b)| a - b).collect()
+    };
     match spec.location_target {
         LocationTarget::OneHot => None,
         LocationTarget::Gaussian => Some(gauss(spec.location_sigma)),
         LocationTarget::Dog => {
-            let c = gauss(spec.location_sigma);
-            let sur = gauss(spec.location_sigma * spec.location_surround);
-            let mut t: Vec<f64> = c.iter().zip(&sur).map(|(a, b)| a - b).collect();
+            let mut t = dog();
             for row in t.chunks_mut(nl) {
                 let mn = row.iter().copied().fold(f64::INFINITY, f64::min);
                 row.iter_mut().for_each(|v| *v -= mn);
@@ -97,9 +101,7 @@ pub fn location_targets(spec: &CellsSpec, world: &WorldSpec) -> Option<Vec<f64>>
             Some(t)
         }
         LocationTarget::DogUnshifted => {
-            let c = gauss(spec.location_sigma);
-            let sur = gauss(spec.location_sigma * spec.location_surround);
-            let mut t: Vec<f64> = c.iter().zip(&sur).map(|(a, b)| a - b).collect();
+            let mut t = dog();
             for (x, row) in t.chunks_mut(nl).enumerate() {
                 let centre = row[x];
                 row.iter_mut().for_each(|v| *v /= centre);
