@@ -6,6 +6,8 @@
 //!   project's measured bake-off, whose notes are not in this repository, shows this path
 //!   2–5× faster than JAX on the paper's small networks).
 //! - [`optim`]: Adam as PyTorch and the learning-rate schedules.
+//! - [`kernels`]: which GEMM kernels and elementwise code paths this CPU runs, and threads per
+//!   product.
 //! - [`checkpoint`]: safetensors checkpoints for exact resume.
 //! - [`mechanism`]: the activity energy's cross term (App. A.3.1) against the minibatch
 //!   gradient noise, measured along training.
@@ -15,6 +17,7 @@
 
 pub mod checkpoint;
 pub mod constraints;
+pub mod kernels;
 pub mod mechanism;
 #[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod mlp;
@@ -22,7 +25,6 @@ pub mod mlp;
 pub mod optim;
 #[allow(unsafe_code, reason = "AVX2/FMA kernels; the raw-pointer gemm crate")]
 pub mod scalar;
-mod simd;
 
 pub use constraints::{Constraints, Layers, Nonneg, Normalisation};
 pub use mlp::{Activation, Head, LossTerms, Mlp, MlpSpec, Reduction};

@@ -136,9 +136,12 @@ impl Scalar for f64 {
     }
 }
 
-/// The one GEMM of the dense path: the `gemm` crate, single-threaded (the engines parallelise
-/// over runs, not inside a step), with its AVX2/FMA kernels picked at run time (scalar ones
-/// otherwise). Against `matrixmultiply` on the CI machine (1 thread, steps/s): B1 16 491 →
+/// Products of at least this many multiply-adds are split over [`crate::kernels::gemm_threads`].
+const PAR_MIN_MACS: usize = 1 << 20;
+
+/// The one GEMM of the dense path: the `gemm` crate, on one thread unless
+/// [`crate::kernels::set_gemm_threads`] allows more (the engines parallelise over runs first),
+/// with the micro-kernels [`crate::kernels::choice`] picked for this CPU. Against `matrixmultiply` on the CI machine (1 thread, steps/s): B1 16 491 →
 /// 23 400, B2 752 → 810; its small-shape kernels are what B1 gains from.
 ///
 /// Note the crate's own convention is the reverse of BLAS: `dst = alpha·dst + beta·lhs·rhs`,
@@ -165,6 +168,15 @@ unsafe fn gemm_any<T: Scalar>(
     csc: isize,
 ) {
     let read_dst = beta != T::ZERO;
+    // the kernel policy must reach the gemm crate before its first product (kernels docs)
+    let _ = crate::kernels::choice();
+    let threads = crate::kernels::gemm_threads();
+    // a product under ~1M multiply-adds loses more to the fork/join than a second core gains
+    let parallelism = if threads > 1 && m * n * k >= PAR_MIN_MACS {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: the caller guarantees valid, non-overlapping (C) matrices for these strides.
     unsafe {
         gemm::gemm(
@@ -186,7 +198,7 @@ unsafe fn gemm_any<T: Scalar>(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         )
     }
 }

@@ -15,7 +15,8 @@ use std::time::Instant;
 pub struct BenchArgs {
     /// B1 (6-188-6, Fig 2), B2 (deep supervised, Fig 3), B3 (deep autoencoder, Fig 4), B4 (conv
     /// VAE, Fig 5), or
-    /// `metrics` (MIR + MIG and DCI timings), or `peak` (the one-core f32 GEMM rate).
+    /// `metrics` (MIR + MIG and DCI timings), `peak` (this machine's f32 GEMM rate, one core and
+    /// all), or `explain` (the CPU and the kernels picked for it).
     bench: String,
     /// `time` or `check`.
     #[arg(long, default_value = "time")]
@@ -27,10 +28,14 @@ pub struct BenchArgs {
     /// For `metrics`: where to write the benchmark arrays (z.npy, f.npy) for bench/dci_sklearn.py.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Threads of a B4 step (the native engine splits the batch; burn's rayon pool); the dense
-    /// benchmarks always use 1.
+    /// Threads of a step: B4's native engine splits the batch (burn: its rayon pool); B1–B3
+    /// split their larger products (as a lone run of a study does).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The dense benchmarks' training step: `fused` (`Mlp::train_step`, what the trainer runs)
+    /// or `unfused` (`loss_and_grad`, then `Adam::step`; bit-identical, for comparison).
+    #[arg(long, default_value = "fused")]
+    step: String,
     /// B4's engine: `cpu` (biodis's native engine), `burn_cpu` (burn flex, the reference) or
     /// `gpu` (burn wgpu; needs a `--features gpu` build).
     #[arg(long, default_value = "cpu")]
@@ -353,49 +358,77 @@ pub fn setup(bench: &str, dir: &Path) -> Result<Setup> {
 }
 
 /// The benchmark names `biodis bench` knows.
-pub const BENCHES: &[&str] = &["B1", "B2", "B3", "B4", "metrics", "peak"];
+pub const BENCHES: &[&str] = &["B1", "B2", "B3", "B4", "metrics", "peak", "explain"];
 
-/// `biodis bench peak`: the one-core f32 GEMM rate of the `gemm` crate as this build uses it
-/// (its run-time-dispatched kernels, 1 thread), on 512 × 512 × 512 products that stay in L2 —
-/// the denominator for "fraction of peak" figures (numpy's sgemm is not: the environment may
-/// pin OpenBLAS to a slower core type). GFLOP/s, median of `--reps`.
+/// `biodis bench peak`: this machine's f32 GEMM rate with the kernels this build picked for it
+/// (`biodis bench explain`), on one core and on every core, on 1024 × 1024 × 1024 products —
+/// the denominator of every "fraction of peak" figure (numpy's sgemm is not: the environment
+/// may pin OpenBLAS to a slower core type). GFLOP/s, median of `--reps`, each rep ≥ 2 GFLOP.
 fn peak_bench(a: &BenchArgs) -> Result<()> {
-    let n = 512;
+    let n = 1024;
     let x: Vec<f32> = (0..n * n).map(|i| ((i % 97) as f32) * 0.01 - 0.5).collect();
     let y: Vec<f32> = (0..n * n).map(|i| ((i % 89) as f32) * 0.01 - 0.4).collect();
-    let mut z = vec![0.0f32; n * n];
-    let mm = |z: &mut [f32]| {
-        biodis_vae::native::gemm::mm(n, n, n, &x, (n, 1), &y, (n, 1), 0.0, z, (n, 1));
-    };
-    for _ in 0..3 {
-        mm(&mut z);
-    }
-    let reps = 20;
-    let mut rates = Vec::new();
-    for _ in 0..a.reps.max(1) {
-        let t0 = Instant::now();
-        for _ in 0..reps {
-            mm(&mut z);
-            std::hint::black_box(&z);
+    let all = std::thread::available_parallelism().map_or(1, |v| v.get());
+    let mut out = serde_json::Map::new();
+    for threads in [1, all] {
+        if threads == all && all == 1 && out.contains_key("gflops_1") {
+            break;
         }
-        rates.push(2.0 * (n * n * n * reps) as f64 / t0.elapsed().as_secs_f64() / 1e9);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .context("starting the thread pool")?;
+        let rates = pool.install(|| {
+            biodis_nn::kernels::set_gemm_threads(threads);
+            let mut z = vec![0.0f32; n * n];
+            let mm = |z: &mut [f32]| {
+                biodis_vae::native::gemm::mm(n, n, n, &x, (n, 1), &y, (n, 1), 0.0, z, (n, 1));
+                std::hint::black_box(&*z);
+            };
+            mm(&mut z);
+            let reps = (2e9 / (2.0 * (n * n * n) as f64)).ceil() as usize;
+            let mut rates = Vec::new();
+            for _ in 0..a.reps.max(1) {
+                let t0 = Instant::now();
+                for _ in 0..reps {
+                    mm(&mut z);
+                }
+                rates.push(2.0 * (n * n * n * reps) as f64 / t0.elapsed().as_secs_f64() / 1e9);
+            }
+            rates
+        });
+        let mut sorted = rates.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        out.insert(
+            format!("median_gflops_{threads}"),
+            serde_json::json!(sorted[sorted.len() / 2]),
+        );
+        out.insert(format!("gflops_{threads}"), serde_json::json!(rates));
     }
-    let mut sorted = rates.clone();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let family = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("cpu family"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    println!(
-        "{}",
-        serde_json::json!({"fw": "biodis-gemm", "bench": "peak", "threads": 1, "size": n,
-            "cpu_family": family, "median_gflops": sorted[sorted.len() / 2], "gflops": rates})
-    );
+    let k = biodis_nn::kernels::choice();
+    let mut line = serde_json::json!({"fw": "biodis-gemm", "bench": "peak", "size": n,
+        "threads": all, "cpu_family": k.cpu.family, "cpu_model": k.cpu.model,
+        "cpu": k.cpu.name, "microarchitecture": k.cpu.microarchitecture(), "gemm_kernels": k.gemm});
+    if let Some(m) = line.as_object_mut() {
+        m.extend(out);
+        // the one-core figure under its old key, for scripts reading it
+        if let Some(v) = m.get("median_gflops_1").cloned() {
+            m.insert("median_gflops".into(), v);
+        }
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// `biodis bench explain`: the CPU and the kernel paths picked for it, with the reason
+/// (`biodis_nn::kernels`; `BIODIS_KERNELS=auto|avx2|avx512` overrides).
+fn explain() -> Result<()> {
+    let k = biodis_nn::kernels::check_env()?;
+    let mut v = serde_json::to_value(k)?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("microarchitecture".into(), k.cpu.microarchitecture().into());
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
 
@@ -413,6 +446,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.bench == "peak" {
         return peak_bench(&a);
     }
+    if a.bench == "explain" {
+        return explain();
+    }
     let dir = a
         .data
         .clone()
@@ -421,19 +457,41 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.bench == "B4" {
         return b4_bench(&a, &dir);
     }
-    let mut s = setup(&a.bench, &dir)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.max(1))
+        .build()
+        .context("starting the thread pool")?;
+    pool.install(|| {
+        biodis_nn::kernels::set_gemm_threads(a.threads);
+        dense_bench(&a, &dir)
+    })
+}
+
+/// B1–B3: the dense trainer's step, its products on `--threads` threads.
+fn dense_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
+    let fused = match a.step.as_str() {
+        "fused" => true,
+        "unfused" => false,
+        other => bail!("--step {other}: expected fused or unfused"),
+    };
+    let mut s = setup(&a.bench, dir)?;
     let mut adam: Adam<f32> = Adam::new(s.net.params.len());
     let (dx, dy) = (s.net.spec.dims[0], *s.net.spec.dims.last().unwrap_or(&0));
     let b = s.batch;
     let mut step = |i: usize, s: &mut Setup| -> f64 {
         let p = i % s.pools;
-        let t = s.net.loss_and_grad(
+        let (x, y) = (
             &s.x[p * b * dx..(p + 1) * b * dx],
             &s.y[p * b * dy..(p + 1) * b * dy],
-            b,
-            &s.c,
         );
-        adam.step(&mut s.net.params, &s.net.grads, s.lr);
+        let t = if fused {
+            // the trainer's step: loss, gradient and Adam fused (Mlp::train_step)
+            s.net.train_step(x, y, b, &s.c, &mut adam, s.lr)
+        } else {
+            let t = s.net.loss_and_grad(x, y, b, &s.c);
+            adam.step(&mut s.net.params, &s.net.grads, s.lr);
+            t
+        };
         t.total
     };
     if a.mode == "check" {
@@ -475,7 +533,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let median = sorted[sorted.len() / 2];
     println!(
         "{}",
-        serde_json::json!({"fw": "biodis", "bench": a.bench, "threads": 1, "mode": "time", "steps": n, "warm_s": warm,
+        serde_json::json!({"fw": "biodis", "bench": a.bench, "threads": a.threads, "mode": "time", "step": a.step, "steps": n, "warm_s": warm,
             "median": median, "min": sorted[0], "max": sorted[sorted.len()-1], "rates": rates})
     );
     Ok(())

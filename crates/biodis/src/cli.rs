@@ -220,6 +220,8 @@ fn error_text(e: &anyhow::Error) -> String {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
+    // a BIODIS_KERNELS this CPU cannot honour is refused before any work (biodis_nn::kernels)
+    biodis_nn::kernels::check_env()?;
     match cli.cmd {
         Cmd::List => {
             for (name, text) in biodis_study::EMBEDDED {

@@ -597,6 +597,68 @@ fn losses_match_pytorch_reference() {
             assert!(((g - w) / w).abs() < 2e-6, "{b}: loss {g} vs PyTorch {w}");
         }
     }
+    // Kernel paths and threads (biodis_nn::kernels): the dense trainer's products split over 2
+    // threads give the same losses to the bit (B2, B3: products above the split threshold); the
+    // forced AVX2 path equals the automatic one, and where the CPU has AVX-512 its kernels stay
+    // within 1e-6 of the AVX2 ones (a different register blocking may round differently).
+    let check = |b: &str, env: Option<&str>, threads: &str| -> Vec<f64> {
+        let mut cmd = bin();
+        cmd.args([
+            "bench",
+            b,
+            "--mode",
+            "check",
+            "--threads",
+            threads,
+            "--data",
+        ])
+        .arg(d.path());
+        if let Some(k) = env {
+            cmd.env("BIODIS_KERNELS", k);
+        }
+        let o = cmd.output().expect("spawn biodis");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .collect()
+    };
+    let avx512 = cfg!(target_arch = "x86_64") && {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    };
+    for b in ["B2", "B3"] {
+        let auto = check(b, None, "1");
+        assert_eq!(check(b, None, "2"), auto, "{b}: 2 threads vs 1");
+        if cfg!(target_arch = "x86_64") {
+            let forced = check(b, Some("avx2"), "1");
+            if !avx512 {
+                assert_eq!(
+                    forced, auto,
+                    "{b}: BIODIS_KERNELS=avx2 vs auto without AVX-512"
+                );
+            }
+            if avx512 {
+                let wide = check(b, Some("avx512"), "1");
+                for (w, a) in wide.iter().zip(&forced) {
+                    assert!(((w - a) / a).abs() < 1e-6, "{b}: AVX-512 {w} vs AVX2 {a}");
+                }
+                eprintln!(
+                    "{b}: AVX-512 vs AVX2 kernels bit-identical: {}",
+                    wide == forced
+                );
+            }
+        }
+    }
     // B4, the conv β-VAE (64×64×3, batch 64, β = 4), on the native engine: equal to PyTorch to
     // 1e-5 at steps 0, 1 and 10; after that the two f32 trajectories drift apart as any two
     // implementations do (the native engine measured 8e-7, 3e-7 and 4e-5 off at 50, 100, 199).
@@ -2078,6 +2140,20 @@ fn sizes_files_and_small_traps_are_named() {
     // bench names every benchmark it knows
     let e = run_err(&["bench", "B9"]);
     assert!(e.contains("'B9'") && e.contains("metrics"), "{e}");
+    // the kernel choice: explained, and a BIODIS_KERNELS value it cannot honour refused up front
+    let o = run_ok(&["bench", "explain"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(j["gemm"].is_string() && j["cpu"]["family"].is_u64(), "{j}");
+    let o = bin()
+        .args(["list"])
+        .env("BIODIS_KERNELS", "sse9")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && e.contains("BIODIS_KERNELS=\"sse9\""),
+        "{e}"
+    );
     // list shows every embedded recipe and the synthetic group
     let o = run_ok(&["list"]);
     let s = String::from_utf8_lossy(&o.stdout);
