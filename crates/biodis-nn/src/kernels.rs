@@ -22,10 +22,11 @@
 //!
 //! `biodis bench explain` prints [`choice`].
 //!
-//! Threads of one product: [`set_gemm_threads`] (per calling thread, default 1). The dense
-//! trainer raises it when fewer runs are left than the study engine has worker threads, so a lone
-//! run uses the idle cores; the `gemm` crate splits a product over output blocks, never over the
-//! summed dimension, so the results do not depend on it (tested to the bit).
+//! Threads of one product: [`set_gemm_threads`] (per calling thread, default 1; `biodis bench
+//! B1|B2|B3 --threads N`). The `gemm` crate splits a product over output blocks, never over the
+//! summed dimension, so the results do not depend on it (tested to the bit). The trainer does not
+//! use it: on the paper's shapes (products of 20–200 µs) two threads measured slower than one
+//! (README, Speed), so a lone run stays on one thread.
 
 use serde::Serialize;
 use std::cell::Cell;
@@ -288,8 +289,8 @@ thread_local! {
 
 /// Threads one GEMM issued from **this thread** may use (≥ 1; products under ~1M
 /// multiply-adds stay on one). The extra threads are those of the rayon pool the caller runs in
-/// (the study engine's worker pool), taken by work stealing. Per thread, so that a run that
-/// parallelises otherwise (the VAE engine splits its batch) is not affected by another's setting.
+/// (e.g. a benchmark's), taken by work stealing. Per thread, so that code that parallelises
+/// otherwise (the VAE engine splits its batch) is not affected by another thread's setting.
 pub fn set_gemm_threads(n: usize) {
     GEMM_THREADS.with(|c| c.set(n.max(1)));
 }

@@ -16,7 +16,6 @@
 use crate::constraints::Constraints;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::Isa;
-use crate::optim::{Adam, AdamStep};
 use crate::scalar::Scalar;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -291,7 +290,7 @@ impl<T: Scalar> Mlp<T> {
 
     /// Loss terms of the current parameters on `(x, y)` and their gradient in `self.grads`.
     pub fn loss_and_grad(&mut self, x: &[T], y: &[T], b: usize, c: &Constraints) -> LossTerms {
-        self.loss_and_grad_dispatch(Rows { x, y, b, w: None }, c, None)
+        self.loss_and_grad_dispatch(Rows { x, y, b, w: None }, c)
     }
 
     /// [`Self::loss_and_grad`] of a minibatch in which row `r` of `(x, y)` occurs `counts[r]`
@@ -317,82 +316,35 @@ impl<T: Scalar> Mlp<T> {
                 w: Some(&w),
             },
             c,
-            None,
         )
     }
 
-    /// One training step on `(x, y)`: [`Self::loss_and_grad`] followed by `adam.step(params,
-    /// grads, lr)`, fused: each layer's weight terms (`weight_energy`, `weight_l1`) and its Adam
-    /// update run in one pass after the backward sweep, instead of a pass for the terms inside
-    /// the sweep and another for Adam. The arithmetic is exactly that of the two calls (same operations, same
-    /// order, bit-identical parameters, moments, gradient and loss terms; tested), only the
-    /// memory traffic is less. The update is applied even when the loss is not finite; a trainer
-    /// that must not apply such a step uses the two calls.
-    pub fn train_step(
-        &mut self,
-        x: &[T],
-        y: &[T],
-        b: usize,
-        c: &Constraints,
-        adam: &mut Adam<T>,
-        lr: f64,
-    ) -> LossTerms {
-        assert_eq!(adam.m.len(), self.params.len(), "Adam state length");
-        let k = adam.begin(lr);
-        let fused = Fused {
-            m: &mut adam.m,
-            v: &mut adam.v,
-            k,
-        };
-        self.loss_and_grad_dispatch(Rows { x, y, b, w: None }, c, Some(fused))
-    }
-
-    fn loss_and_grad_dispatch(
-        &mut self,
-        rows: Rows<'_, T>,
-        c: &Constraints,
-        opt: Option<Fused<'_, T>>,
-    ) -> LossTerms {
+    fn loss_and_grad_dispatch(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
         #[cfg(target_arch = "x86_64")]
         match crate::kernels::elementwise() {
             // SAFETY: `kernels` picks an instruction set only where the CPU reports it.
-            Isa::Avx512 => return unsafe { self.loss_and_grad_avx512(rows, c, opt) },
+            Isa::Avx512 => return unsafe { self.loss_and_grad_avx512(rows, c) },
             // SAFETY: as above.
-            Isa::Avx2 => return unsafe { self.loss_and_grad_avx2(rows, c, opt) },
+            Isa::Avx2 => return unsafe { self.loss_and_grad_avx2(rows, c) },
             Isa::Portable => {}
         }
-        self.loss_and_grad_impl(rows, c, opt)
+        self.loss_and_grad_impl(rows, c)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn loss_and_grad_avx2(
-        &mut self,
-        rows: Rows<'_, T>,
-        c: &Constraints,
-        opt: Option<Fused<'_, T>>,
-    ) -> LossTerms {
-        self.loss_and_grad_impl(rows, c, opt)
+    unsafe fn loss_and_grad_avx2(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
+        self.loss_and_grad_impl(rows, c)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn loss_and_grad_avx512(
-        &mut self,
-        rows: Rows<'_, T>,
-        c: &Constraints,
-        opt: Option<Fused<'_, T>>,
-    ) -> LossTerms {
-        self.loss_and_grad_impl(rows, c, opt)
+    unsafe fn loss_and_grad_avx512(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
+        self.loss_and_grad_impl(rows, c)
     }
 
     #[inline(always)]
-    fn loss_and_grad_impl(
-        &mut self,
-        rows: Rows<'_, T>,
-        c: &Constraints,
-        mut opt: Option<Fused<'_, T>>,
-    ) -> LossTerms {
+    fn loss_and_grad_impl(&mut self, rows: Rows<'_, T>, c: &Constraints) -> LossTerms {
         let Rows { x, y, b, w } = rows;
         let bf = match w {
             Some(w) => w.iter().map(|v| v.to_f64()).sum(),
@@ -524,14 +476,12 @@ impl<T: Scalar> Mlp<T> {
             // weight energy and weight L1 (weights only)
             let bw = c.weight_beta(l);
             let bw1 = c.weight_l1_beta(l);
-            let numel = (din * dout) as f64;
-            let we_norm = if mean_norm { numel } else { 1.0 };
-            let we = (bw > 0.0 || bw1 > 0.0)
-                .then(|| (T::from_f64(2.0 * bw / we_norm), T::from_f64(bw1 / we_norm)));
-            // unfused: the weight terms now (fused: with the update, after the sweep)
-            if let (None, Some((two_bw, b1))) = (&opt, we) {
-                let norm = we_norm;
+            if bw > 0.0 || bw1 > 0.0 {
+                let numel = (din * dout) as f64;
+                let norm = if mean_norm { numel } else { 1.0 };
                 let (w, g) = (&self.params[wo..bo], &mut self.grads[wo..bo]);
+                let two_bw = T::from_f64(2.0 * bw / norm);
+                let b1 = T::from_f64(bw1 / norm);
                 let (mut a2, mut a1) = ([T::ZERO; LANES], [T::ZERO; LANES]);
                 let mut gc = g.chunks_exact_mut(LANES);
                 let mut wc = w.chunks_exact(LANES);
@@ -629,92 +579,9 @@ impl<T: Scalar> Mlp<T> {
             t.sparsity += bs * ss / norm;
             t.nonneg += bn * sn / norm;
         }
-        // fused: each layer's weight terms and Adam update in one pass, after the sweep (doing
-        // it layer by layer inside the sweep measured slower: the moments streamed between the
-        // products evict their operands); layers in the sweep's order, so that the loss terms
-        // sum in the same order as unfused
-        if let Some(f) = &mut opt {
-            for l in (0..n_layers).rev() {
-                let (din, dout) = (self.spec.in_width(l), self.spec.dims[l + 1]);
-                let (bw, bw1) = (c.weight_beta(l), c.weight_l1_beta(l));
-                let we_norm = if mean_norm { (din * dout) as f64 } else { 1.0 };
-                let we = (bw > 0.0 || bw1 > 0.0)
-                    .then(|| (T::from_f64(2.0 * bw / we_norm), T::from_f64(bw1 / we_norm)));
-                let (s2, s1) = self.fused_update(l, we, f);
-                t.weight += bw * s2 / we_norm;
-                t.weight_l1 += bw1 * s1 / we_norm;
-            }
-        }
         let _ = n_hidden;
         t.total = t.prediction + t.nonneg + t.activity + t.weight + t.sparsity + t.weight_l1;
         t
-    }
-}
-
-/// The optimiser state a fused [`Mlp::train_step`] updates layer by layer.
-struct Fused<'a, T> {
-    m: &'a mut [T],
-    v: &'a mut [T],
-    k: AdamStep<T>,
-}
-
-impl<T: Scalar> Mlp<T> {
-    /// Layer `l`'s weight terms (`we`: the coefficients `2β/N` of `weight_energy` and `β/N` of
-    /// `weight_l1`, `None` when both are off) added to its weight gradient, then the Adam
-    /// update of its weights and bias, in one pass. Returns the unscaled `(Σw², Σ|w|)` of the
-    /// weights before the update. Same operations and order as the unfused path.
-    #[inline(always)]
-    fn fused_update(&mut self, l: usize, we: Option<(T, T)>, f: &mut Fused<'_, T>) -> (f64, f64) {
-        let (wo, bo) = self.off[l];
-        let end = bo + self.spec.dims[l + 1];
-        let k = f.k;
-        let (w, bias) = self.params[wo..end].split_at_mut(bo - wo);
-        let (g, gb) = self.grads[wo..end].split_at_mut(bo - wo);
-        let (m, mb) = f.m[wo..end].split_at_mut(bo - wo);
-        let (v, vb) = f.v[wo..end].split_at_mut(bo - wo);
-        let mut sums = (0.0, 0.0);
-        match we {
-            Some((two_bw, b1)) => {
-                let (mut a2, mut a1) = ([T::ZERO; LANES], [T::ZERO; LANES]);
-                let mut gc = g.chunks_exact_mut(LANES);
-                let mut wc = w.chunks_exact_mut(LANES);
-                let mut mc = m.chunks_exact_mut(LANES);
-                let mut vc = v.chunks_exact_mut(LANES);
-                for (((gl, wl), ml), vl) in (&mut gc).zip(&mut wc).zip(&mut mc).zip(&mut vc) {
-                    for j in 0..LANES {
-                        let wi = wl[j];
-                        a2[j] += wi * wi;
-                        a1[j] += wi.abs();
-                        gl[j] += two_bw * wi + b1 * sign(wi);
-                        k.update(&mut wl[j], gl[j], &mut ml[j], &mut vl[j]);
-                    }
-                }
-                let (mut s2, mut s1) = (lane_sum(&a2), lane_sum(&a1));
-                for (((gi, wi), mi), vi) in gc
-                    .into_remainder()
-                    .iter_mut()
-                    .zip(wc.into_remainder())
-                    .zip(mc.into_remainder())
-                    .zip(vc.into_remainder())
-                {
-                    let w0 = *wi;
-                    s2 += (w0 * w0).to_f64();
-                    s1 += w0.abs().to_f64();
-                    *gi += two_bw * w0 + b1 * sign(w0);
-                    k.update(wi, *gi, mi, vi);
-                }
-                sums = (s2, s1);
-            }
-            None => {
-                for (((p, &gi), mi), vi) in w.iter_mut().zip(g.iter()).zip(m).zip(v) {
-                    k.update(p, gi, mi, vi);
-                }
-            }
-        }
-        for (((p, &gi), mi), vi) in bias.iter_mut().zip(gb.iter()).zip(mb).zip(vb) {
-            k.update(p, gi, mi, vi);
-        }
-        sums
     }
 }
 
@@ -806,6 +673,7 @@ fn hidden_pass<T: Scalar>(
 mod tests {
     use super::*;
     use crate::constraints::{Nonneg, Normalisation};
+    use crate::optim::Adam;
     use rand::SeedableRng;
 
     /// The instruction-set copies of the elementwise passes (portable, AVX2 and, where the CPU
@@ -843,7 +711,7 @@ mod tests {
             w: None,
         };
         let mut portable = net.clone();
-        let tp = portable.loss_and_grad_impl(rows, &c, None);
+        let tp = portable.loss_and_grad_impl(rows, &c);
         let mut paths: Vec<(&str, Mlp<f32>, LossTerms)> = Vec::new();
         let mut d = net.clone();
         let td = d.loss_and_grad(&x, &y, b, &c);
@@ -853,13 +721,13 @@ mod tests {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 let mut a = net.clone();
                 // SAFETY: the CPU has AVX2 and FMA (checked).
-                let ta = unsafe { a.loss_and_grad_avx2(rows, &c, None) };
+                let ta = unsafe { a.loss_and_grad_avx2(rows, &c) };
                 paths.push(("avx2", a, ta));
             }
             if std::is_x86_feature_detected!("avx512f") {
                 let mut a = net.clone();
                 // SAFETY: the CPU has AVX-512F (checked).
-                let ta = unsafe { a.loss_and_grad_avx512(rows, &c, None) };
+                let ta = unsafe { a.loss_and_grad_avx512(rows, &c) };
                 paths.push(("avx512", a, ta));
             } else {
                 eprintln!("note: no AVX-512 on this CPU; its copy of the passes is not compared");

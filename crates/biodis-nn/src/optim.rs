@@ -83,56 +83,25 @@ impl<T: Scalar> Adam<T> {
 
     #[inline(always)]
     pub(crate) fn step_impl(&mut self, params: &mut [T], grads: &[T], lr: f64) {
-        let k = self.begin(lr);
+        self.t += 1;
+        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
+        let bc2 = 1.0 - self.beta2.powi(self.t as i32);
+        let step_size = T::from_f64(lr / bc1);
+        let inv_sqrt_bc2 = T::from_f64(1.0 / bc2.sqrt());
+        let (b1, b2) = (T::from_f64(self.beta1), T::from_f64(self.beta2));
+        let (ob1, ob2) = (T::from_f64(1.0 - self.beta1), T::from_f64(1.0 - self.beta2));
+        let eps = T::from_f64(self.eps);
         for (((p, &g), m), v) in params
             .iter_mut()
             .zip(grads)
             .zip(self.m.iter_mut())
             .zip(self.v.iter_mut())
         {
-            k.update(p, g, m, v);
+            *m = b1 * *m + ob1 * g;
+            *v = b2 * *v + ob2 * g * g;
+            let denom = v.sqrt() * inv_sqrt_bc2 + eps;
+            *p -= step_size * *m / denom;
         }
-    }
-
-    /// Counts the update and returns its coefficients; [`AdamStep::update`] then applies it to
-    /// each parameter (the fused training step of [`crate::Mlp::train_step`] does so layer by
-    /// layer, with exactly the arithmetic of [`Self::step`]).
-    pub(crate) fn begin(&mut self, lr: f64) -> AdamStep<T> {
-        self.t += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.t as i32);
-        let bc2 = 1.0 - self.beta2.powi(self.t as i32);
-        AdamStep {
-            step_size: T::from_f64(lr / bc1),
-            inv_sqrt_bc2: T::from_f64(1.0 / bc2.sqrt()),
-            b1: T::from_f64(self.beta1),
-            b2: T::from_f64(self.beta2),
-            ob1: T::from_f64(1.0 - self.beta1),
-            ob2: T::from_f64(1.0 - self.beta2),
-            eps: T::from_f64(self.eps),
-        }
-    }
-}
-
-/// The coefficients of one Adam update (bias corrections folded in).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AdamStep<T> {
-    step_size: T,
-    inv_sqrt_bc2: T,
-    b1: T,
-    b2: T,
-    ob1: T,
-    ob2: T,
-    eps: T,
-}
-
-impl<T: Scalar> AdamStep<T> {
-    /// The update of one parameter `p` with gradient `g` and moments `m`, `v`.
-    #[inline(always)]
-    pub(crate) fn update(&self, p: &mut T, g: T, m: &mut T, v: &mut T) {
-        *m = self.b1 * *m + self.ob1 * g;
-        *v = self.b2 * *v + self.ob2 * g * g;
-        let denom = v.sqrt() * self.inv_sqrt_bc2 + self.eps;
-        *p -= self.step_size * *m / denom;
     }
 }
 

@@ -19,7 +19,6 @@ use biodis_rundir::{
 use rayon::prelude::*;
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Progress callback: called with the number of steps just completed.
 pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
@@ -236,34 +235,6 @@ pub fn run_locked<K: StudyKind>(
     K::train(dir, cfg, progress)
 }
 
-/// Worker threads of the running local engine and how many of them hold a run: a run's dense
-/// trainer splits its products over `threads / active` threads ([`gemm_share`]), so the tail of
-/// a sweep, or a study of one run, uses the cores the finished runs left idle.
-static ENGINE_THREADS: AtomicUsize = AtomicUsize::new(1);
-static ENGINE_ACTIVE: AtomicUsize = AtomicUsize::new(0);
-
-/// Threads one product of a dense run may use now (1 outside the local engine).
-pub fn gemm_share() -> usize {
-    let active = ENGINE_ACTIVE.load(Ordering::Relaxed).max(1);
-    (ENGINE_THREADS.load(Ordering::Relaxed) / active).max(1)
-}
-
-/// Counts a run as active for [`gemm_share`] while alive (also on unwind).
-struct ActiveRun;
-
-impl ActiveRun {
-    fn start() -> Self {
-        ENGINE_ACTIVE.fetch_add(1, Ordering::Relaxed);
-        ActiveRun
-    }
-}
-
-impl Drop for ActiveRun {
-    fn drop(&mut self) {
-        ENGINE_ACTIVE.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The local engine: trains `todo` (runs of the prepared study) on `jobs` worker threads (one
 /// thread per run) with one progress bar in steps. A failed run is reported and does not stop
 /// the others. Returns each run's outcome, in the order of `todo`.
@@ -284,11 +255,9 @@ pub fn run_local<K: StudyKind>(
         .num_threads(jobs.max(1))
         .build()
         .map_err(|e| StudyError::Usage(format!("cannot start {jobs} worker threads: {e}")))?;
-    ENGINE_THREADS.store(jobs.max(1), Ordering::Relaxed);
     let out = pool.install(|| {
         todo.par_iter()
             .map(|cfg| {
-                let _active = ActiveRun::start();
                 let id = run_id::<K>(cfg);
                 let dir = study.join(&id);
                 let pb = bar.clone();

@@ -406,10 +406,6 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     let mut slot_class: Vec<u32> = Vec::with_capacity(b);
     let mut counts: Vec<u32> = Vec::with_capacity(b);
     while step < total {
-        // products split over the engine's idle worker threads (1 while every thread has a run;
-        // the results do not depend on it)
-        biodis_nn::kernels::set_gemm_threads(crate::kind::gemm_share());
-        let lr = cfg.train.schedule.lr(cfg.train.lr, step, total);
         let t = if counted {
             for &c in &slot_class {
                 slot[c as usize] = u32::MAX;
@@ -437,9 +433,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
                 xb[i * dx..(i + 1) * dx].copy_from_slice(&data.x[s * dx..(s + 1) * dx]);
                 yb[i * dy..(i + 1) * dy].copy_from_slice(&data.y[s * dy..(s + 1) * dy]);
             }
-            // fused with the Adam update (bit-identical to the two calls); a non-finite or
-            // diverged step fails the run below, so the update already applied is never kept
-            net.train_step(&xb, &yb, b, &cfg.constraints, &mut adam, lr)
+            net.loss_and_grad(&xb, &yb, b, &cfg.constraints)
         };
         let start = curve.first().map(|r| r.loss.total).unwrap_or(f64::NAN);
         let err = if !t.is_finite() {
@@ -472,9 +466,8 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
             });
             return Err(err);
         }
-        if counted {
-            adam.step(&mut net.params, &net.grads, lr);
-        }
+        let lr = cfg.train.schedule.lr(cfg.train.lr, step, total);
+        adam.step(&mut net.params, &net.grads, lr);
         step += 1;
         acc.total += t.total;
         acc.prediction += t.prediction;

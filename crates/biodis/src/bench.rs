@@ -32,10 +32,6 @@ pub struct BenchArgs {
     /// split their larger products (as a lone run of a study does).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// The dense benchmarks' training step: `fused` (`Mlp::train_step`, what the trainer runs)
-    /// or `unfused` (`loss_and_grad`, then `Adam::step`; bit-identical, for comparison).
-    #[arg(long, default_value = "fused")]
-    step: String,
     /// B4's engine: `cpu` (biodis's native engine), `burn_cpu` (burn flex, the reference) or
     /// `gpu` (burn wgpu; needs a `--features gpu` build).
     #[arg(long, default_value = "cpu")]
@@ -469,11 +465,6 @@ pub fn run(a: BenchArgs) -> Result<()> {
 
 /// B1–B3: the dense trainer's step, its products on `--threads` threads.
 fn dense_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
-    let fused = match a.step.as_str() {
-        "fused" => true,
-        "unfused" => false,
-        other => bail!("--step {other}: expected fused or unfused"),
-    };
     let mut s = setup(&a.bench, dir)?;
     let mut adam: Adam<f32> = Adam::new(s.net.params.len());
     let (dx, dy) = (s.net.spec.dims[0], *s.net.spec.dims.last().unwrap_or(&0));
@@ -484,14 +475,8 @@ fn dense_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
             &s.x[p * b * dx..(p + 1) * b * dx],
             &s.y[p * b * dy..(p + 1) * b * dy],
         );
-        let t = if fused {
-            // the trainer's step: loss, gradient and Adam fused (Mlp::train_step)
-            s.net.train_step(x, y, b, &s.c, &mut adam, s.lr)
-        } else {
-            let t = s.net.loss_and_grad(x, y, b, &s.c);
-            adam.step(&mut s.net.params, &s.net.grads, s.lr);
-            t
-        };
+        let t = s.net.loss_and_grad(x, y, b, &s.c);
+        adam.step(&mut s.net.params, &s.net.grads, s.lr);
         t.total
     };
     if a.mode == "check" {
@@ -533,7 +518,7 @@ fn dense_bench(a: &BenchArgs, dir: &Path) -> Result<()> {
     let median = sorted[sorted.len() / 2];
     println!(
         "{}",
-        serde_json::json!({"fw": "biodis", "bench": a.bench, "threads": a.threads, "mode": "time", "step": a.step, "steps": n, "warm_s": warm,
+        serde_json::json!({"fw": "biodis", "bench": a.bench, "threads": a.threads, "mode": "time", "steps": n, "warm_s": warm,
             "median": median, "min": sorted[0], "max": sorted[sorted.len()-1], "rates": rates})
     );
     Ok(())
