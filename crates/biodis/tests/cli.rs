@@ -1610,6 +1610,34 @@ fn gridworld_search_readings_smoke() {
     assert!((tw - 4.9).abs() < 0.3, "target wavelength {tw}");
     let fit = r["location_fit"].as_f64().unwrap();
     assert!(fit.is_finite() && fit < 1.0, "location fit {fit}");
+    // fig6-big: the same reading at sigma 1.0 on a 32x32 world
+    let d = run_ok(&["run", "fig6-big", "--dry-run"]);
+    let (o, e) = (
+        String::from_utf8_lossy(&d.stdout),
+        String::from_utf8_lossy(&d.stderr),
+    );
+    assert_eq!(
+        o.lines().count(),
+        9,
+        "3 seeds of relu, linear and relu_torus: {o}"
+    );
+    assert!(
+        e.contains("6000 steps") || o.contains("6000 steps"),
+        "{o}{e}"
+    );
+    let big = tmp.path().join("big");
+    run_cells_small("fig6-big", "relu", &big, &[]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(big.join("relu-s0/result.json")).unwrap())
+            .unwrap();
+    let tw = r["target_wavelength"].as_f64().unwrap();
+    assert!((tw - 6.5).abs() < 0.3, "target wavelength {tw}");
+    let maps = std::fs::read(big.join("relu-s0/arrays/ratemaps.npy")).unwrap();
+    let header = String::from_utf8_lossy(&maps[..128.min(maps.len())]).to_string();
+    assert!(
+        header.contains("32, 32)"),
+        "a 32x32 world's ratemaps: {header}"
+    );
     // its rows are not distributions: a softmax cross-entropy on them is refused
     let e = run_err(&[
         "run",

@@ -70,6 +70,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../experiments/fig6-mse.toml"),
     ),
     (
+        "fig6-big",
+        include_str!("../../../../experiments/fig6-big.toml"),
+    ),
+    (
         "fig7-dog",
         include_str!("../../../../experiments/fig7-dog.toml"),
     ),
