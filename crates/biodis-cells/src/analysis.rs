@@ -72,6 +72,14 @@ pub struct CellStats {
     /// Chebyshev offset (bins) of the peak of the mean object-centred map from the object.
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub ovc_peak_offset: f64,
+    /// [`ovc_field_prominence`] of the mean object-centred map: the largest bin at offset
+    /// `2 ..= k − 1` from the object in s.d. above the map outside the object's 3×3
+    /// neighbourhood (whether the map has a *field*, not only a consistent shape).
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub ovc_field_prominence: f64,
+    /// 95th percentile of `ovc_field_prominence` with the objects moved, as `ovc_null_p95`.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub ovc_field_null_p95: f64,
     /// Smoothness of the map in the world without objects, as the σ (bins) of a Gaussian-
     /// smoothed white-noise field with the same lag-1 autocorrelation ([`smoothness_sigma`]).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
@@ -149,9 +157,18 @@ pub struct PopulationStats {
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_square_above_smooth_p99: f64,
     /// Active cells whose object-centred map peaks at an offset ≥ 2 bins from the object and
-    /// whose `ovc_consistency` exceeds their OVC null's 95th percentile (the OVC call).
+    /// whose `ovc_consistency` exceeds their OVC null's 95th percentile: the consistency-only
+    /// call of sessions before 16, which also passes a wide, consistent dip at the object with a
+    /// flat surround. Kept so that older runs read the same; the OVC call is `frac_ovc_field`.
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_ovc: f64,
+    /// The OVC call (chance ≤ 0.05): the `frac_ovc` call, and the peak of the mean
+    /// object-centred map lies inside the window (offset `2 ..= k − 1`, not on its outer ring,
+    /// so that the field is sampled on every side), and its [`ovc_field_prominence`] exceeds the
+    /// 95th percentile of the same prominence with the objects moved (`ovc_field_null_p95`).
+    /// NaN in runs written before the field criterion existed.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub frac_ovc_field: f64,
     /// Median over active cells of the object-free map's dominant wavelength (bins).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub wavelength_median: f64,
@@ -294,6 +311,8 @@ pub fn analyse(
             object_consistency: f64::NAN,
             ovc_consistency: f64::NAN,
             ovc_null_p95: f64::NAN,
+            ovc_field_prominence: f64::NAN,
+            ovc_field_null_p95: f64::NAN,
             ovc_peak_offset: f64::NAN,
             smooth_sigma: f64::NAN,
             grid_smooth_p95: f64::NAN,
@@ -363,24 +382,32 @@ pub fn analyse(
             c.object_consistency =
                 object_centred_consistency_around(&refs[1..], &objs, n, e.object_k);
             c.ovc_consistency = ovc_consistency(&refs[1..], &objs, n, e.object_k);
-            c.ovc_peak_offset = peak_offset(
-                &object_centred_map(&refs[1..], &objs, n, e.object_k),
-                e.object_k,
-            );
+            let omap = object_centred_map(&refs[1..], &objs, n, e.object_k);
+            c.ovc_peak_offset = peak_offset(&omap, e.object_k);
+            c.ovc_field_prominence = ovc_field_prominence(&omap, e.object_k);
             if e.null_shuffles > 0 && c.ovc_consistency.is_finite() {
+                // one draw of moved objects per shuffle serves both nulls (the consistency's
+                // draws, and so its percentiles, are those of the runs before the field null)
                 let mut rng = SplitMix64(streams::cells::ovc_null(e.seed, i));
-                let nul: Vec<f64> = (0..e.null_shuffles)
-                    .map(|_| {
-                        let moved: Vec<Vec<(usize, usize)>> = objs
-                            .iter()
-                            .map(|o| o.iter().map(|_| (rng.below(n), rng.below(n))).collect())
-                            .collect();
-                        ovc_consistency(&refs[1..], &moved, n, e.object_k)
-                    })
-                    .filter(|v| v.is_finite())
-                    .collect();
+                let (mut nul, mut pnul) = (Vec::new(), Vec::new());
+                for _ in 0..e.null_shuffles {
+                    let moved: Vec<Vec<(usize, usize)>> = objs
+                        .iter()
+                        .map(|o| o.iter().map(|_| (rng.below(n), rng.below(n))).collect())
+                        .collect();
+                    nul.push(ovc_consistency(&refs[1..], &moved, n, e.object_k));
+                    pnul.push(ovc_field_prominence(
+                        &object_centred_map(&refs[1..], &moved, n, e.object_k),
+                        e.object_k,
+                    ));
+                }
+                nul.retain(|v| v.is_finite());
+                pnul.retain(|v| v.is_finite());
                 if !nul.is_empty() {
                     c.ovc_null_p95 = percentiles(&nul).1;
+                }
+                if !pnul.is_empty() {
+                    c.ovc_field_null_p95 = percentiles(&pnul).1;
                 }
             }
             c.patch_correlation = patch_mean(e.patch_worlds, e.patch_zs, nc, i, n, e.patch_k);
@@ -438,6 +465,13 @@ pub fn analyse(
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
             .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
     });
+    let frac_ovc_field = frac(&|c: &CellStats| {
+        (c.ovc_consistency.is_finite()
+            && c.ovc_null_p95.is_finite()
+            && c.ovc_field_prominence.is_finite()
+            && c.ovc_field_null_p95.is_finite())
+        .then_some(ovc_field_call(c, e.object_k))
+    });
     let call95 = above(smooth, NullLevel::P95);
     let grid_spacing_median = finite_median(
         active
@@ -453,6 +487,7 @@ pub fn analyse(
         frac_square_above_smooth_p95,
         frac_square_above_smooth_p99,
         frac_ovc,
+        frac_ovc_field,
         n_active: active.len(),
         cosine_loc_obj: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_obj, 1)),
         cosine_loc_act: module_cosine_distance(&col(w_loc, e.world.n_locations()), &col(w_act, 4)),
@@ -490,6 +525,60 @@ pub fn ovc_consistency(
         }
     }
     map_correlation(&a, &b)
+}
+
+/// The OVC call on one cell's statistics, all finite ([`PopulationStats::frac_ovc_field`]): a
+/// consistent object-centred map (`ovc_consistency` above its moved-object null's p95) whose
+/// peak lies at offset `2 ..= k − 1` from the object and stands out as a field
+/// (`ovc_field_prominence` above its moved-object null's p95).
+pub fn ovc_field_call(c: &CellStats, k: usize) -> bool {
+    c.ovc_consistency > c.ovc_null_p95
+        && c.ovc_peak_offset >= 2.0
+        && c.ovc_peak_offset <= k as f64 - 1.0
+        && c.ovc_field_prominence > c.ovc_field_null_p95
+}
+
+/// Prominence of an object-vector field in a mean object-centred map (`(2k+1)²`, row-major,
+/// object at the centre): the largest finite bin at Chebyshev offset `2 ..= k − 1` — off the
+/// object's 3×3 neighbourhood, where every cell with an object weight has the object update,
+/// and off the window's outer ring, where a field cannot be told from a gradient running out of
+/// the window — in standard deviations above the mean of all finite bins at offset ≥ 2
+/// (population s.d.). A cell with a field at a fixed vector from the objects scores high; a
+/// wide dip at the object with a flat surround scores near the maximum of its noise. NaN when
+/// `k < 3`, the map is not `(2k+1)²`, fewer than two bins at offset ≥ 2 are finite, none inside
+/// the ring is, or those bins are flat.
+pub fn ovc_field_prominence(map: &[f64], k: usize) -> f64 {
+    let w = 2 * k + 1;
+    if k < 3 || map.len() != w * w {
+        return f64::NAN;
+    }
+    let mut ring = Vec::with_capacity(w * w);
+    let mut peak: Option<f64> = None;
+    for (i, &v) in map.iter().enumerate() {
+        let d = ((i / w) as i64 - k as i64)
+            .abs()
+            .max(((i % w) as i64 - k as i64).abs()) as usize;
+        if !v.is_finite() || d < 2 {
+            continue;
+        }
+        ring.push(v);
+        if d < k && peak.is_none_or(|p| v > p) {
+            peak = Some(v);
+        }
+    }
+    let Some(p) = peak else {
+        return f64::NAN;
+    };
+    if ring.len() < 2 {
+        return f64::NAN;
+    }
+    let mean = ring.iter().sum::<f64>() / ring.len() as f64;
+    let sd = (ring.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / ring.len() as f64).sqrt();
+    // a flat map (up to rounding) has no field
+    if sd <= 1e-12 * mean.abs().max(f64::MIN_POSITIVE) {
+        return f64::NAN;
+    }
+    (p - mean) / sd
 }
 
 /// Chebyshev offset from the centre of the largest finite bin of an object-centred map
@@ -576,6 +665,7 @@ mod tests {
             frac_square_above_smooth_p95: f64::NAN,
             frac_square_above_smooth_p99: 0.0,
             frac_ovc: 0.25,
+            frac_ovc_field: f64::NAN,
             wavelength_median: 16.0,
             grid_spacing_median: f64::NAN,
         };
@@ -625,6 +715,75 @@ mod tests {
             (0..8).map(|_| vec![(rng.below(n), rng.below(n))]).collect();
         let c_null = ovc_consistency(&r(&ovc), &moved, n, 4);
         assert!(c_null < 0.5, "moved objects: {c_null}");
+    }
+
+    #[test]
+    fn ovc_field_prominence_calls_a_field_not_a_dip_with_a_flat_surround() {
+        let k = 4;
+        let w = 2 * k + 1;
+        let mut rng = SplitMix64(9);
+        let at = |i: usize| ((i % w) as f64 - k as f64, (i / w) as f64 - k as f64);
+        // a field 3 bins east of the object, on noise
+        let field: Vec<f64> = (0..w * w)
+            .map(|i| {
+                let (x, y) = at(i);
+                (-((x - 3.0).powi(2) + y * y) / 2.0).exp() + 0.02 * rng.normal()
+            })
+            .collect();
+        // a wide dip at the object (σ 2 bins) with a flat, noisy surround: consistent across
+        // worlds, but with no field (the fig6-big false positives)
+        let dip: Vec<f64> = (0..w * w)
+            .map(|i| {
+                let (x, y) = at(i);
+                1.0 - (-(x * x + y * y) / 8.0).exp() + 0.02 * rng.normal()
+            })
+            .collect();
+        let pf = ovc_field_prominence(&field, k);
+        let pd = ovc_field_prominence(&dip, k);
+        assert!(pf > 4.0, "field: {pf}");
+        assert!(pd < 2.0, "dip: {pd}");
+        // a field on the window's outer ring is not measured (cannot be told from a gradient)
+        let edge: Vec<f64> = (0..w * w)
+            .map(|i| {
+                let (x, y) = at(i);
+                (-((x - 4.0).powi(2) + y * y) / 0.5).exp()
+            })
+            .collect();
+        assert!(ovc_field_prominence(&edge, k) < 1.0);
+        // hand-computed: bins at offset >= 2 are 0 except one inside the ring at 1
+        let mut one = vec![0.0; w * w];
+        one[(k + 2) * w + k] = 1.0;
+        let n_ring = w * w - 9;
+        let mean = 1.0 / n_ring as f64;
+        let sd = (mean * (1.0 - mean)).sqrt();
+        assert!((ovc_field_prominence(&one, k) - (1.0 - mean) / sd).abs() < 1e-12);
+        // undefined cases
+        assert!(ovc_field_prominence(&vec![0.5; w * w], k).is_nan());
+        assert!(ovc_field_prominence(&[0.5; 25], 2).is_nan());
+        assert!(ovc_field_prominence(&field[..10], k).is_nan());
+        // the call needs all four parts
+        let mut c: CellStats = serde_json::from_str(
+            r#"{"active": true, "mean_activity": 0.1, "stability": null, "grid_score": null,
+                "grid_null_p95": null, "grid_null_p99": null, "object_consistency": null,
+                "patch_correlation": null, "loc_weight": 1, "obj_weight": 1, "act_weight": 1}"#,
+        )
+        .unwrap();
+        c.ovc_consistency = 0.8;
+        c.ovc_null_p95 = 0.3;
+        c.ovc_peak_offset = 3.0;
+        c.ovc_field_prominence = pf;
+        c.ovc_field_null_p95 = 3.0;
+        assert!(ovc_field_call(&c, k));
+        c.ovc_peak_offset = 4.0;
+        assert!(!ovc_field_call(&c, k), "peak on the outer ring");
+        c.ovc_peak_offset = 1.0;
+        assert!(!ovc_field_call(&c, k), "the object's own bump");
+        c.ovc_peak_offset = 3.0;
+        c.ovc_field_prominence = pd;
+        assert!(!ovc_field_call(&c, k), "no field");
+        c.ovc_field_prominence = pf;
+        c.ovc_consistency = 0.2;
+        assert!(!ovc_field_call(&c, k), "not consistent");
     }
 
     #[test]

@@ -92,13 +92,27 @@ fn active(r: &CellRun) -> Vec<bool> {
         .unwrap_or_default()
 }
 
+/// A `[train]` integer of the run's own `recipe.toml`, or `default` when the file or key is
+/// absent (the recipe's own default then applied to the run).
+fn train_usize(dir: &Path, r: &CellRun, key: &str, default: usize) -> usize {
+    std::fs::read_to_string(dir.join(&r.run_id).join("recipe.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("train")?.get(key)?.as_integer())
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(default)
+}
+
 /// The stability threshold that splits the two modes of Fig 6G/H.
 pub const STABLE: f64 = 0.5;
 
 /// Mode statistics of one run (Fig 6H): the fraction of active cells with stability ≥
 /// [`STABLE`], the fraction of those whose grid score exceeds their null's 95th percentile, and
-/// the mean object-centred consistency of the stable and of the unstable cells.
-fn mode_stats(r: &CellRun) -> [f64; 6] {
+/// the mean object-centred consistency of the stable and of the unstable cells, the stable cells'
+/// smooth-null p99 grid calls, and the unstable cells' OVC calls (the field call of
+/// `biodis_cells::analysis::ovc_field_call` with object window half-width `k`; NaN for runs
+/// written before the field criterion).
+fn mode_stats(r: &CellRun, k: usize) -> [f64; 6] {
     let (a, s, g, p, o) = (
         active(r),
         cell_field(r, "stability"),
@@ -121,6 +135,30 @@ fn mode_stats(r: &CellRun) -> [f64; 6] {
         } else {
             g.iter().filter(|&&i| v[i] > thr[i]).count() as f64 / g.len() as f64
         }
+    };
+    let (oc, off, prom, pnull) = (
+        cell_field(r, "ovc_consistency"),
+        cell_field(r, "ovc_peak_offset"),
+        cell_field(r, "ovc_field_prominence"),
+        cell_field(r, "ovc_field_null_p95"),
+    );
+    let ovc_calls = |set: &[usize], k: usize| -> f64 {
+        let g: Vec<usize> = set
+            .iter()
+            .copied()
+            .filter(|&i| {
+                [oc[i], onull[i], off[i], prom[i], pnull[i]]
+                    .iter()
+                    .all(|v| v.is_finite())
+            })
+            .collect();
+        if g.is_empty() {
+            return f64::NAN;
+        }
+        let called = |i: usize| {
+            oc[i] > onull[i] && off[i] >= 2.0 && off[i] <= k as f64 - 1.0 && prom[i] > pnull[i]
+        };
+        g.iter().filter(|&&i| called(i)).count() as f64 / g.len() as f64
     };
     let idx: Vec<usize> = (0..a.len()).filter(|&i| a[i] && s[i].is_finite()).collect();
     let stable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] >= STABLE).collect();
@@ -152,7 +190,7 @@ fn mode_stats(r: &CellRun) -> [f64; 6] {
         mean(stable.iter().map(|&i| o[i]).collect()),
         mean(unstable.iter().map(|&i| o[i]).collect()),
         frac_above(&stable, &g, &sp99),
-        frac_above(&unstable, &cell_field(r, "ovc_consistency"), &onull),
+        ovc_calls(&unstable, k),
     ]
 }
 
@@ -299,7 +337,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
     }
     let mut files: Vec<PathBuf> = Vec::new();
-    let cols: [(&str, &str); 26] = [
+    let cols: [(&str, &str); 27] = [
         ("loc acc", "eval.location_acc"),
         ("loc fit", "location_fit"),
         ("action acc", "eval.action_acc"),
@@ -311,7 +349,8 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         ("grid > smooth p95", "pop.frac_grid_above_smooth_p95"),
         ("grid > smooth p99", "pop.frac_grid_above_smooth_p99"),
         ("square > smooth p95", "pop.frac_square_above_smooth_p95"),
-        ("OVC", "pop.frac_ovc"),
+        ("OVC", "pop.frac_ovc_field"),
+        ("OVC (consistency only)", "pop.frac_ovc"),
         ("cos dist Wl-Wo", "pop.cosine_loc_obj"),
         ("cos dist Wl-Wt", "pop.cosine_loc_act"),
         ("corr(stability, action share)", "readout_corr"),
@@ -333,11 +372,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         }
         if let Some(which) = path.strip_prefix("patch.") {
             // the run's own patch half-width (recipe.toml `train.patch_k`; default 2)
-            let k = std::fs::read_to_string(dir.join(&r.run_id).join("recipe.toml"))
-                .ok()
-                .and_then(|t| t.parse::<toml::Table>().ok())
-                .and_then(|t| t.get("train")?.get("patch_k")?.as_integer())
-                .unwrap_or(2) as usize;
+            let k = train_usize(dir, r, "patch_k", 2);
             let p = patch_stats(dir, r, k);
             return match which {
                 "objects" => p[0],
@@ -346,7 +381,9 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
             };
         }
         if let Some(k) = path.strip_prefix("modes.") {
-            let m = mode_stats(r);
+            // the run's own object window (recipe.toml `train.object_k`; default 4)
+            let ok = train_usize(dir, r, "object_k", 4);
+            let m = mode_stats(r, ok);
             return match k {
                 "frac_stable" => m[0],
                 "stable_grid_p95" => m[1],

@@ -673,7 +673,7 @@ impl crate::StudyKind for Cells {
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
-pub const SUMMARY_COLUMNS: [&str; 23] = [
+pub const SUMMARY_COLUMNS: [&str; 24] = [
     "location_acc",
     "location_fit",
     "action_acc",
@@ -688,6 +688,7 @@ pub const SUMMARY_COLUMNS: [&str; 23] = [
     "frac_square_above_smooth_p95",
     "frac_square_above_smooth_p99",
     "frac_ovc",
+    "frac_ovc_field",
     "cosine_loc_obj",
     "cosine_loc_act",
     "patch_corr_objects",
@@ -699,7 +700,7 @@ pub const SUMMARY_COLUMNS: [&str; 23] = [
     "grid_spacing_median",
 ];
 
-fn summary_values(r: &CellsResult) -> [f64; 23] {
+fn summary_values(r: &CellsResult) -> [f64; 24] {
     let p = &r.pop;
     [
         r.eval.location_acc,
@@ -716,6 +717,7 @@ fn summary_values(r: &CellsResult) -> [f64; 23] {
         p.frac_square_above_smooth_p95,
         p.frac_square_above_smooth_p99,
         p.frac_ovc,
+        p.frac_ovc_field,
         p.cosine_loc_obj,
         p.cosine_loc_act,
         p.patch_corr_objects,
@@ -769,7 +771,7 @@ pub fn cells_summary_table(outcomes: &[CellsOutcome]) -> String {
         ("stability", "stability_mean"),
         ("bimodality", "bimodality"),
         ("grid>smooth99", "frac_grid_above_smooth_p99"),
-        ("OVC", "frac_ovc"),
+        ("OVC", "frac_ovc_field"),
         ("cos(Wl,Wo)", "cosine_loc_obj"),
         ("patch obj", "patch_corr_objects"),
         ("patch rand", "patch_corr_random"),

@@ -1566,6 +1566,7 @@ fn gridworld_search_readings_smoke() {
         "frac_grid_above_smooth_p99",
         "frac_square_above_smooth_p95",
         "frac_ovc",
+        "frac_ovc_field",
         "wavelength_median",
         "grid_spacing_median",
     ] {
