@@ -80,6 +80,10 @@ pub struct CellStats {
     /// 95th percentile of `ovc_field_prominence` with the objects moved, as `ovc_null_p95`.
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub ovc_field_null_p95: f64,
+    /// Fraction of the object-free map's bins where the cell fires (rate > 0): a ReLU code's
+    /// duty cycle (stripes sit near 0.5, a lattice of spots well below it).
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub active_bins: f64,
     /// Smoothness of the map in the world without objects, as the σ (bins) of a Gaussian-
     /// smoothed white-noise field with the same lag-1 autocorrelation ([`smoothness_sigma`]).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
@@ -169,6 +173,10 @@ pub struct PopulationStats {
     /// NaN in runs written before the field criterion existed.
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_ovc_field: f64,
+    /// Median over active cells of `active_bins`, the fraction of the object-free map where
+    /// the cell fires.
+    #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
+    pub active_bins_median: f64,
     /// Median over active cells of the object-free map's dominant wavelength (bins).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub wavelength_median: f64,
@@ -314,6 +322,7 @@ pub fn analyse(
             ovc_field_prominence: f64::NAN,
             ovc_field_null_p95: f64::NAN,
             ovc_peak_offset: f64::NAN,
+            active_bins: f64::NAN,
             smooth_sigma: f64::NAN,
             grid_smooth_p95: f64::NAN,
             grid_smooth_p99: f64::NAN,
@@ -355,6 +364,8 @@ pub fn analyse(
                         c.grid_null_p95 = p95;
                         c.grid_null_p99 = p99;
                     }
+                    c.active_bins =
+                        maps[0].iter().filter(|&&v| v > 0.0).count() as f64 / maps[0].len() as f64;
                     c.smooth_sigma = smoothness_sigma(&maps[0], n);
                     let (sm, sq) = null_scores_60_90(
                         &maps[0],
@@ -481,6 +492,7 @@ pub fn analyse(
     );
     let pop = PopulationStats {
         wavelength_median: finite_median(active.iter().map(|c| c.wavelength)),
+        active_bins_median: finite_median(active.iter().map(|c| c.active_bins)),
         grid_spacing_median,
         frac_grid_above_smooth_p95,
         frac_grid_above_smooth_p99,
@@ -667,6 +679,7 @@ mod tests {
             frac_ovc: 0.25,
             frac_ovc_field: f64::NAN,
             wavelength_median: 16.0,
+            active_bins_median: f64::NAN,
             grid_spacing_median: f64::NAN,
         };
         let j = serde_json::to_string(&pop).unwrap();

@@ -154,6 +154,14 @@ impl<T: Scalar> CellModel<T> {
             // −η g_PI(z): the adjoint of g is −η μ
             mu.iter_mut()
                 .for_each(|m| *m = T::from_f64(-eta * m.to_f64()));
+            // the inference energies: infer_activity · z adds infer_activity · (−η μ) to λ_z;
+            // the L1 term's subgradient is constant away from 0 and adds nothing
+            if sp.infer_activity > 0.0 {
+                let la = T::from_f64(sp.infer_activity);
+                lz.iter_mut()
+                    .zip(mu.iter())
+                    .for_each(|(lv, m)| *lv += la * *m);
+            }
             for a in 0..4 {
                 let off = l.trans(a);
                 let wa = &self.theta[off..off + nc * nc];
@@ -364,6 +372,14 @@ mod tests {
         m.spec.location_loss = crate::LocationLoss::SquaredError;
         m.target = crate::location_targets(&m.spec, &m.world);
         check(m, &w, "relu floor squared error");
+        // the inference-time activity energy and L1 sparsity (departures from A.9)
+        let (mut m, w) = model(CellActivation::Relu, 1.1, NormMode::Floor, 0.3);
+        m.spec.infer_activity = 0.7;
+        m.spec.infer_sparsity = 0.05;
+        check(m, &w, "relu floor, inference energies");
+        let (mut m, w) = model(CellActivation::Linear, 0.0, NormMode::Sphere, 0.0);
+        m.spec.infer_activity = 1.3;
+        check(m, &w, "linear, inference activity energy");
     }
 
     #[test]

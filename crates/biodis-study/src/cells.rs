@@ -673,7 +673,7 @@ impl crate::StudyKind for Cells {
 }
 
 /// Columns of a grid-world `summary.csv` after `run_id,variant,seed,status,steps`.
-pub const SUMMARY_COLUMNS: [&str; 24] = [
+pub const SUMMARY_COLUMNS: [&str; 25] = [
     "location_acc",
     "location_fit",
     "action_acc",
@@ -697,10 +697,11 @@ pub const SUMMARY_COLUMNS: [&str; 24] = [
     "euler_step_ms",
     "wavelength_median",
     "target_wavelength",
+    "active_bins_median",
     "grid_spacing_median",
 ];
 
-fn summary_values(r: &CellsResult) -> [f64; 24] {
+fn summary_values(r: &CellsResult) -> [f64; 25] {
     let p = &r.pop;
     [
         r.eval.location_acc,
@@ -726,6 +727,7 @@ fn summary_values(r: &CellsResult) -> [f64; 24] {
         r.euler_step_s * 1e3,
         p.wavelength_median,
         r.target_wavelength,
+        p.active_bins_median,
         p.grid_spacing_median,
     ]
 }

@@ -1639,6 +1639,36 @@ fn gridworld_search_readings_smoke() {
         header.contains("32, 32)"),
         "a 32x32 world's ratemaps: {header}"
     );
+    // fig6-sparse: the L1 sparsity on z during inference, on the 32x32 torus
+    let d = run_ok(&["run", "fig6-sparse", "--dry-run"]);
+    let o = String::from_utf8_lossy(&d.stdout).to_string();
+    assert_eq!(
+        o.lines().count(),
+        9,
+        "3 seeds of control, l1_005, l1_02: {o}"
+    );
+    let sparse = tmp.path().join("sparse");
+    run_cells_small("fig6-sparse", "l1_02", &sparse, &[]);
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sparse.join("l1_02-s0/result.json")).unwrap(),
+    )
+    .unwrap();
+    let ab = r["pop"]["active_bins_median"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ab), "active-bin fraction {ab}");
+    let rec = std::fs::read_to_string(sparse.join("l1_02-s0/recipe.toml")).unwrap();
+    assert!(rec.contains("infer_sparsity = 0.2"), "{rec}");
+    assert!(rec.contains("periodic = true"), "{rec}");
+    let e = run_err(&[
+        "run",
+        "fig6-sparse",
+        "--dry-run",
+        "--set",
+        "cells.infer_sparsity=-1",
+    ]);
+    assert!(
+        e.contains("cells.infer_sparsity") && e.contains("≥ 0"),
+        "{e}"
+    );
     // its rows are not distributions: a softmax cross-entropy on them is refused
     let e = run_err(&[
         "run",

@@ -75,6 +75,27 @@ impl<T: Scalar> CellModel<T> {
         sq
     }
 
+    /// Adds the gradients of the inference-time energies (`infer_activity`,
+    /// `infer_sparsity`; both 0 in A.9) at `z` into `g`, on the scale of [`Self::pi_grad`].
+    pub fn add_infer_energies(&self, z: &[T], g: &mut [T]) {
+        let sp = &self.spec;
+        if sp.infer_activity == 0.0 && sp.infer_sparsity == 0.0 {
+            return;
+        }
+        let (la, ls) = (
+            T::from_f64(sp.infer_activity),
+            T::from_f64(sp.infer_sparsity),
+        );
+        for (gi, &zi) in g.iter_mut().zip(z) {
+            *gi += la * zi;
+            if zi > T::ZERO {
+                *gi += ls;
+            } else if zi < T::ZERO {
+                *gi -= ls;
+            }
+        }
+    }
+
     /// The norm constraint on the start of inference: with `z_norm > 0`, clamp at 0 (with
     /// `nonneg_projection`) and project every location onto `‖z(x)‖ = z_norm`; else a no-op.
     pub fn project_start(&self, z: &mut [T]) {
@@ -125,6 +146,7 @@ impl<T: Scalar> CellModel<T> {
                 t.z.push(z.to_vec());
             }
             self.pi_grad(z, g, u, d);
+            self.add_infer_energies(z, g);
             // g becomes the update Δ
             g.iter_mut().for_each(|v| *v = -eta * *v);
             if sp.object_step > 0.0 {

@@ -143,6 +143,21 @@ pub struct CellsSpec {
     /// The noise scale `s` of `trans_init` (see [`TransInit`]).
     #[serde(default = "d_one")]
     pub trans_init_scale: f64,
+    /// Activity energy during inference, a departure from A.9 (whose Euler steps descend only
+    /// the object and path-integration terms, eqs. 54–55, so that the energy on activity acts
+    /// only on the weights and the learned start): each Euler step also descends
+    /// `½ · infer_activity · Σ_x ‖z(x)‖²`, on the step's own scale (unscaled, like its PI term
+    /// [`crate::CellModel::pi_grad`]; the update is `−pi_step · (g_PI + infer_activity · z + …)`).
+    /// The pressure on the code *while the pattern forms* that pattern-formation models of grid
+    /// cells have and A.9 lacks. 0 = A.9.
+    #[serde(default)]
+    pub infer_activity: f64,
+    /// L1 sparsity during inference, a departure from A.9 like `infer_activity`: each Euler step
+    /// also descends `infer_sparsity · Σ |z|` (subgradient `sign(z)`, 0 at 0). With a ReLU code
+    /// it lowers the fraction of locations where a cell is active, which in pattern-formation
+    /// theory favours spots (a hexagonal lattice) over stripes. 0 = A.9.
+    #[serde(default)]
+    pub infer_sparsity: f64,
     /// Stop inference early once the mean per-location update norm `mean_x ‖Δz(x)‖` falls
     /// below this tolerance; `euler_steps` stays the cap. 0 = always take `euler_steps`.
     #[serde(default)]
@@ -274,6 +289,8 @@ fn toml_default() -> CellsSpec {
         trans_init: d_trans_init(),
         trans_init_scale: 1.0,
         infer_tol: 0.0,
+        infer_activity: 0.0,
+        infer_sparsity: 0.0,
         weight_step: d_weight_step(),
         location_target: d_loc_target(),
         location_loss: d_loc_loss(),
@@ -311,6 +328,8 @@ impl CellsSpec {
             ("z_norm", self.z_norm),
             ("trans_init_scale", self.trans_init_scale),
             ("infer_tol", self.infer_tol),
+            ("infer_activity", self.infer_activity),
+            ("infer_sparsity", self.infer_sparsity),
             ("beta_nonneg", self.beta_nonneg),
             ("beta_weight", self.beta_weight),
             ("beta_activity", self.beta_activity),

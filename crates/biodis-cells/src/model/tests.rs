@@ -456,3 +456,37 @@ fn target_wavelength_is_the_peak_of_the_built_targets_spectrum() {
     };
     assert!(target_wavelength(&gauss).is_none());
 }
+
+#[test]
+fn inference_energies_add_their_gradients_and_default_to_a9() {
+    let (mut m, w) = small(CellActivation::Relu, false);
+    let z = [0.5, -0.25, 0.0, 2.0];
+    let mut g = [1.0; 4];
+    // A.9: no inference energies, g untouched
+    m.add_infer_energies(&z, &mut g);
+    assert_eq!(g, [1.0; 4]);
+    // ∂/∂z [½ a Σ z² + s Σ |z|] = a z + s sign(z), sign(0) = 0
+    m.spec.infer_activity = 0.4;
+    m.spec.infer_sparsity = 0.1;
+    m.add_infer_energies(&z, &mut g);
+    let want = [1.0 + 0.2 + 0.1, 1.0 - 0.1 - 0.1, 1.0, 1.0 + 0.8 + 0.1];
+    for (a, b) in g.iter().zip(want) {
+        assert!((a - b).abs() < 1e-15, "{g:?} vs {want:?}");
+    }
+    // in inference, L1 sparsity leaves fewer active (z > 0) entries of the ReLU code
+    let active = |m: &CellModel<f64>| {
+        let mut z = m.z_start(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mut scratch = [vec![0.0; z.len()], vec![0.0; z.len()], vec![0.0; z.len()]];
+        m.infer(&w, &mut z, &mut scratch);
+        z.iter().filter(|&&v| v > 0.0).count()
+    };
+    m.spec.infer_activity = 0.0;
+    m.spec.infer_sparsity = 0.0;
+    let base = active(&m);
+    m.spec.infer_sparsity = 0.5;
+    let sparse = active(&m);
+    assert!(
+        sparse < base,
+        "active entries: {sparse} with L1 vs {base} without"
+    );
+}

@@ -74,6 +74,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../experiments/fig6-big.toml"),
     ),
     (
+        "fig6-sparse",
+        include_str!("../../../../experiments/fig6-sparse.toml"),
+    ),
+    (
         "fig7-dog",
         include_str!("../../../../experiments/fig7-dog.toml"),
     ),
