@@ -16,14 +16,25 @@
 #        scripts/park-runs.sh --restore RUNS_DIR
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-step_of() { # the step in a status.json (0 when absent)
+step_of() { # the step in a status.json (0 when absent; "" when unreadable)
   [ -f "$1" ] || { echo 0; return; }
-  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1])).get("step", 0)))' "$1"
+  python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1])).get("step", 0)))' "$1" 2>/dev/null || echo ""
 }
-state_of() { # the state in a status.json ("" when absent)
+# whether run directory $1 may be replaced by a copy at step $2: it must not be done, running
+# under a lock, or as far along, and its status must be readable
+replaceable() {
+  local d="$1" want="$2" have
+  [ -d "$d" ] || return 0
+  [ -e "$d/.lock" ] && return 1
+  [ "$(state_of "$d/status.json")" = "done" ] && return 1
+  have="$(step_of "$d/status.json")"
+  [ -n "$have" ] && [ -n "$want" ] && [ "$have" -lt "$want" ]
+}
+state_of() { # the state in a status.json ("" when absent or unreadable)
   [ -f "$1" ] || { echo ""; return; }
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("state", ""))' "$1"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("state", ""))' "$1" 2>/dev/null || echo ""
 }
+
 if [ "${1:-}" = "--restore" ]; then
   dst="${2:?usage: scripts/park-runs.sh --restore RUNS_DIR}"
   [ -d "$root/parked" ] || { echo "nothing parked ($root/parked does not exist)"; exit 0; }
@@ -35,7 +46,9 @@ if [ "${1:-}" = "--restore" ]; then
     for f in study.json claims.toml; do
       [ -f "$sd/$f" ] && [ ! -f "$dst/$s/$f" ] && cp "$sd/$f" "$dst/$s/$f"
     done
-    if [ ! -f "$dst/$s/runs.json" ] || python3 - "$sd/runs.json" "$dst/$s/runs.json" <<'PY'
+    if [ ! -f "$sd/runs.json" ]; then
+      :
+    elif [ ! -f "$dst/$s/runs.json" ] || python3 - "$sd/runs.json" "$dst/$s/runs.json" <<'PY'
 import json, sys
 p, d = (json.load(open(f)) for f in sys.argv[1:3])
 sys.exit(0 if len(p) > len(d) and p[: len(d)] == d else 1)
@@ -48,9 +61,8 @@ PY
     [ -d "$r" ] || continue
     r="${r%/}"; id="$(basename "$r")"; s="$(basename "$(dirname "$r")")"
     out="$dst/$s/$id"
-    if [ -d "$out" ] && { [ "$(state_of "$out/status.json" 2>/dev/null || true)" = "done" ] \
-      || [ "$(step_of "$out/status.json")" -ge "$(step_of "$r/status.json")" ]; }; then
-      echo "kept $out: it is done or as far (step $(step_of "$out/status.json"); parked: $(step_of "$r/status.json"))"
+    if ! replaceable "$out" "$(step_of "$r/status.json")"; then
+      echo "kept $out: it is done, locked, as far along or unreadable (step $(step_of "$out/status.json"); parked: $(step_of "$r/status.json"))"
       continue
     fi
     mkdir -p "$dst/$s"
@@ -78,11 +90,17 @@ for r in "$d"/*/; do
     ck="$(ls "$r"/checkpoint* 2>/dev/null | head -n 1 || true)"
   fi
   if [ -n "$ck" ]; then
-    mb=$(( $(stat -c %s "$ck") / 1048576 ))
-    if [ "$mb" -gt "$max_mb" ]; then
+    bytes=$(stat -c %s "$ck"); mb=$(( (bytes + 1048575) / 1048576 ))
+    if [ "$bytes" -gt $(( max_mb * 1048576 )) ]; then
       echo "error: $ck is $mb MiB, over the limit of $max_mb MiB (pass a larger MAX_MB to park it anyway)" >&2
       exit 2
     fi
+  fi
+  # a parked copy further along than this run (parked on another machine) is kept
+  if [ -d "$out" ] && [ "$(state_of "$out/status.json")" != "done" ] \
+    && ! replaceable "$out" "$(step_of "$r/status.json")"; then
+    echo "kept $out: the parked copy is as far along (step $(step_of "$out/status.json"); here: $(step_of "$r/status.json"))"
+    continue
   fi
   # every run keeps its light files (a study needs each run its runs.json names); an unfinished
   # run with a checkpoint also keeps the checkpoint

@@ -170,7 +170,7 @@ pub struct PopulationStats {
     /// object-centred map lies inside the window (offset `2 ..= k − 1`, not on its outer ring,
     /// so that the field is sampled on every side), and its [`ovc_field_prominence`] exceeds the
     /// 95th percentile of the same prominence with the objects moved (`ovc_field_null_p95`).
-    /// NaN in runs written before the field criterion existed.
+    /// NaN in runs written before the field criterion existed, and without shuffles.
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub frac_ovc_field: f64,
     /// Median over active cells of `active_bins`, the fraction of the object-free map where
@@ -338,6 +338,9 @@ pub fn analyse(
             act_weight: aw,
         };
         if active {
+            // every active cell, a silent or flat object-free map included (0 or 1)
+            c.active_bins =
+                maps[0].iter().filter(|&&v| v > 0.0).count() as f64 / maps[0].len() as f64;
             let refs: Vec<&[f64]> = maps.iter().map(|m| m.as_slice()).collect();
             c.stability = mean_pairwise_correlation(&refs);
             if varies(&maps[0]) {
@@ -364,8 +367,6 @@ pub fn analyse(
                         c.grid_null_p95 = p95;
                         c.grid_null_p99 = p99;
                     }
-                    c.active_bins =
-                        maps[0].iter().filter(|&&v| v > 0.0).count() as f64 / maps[0].len() as f64;
                     c.smooth_sigma = smoothness_sigma(&maps[0], n);
                     let (sm, sq) = null_scores_60_90(
                         &maps[0],
@@ -476,13 +477,17 @@ pub fn analyse(
         (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
             .then_some(c.ovc_consistency > c.ovc_null_p95 && c.ovc_peak_offset >= 2.0)
     });
-    let frac_ovc_field = frac(&|c: &CellStats| {
-        (c.ovc_consistency.is_finite()
-            && c.ovc_null_p95.is_finite()
-            && c.ovc_field_prominence.is_finite()
-            && c.ovc_field_null_p95.is_finite())
-        .then_some(ovc_field_call(c, e.object_k))
-    });
+    // the same denominator as frac_ovc (a cell whose map has no measurable field is not an
+    // OVC); NaN when no cell has a field null at all (no shuffles)
+    let field_measured = active.iter().any(|c| c.ovc_field_null_p95.is_finite());
+    let frac_ovc_field = if field_measured {
+        frac(&|c: &CellStats| {
+            (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
+                .then_some(ovc_field_call(c, e.object_k))
+        })
+    } else {
+        f64::NAN
+    };
     let call95 = above(smooth, NullLevel::P95);
     let grid_spacing_median = finite_median(
         active
@@ -543,6 +548,7 @@ pub fn ovc_consistency(
 /// consistent object-centred map (`ovc_consistency` above its moved-object null's p95) whose
 /// peak lies at offset `2 ..= k − 1` from the object and stands out as a field
 /// (`ovc_field_prominence` above its moved-object null's p95).
+/// A NaN anywhere (no field inside the ring, a flat map) is not a call.
 pub fn ovc_field_call(c: &CellStats, k: usize) -> bool {
     c.ovc_consistency > c.ovc_null_p95
         && c.ovc_peak_offset >= 2.0
@@ -587,7 +593,8 @@ pub fn ovc_field_prominence(map: &[f64], k: usize) -> f64 {
     let mean = ring.iter().sum::<f64>() / ring.len() as f64;
     let sd = (ring.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / ring.len() as f64).sqrt();
     // a flat map (up to rounding) has no field
-    if sd <= 1e-12 * mean.abs().max(f64::MIN_POSITIVE) {
+    let scale = ring.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if sd <= 1e-12 * scale {
         return f64::NAN;
     }
     (p - mean) / sd
@@ -762,7 +769,8 @@ mod tests {
                 (-((x - 4.0).powi(2) + y * y) / 0.5).exp()
             })
             .collect();
-        assert!(ovc_field_prominence(&edge, k) < 1.0);
+        let pe = ovc_field_prominence(&edge, k);
+        assert!(pe < 1.5 && pe < pf / 3.0, "edge: {pe}");
         // hand-computed: bins at offset >= 2 are 0 except one inside the ring at 1
         let mut one = vec![0.0; w * w];
         one[(k + 2) * w + k] = 1.0;
@@ -797,6 +805,9 @@ mod tests {
         c.ovc_field_prominence = pf;
         c.ovc_consistency = 0.2;
         assert!(!ovc_field_call(&c, k), "not consistent");
+        c.ovc_consistency = 0.8;
+        c.ovc_field_prominence = f64::NAN;
+        assert!(!ovc_field_call(&c, k), "no measurable field");
     }
 
     #[test]

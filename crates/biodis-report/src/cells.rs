@@ -418,6 +418,7 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
         table.push('\n');
     }
 
+    let mut no_maps: Vec<String> = Vec::new();
     for (vi, v) in variants.iter().enumerate() {
         let rs: Vec<&CellRun> = runs.iter().filter(|r| &r.variant == v).collect();
         let safe: String = v
@@ -430,7 +431,17 @@ pub fn report_cells(dir: &Path) -> Result<Report, ReportError> {
                 }
             })
             .collect();
-        let first = rs[0];
+        // the maps of the variant's first run that has its arrays (a run restored from archived
+        // light files has its numbers but no arrays); none: the figures are not drawn, and the
+        // report says so
+        let Some(first) = rs
+            .iter()
+            .copied()
+            .find(|r| dir.join(&r.run_id).join("arrays/ratemaps.npy").is_file())
+        else {
+            no_maps.push(v.clone());
+            continue;
+        };
         let rd = dir.join(&first.run_id);
         let maps = read_maps(&rd.join("arrays").join("ratemaps.npy"))?;
         let sh = maps.shape().to_vec();
@@ -695,6 +706,16 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
             ));
         }
     }
+    let extra = if no_maps.is_empty() {
+        String::new()
+    } else {
+        let m = format!(
+            "no rate-map figures for {}: none of their runs has arrays/ratemaps.npy (runs restored from archived light files keep their numbers, not their arrays)",
+            no_maps.join(", ")
+        );
+        h.push_str(&format!("<h2>Figures not drawn</h2><p>{}</p>", esc(&m)));
+        format!("{m}\n")
+    };
     if !failed.is_empty() {
         h.push_str("<h2>Runs not finished</h2><ul>");
         for (id, e) in &failed {
@@ -708,7 +729,7 @@ figure svg{{max-width:100%;height:auto;border:1px solid #eee}}pre{{background:#f
     Ok(Report {
         table,
         files,
-        extra: String::new(),
+        extra,
     })
 }
 

@@ -122,6 +122,16 @@ pub fn config_diffs(old: &toml::Table, new: &toml::Table) -> Vec<String> {
         .collect()
 }
 
+/// Whether `existing` (a run's `recipe.toml`) is `text`'s configuration once read as a `C` —
+/// serde's defaults filling the keys added after it was written — and written back. A damaged
+/// or foreign file is not the same.
+pub(crate) fn same_config<C: Serialize + DeserializeOwned>(existing: &str, text: &str) -> bool {
+    toml::from_str::<C>(existing)
+        .ok()
+        .and_then(|c| toml::to_string_pretty(&c).ok())
+        .is_some_and(|t| t == text)
+}
+
 /// Prepares `study` for `runs`: records the kind (`study.json`; a study of another kind is an
 /// error), creates each run's directory with its `recipe.toml` (an existing run with another
 /// configuration is [`StudyError::Conflict`] naming the keys) and a `queued` status where there
@@ -144,7 +154,9 @@ pub fn prepare<K: StudyKind>(
             msg: e.to_string(),
         })?;
         match std::fs::read_to_string(rd.recipe()) {
-            Ok(existing) if existing != text => {
+            // a recipe written by an older version lacks the keys added since (each defaulting
+            // to the old behaviour): read through the configuration type, it is the same run
+            Ok(existing) if existing != text && !same_config::<K::Config>(&existing, &text) => {
                 let old: toml::Table =
                     existing
                         .parse()

@@ -238,7 +238,12 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     std::fs::create_dir_all(&dir.root).map_err(io)?;
     let recipe_text = toml::to_string_pretty(cfg).map_err(|e| RunError::other(&id, e))?;
     match std::fs::read_to_string(dir.recipe()) {
-        Ok(existing) if existing != recipe_text => {
+        // written by an older version, without the keys added since: the same run when read
+        // through the configuration type (their defaults keep the old behaviour)
+        Ok(existing)
+            if existing != recipe_text
+                && !crate::kind::same_config::<RunConfig>(&existing, &recipe_text) =>
+        {
             let diffs = match (
                 existing.parse::<toml::Table>(),
                 recipe_text.parse::<toml::Table>(),

@@ -2732,3 +2732,70 @@ fn sweep_report_draws_the_regime_figures() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<h2>Sweep</h2>") && html.contains("sweep_map.svg"));
 }
+
+#[test]
+fn a_run_written_before_newer_keys_is_the_same_run() {
+    // results/fig6-big/relu-s0 was written by session 15's build, before cells.infer_activity
+    // and cells.infer_sparsity existed: extending that study must not call it a different
+    // configuration (the new keys' defaults are the old behaviour), and must not re-train it
+    let tmp = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/fig6-big");
+    let old = std::fs::read_to_string(src.join("relu-s0/recipe.toml")).unwrap();
+    assert!(
+        !old.contains("infer_sparsity"),
+        "the archived recipe predates the key"
+    );
+    let study = tmp.path().join("fig6-big");
+    std::fs::create_dir_all(study.join("relu-s0")).unwrap();
+    for f in ["study.json", "runs.json"] {
+        std::fs::copy(src.join(f), study.join(f)).unwrap();
+    }
+    for f in ["recipe.toml", "status.json", "result.json", "curve.csv"] {
+        std::fs::copy(src.join("relu-s0").join(f), study.join("relu-s0").join(f)).unwrap();
+    }
+    let before = std::fs::read(study.join("relu-s0/result.json")).unwrap();
+    let out = run_ok(&[
+        "run",
+        "fig6-big",
+        "--variants",
+        "relu",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(study.join("relu-s0/result.json")).unwrap(),
+        before,
+        "the finished run is kept, not re-run"
+    );
+    // its arrays were not archived: the report says which figures it could not draw
+    let o = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        o.contains("no rate-map figures for relu") && o.contains("arrays/ratemaps.npy"),
+        "{o}"
+    );
+    let html = std::fs::read_to_string(study.join("report.html")).unwrap();
+    assert!(html.contains("Figures not drawn"), "report.html");
+    assert_eq!(
+        std::fs::read_to_string(study.join("relu-s0/recipe.toml")).unwrap(),
+        old,
+        "its recipe is left as written"
+    );
+    // a real difference is still refused, naming the key
+    let e = run_err(&[
+        "run",
+        "fig6-big",
+        "--variants",
+        "relu",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--set",
+        "cells.infer_sparsity=0.1",
+        "--out",
+        study.to_str().unwrap(),
+    ]);
+    assert!(e.contains("cells.infer_sparsity"), "{e}");
+}
