@@ -482,8 +482,8 @@ pub fn analyse(
     let field_measured = active.iter().any(|c| c.ovc_field_null_p95.is_finite());
     let frac_ovc_field = if field_measured {
         frac(&|c: &CellStats| {
-            (c.ovc_consistency.is_finite() && c.ovc_null_p95.is_finite())
-                .then_some(ovc_field_call(c, e.object_k))
+            let ev = ovc_evidence(c);
+            ev.is_judged().then_some(ev.called(e.object_k))
         })
     } else {
         f64::NAN
@@ -550,10 +550,18 @@ pub fn ovc_consistency(
 /// (`ovc_field_prominence` above its moved-object null's p95).
 /// A NaN anywhere (no field inside the ring, a flat map) is not a call.
 pub fn ovc_field_call(c: &CellStats, k: usize) -> bool {
-    c.ovc_consistency > c.ovc_null_p95
-        && c.ovc_peak_offset >= 2.0
-        && c.ovc_peak_offset <= k as f64 - 1.0
-        && c.ovc_field_prominence > c.ovc_field_null_p95
+    ovc_evidence(c).called(k)
+}
+
+/// One cell's OVC statistics as the evidence the field call is made from.
+pub fn ovc_evidence(c: &CellStats) -> biodis_metrics::spatial::OvcFieldEvidence {
+    biodis_metrics::spatial::OvcFieldEvidence {
+        consistency: c.ovc_consistency,
+        consistency_null_p95: c.ovc_null_p95,
+        peak_offset: c.ovc_peak_offset,
+        prominence: c.ovc_field_prominence,
+        prominence_null_p95: c.ovc_field_null_p95,
+    }
 }
 
 /// Prominence of an object-vector field in a mean object-centred map (`(2k+1)²`, row-major,

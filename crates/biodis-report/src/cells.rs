@@ -110,7 +110,7 @@ pub const STABLE: f64 = 0.5;
 /// [`STABLE`], the fraction of those whose grid score exceeds their null's 95th percentile, and
 /// the mean object-centred consistency of the stable and of the unstable cells, the stable cells'
 /// smooth-null p99 grid calls, and the unstable cells' OVC calls (the field call of
-/// `biodis_cells::analysis::ovc_field_call` with object window half-width `k`; NaN for runs
+/// `biodis_metrics::spatial::OvcFieldEvidence::called`, as `biodis_cells` makes it, with object window half-width `k`; NaN for runs
 /// written before the field criterion).
 fn mode_stats(r: &CellRun, k: usize) -> [f64; 6] {
     let (a, s, g, p, o) = (
@@ -142,23 +142,26 @@ fn mode_stats(r: &CellRun, k: usize) -> [f64; 6] {
         cell_field(r, "ovc_field_prominence"),
         cell_field(r, "ovc_field_null_p95"),
     );
+    // the call itself is biodis_metrics' (the one biodis_cells makes when it scores a run)
+    let evidence = |i: usize| biodis_metrics::spatial::OvcFieldEvidence {
+        consistency: oc[i],
+        consistency_null_p95: onull[i],
+        peak_offset: off[i],
+        prominence: prom[i],
+        prominence_null_p95: pnull[i],
+    };
     let ovc_calls = |set: &[usize], k: usize| -> f64 {
+        // frac_ovc_field's rule: judged cells are the denominator; NaN where no cell has a
+        // field null (a run written before the field criterion)
         let g: Vec<usize> = set
             .iter()
             .copied()
-            .filter(|&i| {
-                [oc[i], onull[i], off[i], prom[i], pnull[i]]
-                    .iter()
-                    .all(|v| v.is_finite())
-            })
+            .filter(|&i| evidence(i).is_judged())
             .collect();
-        if g.is_empty() {
+        if g.is_empty() || !g.iter().any(|&i| pnull[i].is_finite()) {
             return f64::NAN;
         }
-        let called = |i: usize| {
-            oc[i] > onull[i] && off[i] >= 2.0 && off[i] <= k as f64 - 1.0 && prom[i] > pnull[i]
-        };
-        g.iter().filter(|&&i| called(i)).count() as f64 / g.len() as f64
+        g.iter().filter(|&&i| evidence(i).called(k)).count() as f64 / g.len() as f64
     };
     let idx: Vec<usize> = (0..a.len()).filter(|&i| a[i] && s[i].is_finite()).collect();
     let stable: Vec<usize> = idx.iter().copied().filter(|&i| s[i] >= STABLE).collect();

@@ -197,8 +197,24 @@ pub fn load<K: StudyKind>(study: &Path) -> Result<Vec<K::Config>, StudyError> {
         .iter()
         .map(|e| {
             let p = study.join(&e.run_id).join("recipe.toml");
-            let t = std::fs::read_to_string(&p)
-                .map_err(|err| biodis_rundir::RunDirError::io(&p, err))?;
+            let t = std::fs::read_to_string(&p).map_err(|err| {
+                if err.kind() == std::io::ErrorKind::NotFound {
+                    // a run directory deleted or not copied: say what the index claims and
+                    // how to get the run back, rather than a bare "no such file"
+                    StudyError::Config {
+                        path: p.clone(),
+                        msg: format!(
+                            "missing: {} lists run `{}` but its directory has no recipe.toml \
+                             (deleted or not copied?); request the run again (--variants / \
+                             --seeds) to re-create it, or restore its directory",
+                            study.join("runs.json").display(),
+                            e.run_id
+                        ),
+                    }
+                } else {
+                    biodis_rundir::RunDirError::io(&p, err).into()
+                }
+            })?;
             toml::from_str::<K::Config>(&t).map_err(|err| StudyError::Config {
                 path: p.clone(),
                 msg: format!(

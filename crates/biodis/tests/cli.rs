@@ -2746,12 +2746,23 @@ fn a_run_written_before_newer_keys_is_the_same_run() {
         "the archived recipe predates the key"
     );
     let study = tmp.path().join("fig6-big");
-    std::fs::create_dir_all(study.join("relu-s0")).unwrap();
     for f in ["study.json", "runs.json"] {
+        std::fs::create_dir_all(&study).unwrap();
         std::fs::copy(src.join(f), study.join(f)).unwrap();
     }
-    for f in ["recipe.toml", "status.json", "result.json", "curve.csv"] {
-        std::fs::copy(src.join("relu-s0").join(f), study.join("relu-s0").join(f)).unwrap();
+    // every run the archived index lists (the archive grows as seeds finish)
+    let index: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(src.join("runs.json")).unwrap()).unwrap();
+    let ids: Vec<String> = index
+        .iter()
+        .map(|e| e["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.iter().any(|i| i == "relu-s0"), "{ids:?}");
+    for id in &ids {
+        std::fs::create_dir_all(study.join(id)).unwrap();
+        for f in ["recipe.toml", "status.json", "result.json", "curve.csv"] {
+            std::fs::copy(src.join(id).join(f), study.join(id).join(f)).unwrap();
+        }
     }
     let before = std::fs::read(study.join("relu-s0/result.json")).unwrap();
     let out = run_ok(&[
@@ -2798,4 +2809,23 @@ fn a_run_written_before_newer_keys_is_the_same_run() {
         study.to_str().unwrap(),
     ]);
     assert!(e.contains("cells.infer_sparsity"), "{e}");
+    // a run the index lists whose directory is gone is named, with the way to get it back
+    if let Some(last) = ids.iter().find(|i| *i != "relu-s0") {
+        std::fs::remove_dir_all(study.join(last)).unwrap();
+        let e = run_err(&[
+            "run",
+            "fig6-big",
+            "--variants",
+            "relu",
+            "--seeds",
+            "1",
+            "--quiet",
+            "--out",
+            study.to_str().unwrap(),
+        ]);
+        assert!(
+            e.contains(&format!("lists run `{last}`")) && e.contains("request the run again"),
+            "{e}"
+        );
+    }
 }

@@ -26,6 +26,7 @@ pub use gridscore::{
 };
 pub use sac::sac;
 pub use spectrum::{dominant_wavelength, spectral_peak};
+pub use stats::OvcFieldEvidence;
 
 use crate::special::percentile;
 use serde::Serialize;

@@ -465,3 +465,81 @@ mod tests {
         assert!(module_cosine_distance(&a, &a).abs() < 1e-12);
     }
 }
+
+/// The evidence for an object-vector field in one cell's object-centred maps, each value
+/// measured against objects moved to random places (the moved-object null): the statistics the
+/// OVC field call of the grid-world model (§4, Fig 6F) is made from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OvcFieldEvidence {
+    /// Split-half consistency of the object-centred map outside the object's 3×3 neighbourhood.
+    pub consistency: f64,
+    /// 95th percentile of `consistency` with the objects moved.
+    pub consistency_null_p95: f64,
+    /// Chebyshev offset (bins) of the map's peak from the object.
+    pub peak_offset: f64,
+    /// The peak's prominence (s.d. above the bins at offset ≥ 2).
+    pub prominence: f64,
+    /// 95th percentile of `prominence` with the objects moved.
+    pub prominence_null_p95: f64,
+}
+
+impl OvcFieldEvidence {
+    /// The OVC field call with object window half-width `k` (the map is `(2k+1)²`): the map is
+    /// consistent beyond its moved-object null's p95, its peak lies at offset `2 ..= k − 1`
+    /// (off the object's own bump and off the window's outer ring), and the peak stands out
+    /// beyond the moved-object null's p95 of the same prominence. A NaN anywhere (no field
+    /// inside the ring, a flat map) is not a call.
+    pub fn called(&self, k: usize) -> bool {
+        self.consistency > self.consistency_null_p95
+            && self.peak_offset >= 2.0
+            && self.peak_offset <= k as f64 - 1.0
+            && self.prominence > self.prominence_null_p95
+    }
+
+    /// Whether the cell can be judged at all: its object-centred consistency and that
+    /// consistency's null were measured (finite). A judged cell whose map has no measurable
+    /// field (NaN prominence) counts as not called, so the fraction of calls keeps the
+    /// consistency-only call's denominator.
+    pub fn is_judged(&self) -> bool {
+        self.consistency.is_finite() && self.consistency_null_p95.is_finite()
+    }
+}
+
+#[cfg(test)]
+mod ovc_tests {
+    use super::OvcFieldEvidence;
+
+    #[test]
+    fn the_field_call_needs_every_criterion() {
+        let ok = OvcFieldEvidence {
+            consistency: 0.6,
+            consistency_null_p95: 0.3,
+            peak_offset: 3.0,
+            prominence: 3.5,
+            prominence_null_p95: 2.2,
+        };
+        assert!(ok.called(4) && ok.is_judged());
+        let with = |f: fn(&mut OvcFieldEvidence)| {
+            let mut e = ok;
+            f(&mut e);
+            e
+        };
+        assert!(!with(|e| e.consistency = 0.2).called(4), "not consistent");
+        assert!(
+            !with(|e| e.peak_offset = 1.0).called(4),
+            "the object's bump"
+        );
+        assert!(!with(|e| e.peak_offset = 4.0).called(4), "outer ring");
+        assert!(
+            with(|e| e.peak_offset = 4.0).called(5),
+            "inside a wider window"
+        );
+        assert!(!with(|e| e.prominence = 2.0).called(4), "no field");
+        let nan = with(|e| e.prominence = f64::NAN);
+        assert!(
+            !nan.called(4) && nan.is_judged(),
+            "no measurable field: judged, not called"
+        );
+        assert!(!with(|e| e.consistency_null_p95 = f64::NAN).is_judged());
+    }
+}
