@@ -167,8 +167,12 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Print the JSON instead of the table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the table, the counts and the notes of the claims that ran as the Markdown
+        /// block the README's ledger is (`scripts/update-readme-ledger.sh` splices it in).
+        #[arg(long)]
+        markdown: bool,
         /// End with an error (exit status 2) when a claim FAILS, for scripts and CI.
         #[arg(long)]
         check: bool,
@@ -259,8 +263,9 @@ fn real_main(cli: Cli) -> Result<()> {
             ledger,
             only,
             json,
+            markdown,
             check,
-        } => claims(&root, &ledger, &only, json, check),
+        } => claims(&root, &ledger, &only, json, markdown, check),
         Cmd::Show { recipe } => {
             let src = biodis_study::locate(&recipe)?;
             print!("{}", src.text);
@@ -328,7 +333,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
                 if !dry_run {
                     // the paper's claims over the group's studies: parent/claims.{json,html}
-                    claims(&parent, &[], &[], false, false)?;
+                    claims(&parent, &[], &[], false, false, false)?;
                     write_group_index(&parent, &recipe, &members)?;
                     println!(
                         "{recipe}: wall time {:.1} s; index {}",
@@ -431,6 +436,7 @@ fn claims(
     ledgers: &[PathBuf],
     only: &[String],
     json: bool,
+    markdown: bool,
     check: bool,
 ) -> Result<()> {
     let mut texts = Vec::new();
@@ -464,12 +470,17 @@ fn claims(
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&f)?);
+    } else if markdown {
+        print!("{}", biodis_study::claims::format_markdown(&f));
     } else {
         print!("{}", biodis_study::claims::format_table(&f));
     }
     biodis_rundir::atomic_write(&jp, &serde_json::to_vec_pretty(&f)?)?;
     biodis_rundir::atomic_write(&hp, biodis_report::claims::page_html(&f).as_bytes())?;
-    if !json {
+    if markdown {
+        // stdout is the Markdown block alone
+        eprintln!("wrote {}\nwrote {}", jp.display(), hp.display());
+    } else if !json {
         println!("wrote {}\nwrote {}", jp.display(), hp.display());
     }
     let fails = f

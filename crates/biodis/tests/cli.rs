@@ -2829,3 +2829,60 @@ fn a_run_written_before_newer_keys_is_the_same_run() {
         );
     }
 }
+
+/// Copies a directory tree (files and folders only).
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_readme_ledger_is_what_biodis_claims_prints() {
+    // the README's ledger is generated, never written by hand: its block must be exactly what
+    // `biodis claims results --markdown` prints over the archived studies (on a copy, so the
+    // test writes nothing into the source tree); after archiving a study, regenerate it with
+    // scripts/update-readme-ledger.sh
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let b = readme
+        .find("<!-- ledger:begin")
+        .expect("README has a ledger block");
+    let b = b + readme[b..].find("-->").unwrap() + 3;
+    let e = readme
+        .find("<!-- ledger:end -->")
+        .expect("README's ledger block ends");
+    let block = readme[b..e].trim_start_matches('\n');
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&repo.join("results"), &tmp.path().join("results"));
+    let o = bin()
+        .current_dir(tmp.path())
+        .args(["claims", "results", "--markdown"])
+        .output()
+        .expect("spawn biodis");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        printed.starts_with("| verdict | claim |") && printed.contains(" claims: "),
+        "{printed}"
+    );
+    if printed != block {
+        let first = printed
+            .lines()
+            .zip(block.lines())
+            .find(|(p, r)| p != r)
+            .map(|(p, r)| format!("printed: {p}\nREADME:  {r}"))
+            .unwrap_or_else(|| "(one is a prefix of the other)".into());
+        panic!(
+            "the README's ledger is not what `biodis claims results --markdown` prints; run \
+             scripts/update-readme-ledger.sh. First difference:\n{first}"
+        );
+    }
+}

@@ -990,6 +990,54 @@ fn split_label(l: &str) -> (&str, &str) {
 /// difference with its 95 % interval, the effect size and the test's one-sided p-value; then
 /// the counts and the notes.
 pub fn format_table(f: &ClaimsFile) -> String {
+    let mut s = table_rows(f);
+    s.push_str(&format!("\n{}\n", count_line(f)));
+    let noted: Vec<&ClaimOutcome> = f.claims.iter().filter(|c| !c.note.is_empty()).collect();
+    if !noted.is_empty() {
+        s.push_str("\nnotes:\n");
+        for c in noted {
+            s.push_str(&format!("  {}: {}\n", c.id, c.note));
+        }
+    }
+    s
+}
+
+/// The verdicts as a Markdown section (`biodis claims --markdown`, the block the README's
+/// ledger is regenerated from by `scripts/update-readme-ledger.sh`): the table, the counts as
+/// a sentence, and the notes of the claims that ran (not the NOT RUN ones, whose notes only
+/// say what is missing) as a list.
+pub fn format_markdown(f: &ClaimsFile) -> String {
+    let mut s = table_rows(f);
+    s.push_str(&format!("\n{}.\n", count_line(f)));
+    let noted: Vec<&ClaimOutcome> = f
+        .claims
+        .iter()
+        .filter(|c| !c.note.is_empty() && c.verdict != Verdict::NotRun)
+        .collect();
+    if !noted.is_empty() {
+        s.push_str("\nNotes of the claims that ran:\n\n");
+        for c in noted {
+            s.push_str(&format!("- `{}`: {}\n", c.id, c.note));
+        }
+    }
+    s
+}
+
+/// `N claims: a HOLDS, b FAILS, c TOO FEW SEEDS, d NOT RUN`.
+fn count_line(f: &ClaimsFile) -> String {
+    format!(
+        "{} claims: {}",
+        f.claims.len(),
+        f.counts()
+            .iter()
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The table's header and one row per claim.
+fn table_rows(f: &ClaimsFile) -> String {
     let mut s = String::from(
         "| verdict | claim | study | a | b | Δ = a − b [95 % CI] | effect | test, p |\n|---|---|---|---|---|---|---|---|\n",
     );
@@ -1036,23 +1084,6 @@ pub fn format_table(f: &ClaimsFile) -> String {
             c.test,
             p_text(c.p),
         ));
-    }
-    let counts = f.counts();
-    s.push_str(&format!(
-        "\n{} claims: {}\n",
-        f.claims.len(),
-        counts
-            .iter()
-            .map(|(v, n)| format!("{n} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let noted: Vec<&ClaimOutcome> = f.claims.iter().filter(|c| !c.note.is_empty()).collect();
-    if !noted.is_empty() {
-        s.push_str("\nnotes:\n");
-        for c in noted {
-            s.push_str(&format!("  {}: {}\n", c.id, c.note));
-        }
     }
     s
 }

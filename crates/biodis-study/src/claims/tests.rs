@@ -206,6 +206,21 @@ b={value=0.05}
         table.contains("6 claims: 2 HOLDS, 0 FAILS, 1 TOO FEW SEEDS, 3 NOT RUN"),
         "{table}"
     );
+    // the Markdown block: the same rows, the counts as a sentence, notes only of claims that ran
+    let md = format_markdown(&f);
+    assert!(
+        md.starts_with(&table[..table.find("\n\n").unwrap()]),
+        "{md}"
+    );
+    assert!(
+        md.contains("\n6 claims: 2 HOLDS, 0 FAILS, 1 TOO FEW SEEDS, 3 NOT RUN.\n"),
+        "{md}"
+    );
+    assert!(md.contains("- `few`: "), "{md}");
+    for c in f.claims.iter().filter(|c| c.verdict == Verdict::NotRun) {
+        assert!(!md.contains(&format!("- `{}`:", c.id)), "{md}");
+        assert!(table.contains(&format!("  {}: ", c.id)), "{table}");
+    }
     // --only
     let f = evaluate(t.path(), &ledger(text), &["nogroup".into()]).unwrap();
     assert_eq!(f.claims.len(), 1);
