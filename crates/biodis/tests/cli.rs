@@ -2765,17 +2765,23 @@ fn a_run_written_before_newer_keys_is_the_same_run() {
         }
     }
     let before = std::fs::read(study.join("relu-s0/result.json")).unwrap();
-    let out = run_ok(&[
-        "run",
-        "fig6-big",
-        "--variants",
-        "relu",
-        "--seeds",
-        "1",
-        "--quiet",
-        "--out",
-        study.to_str().unwrap(),
-    ]);
+    // `biodis run fig6-big --variants relu --seeds 1 --quiet EXTRA --out STUDY`
+    let study_arg = study.to_str().unwrap();
+    let relu_args = |extra: &[&'static str]| -> Vec<&str> {
+        let mut a = vec![
+            "run",
+            "fig6-big",
+            "--variants",
+            "relu",
+            "--seeds",
+            "1",
+            "--quiet",
+        ];
+        a.extend_from_slice(extra);
+        a.extend(["--out", study_arg]);
+        a
+    };
+    let out = run_ok(&relu_args(&[]));
     assert_eq!(
         std::fs::read(study.join("relu-s0/result.json")).unwrap(),
         before,
@@ -2795,34 +2801,12 @@ fn a_run_written_before_newer_keys_is_the_same_run() {
         "its recipe is left as written"
     );
     // a real difference is still refused, naming the key
-    let e = run_err(&[
-        "run",
-        "fig6-big",
-        "--variants",
-        "relu",
-        "--seeds",
-        "1",
-        "--quiet",
-        "--set",
-        "cells.infer_sparsity=0.1",
-        "--out",
-        study.to_str().unwrap(),
-    ]);
+    let e = run_err(&relu_args(&["--set", "cells.infer_sparsity=0.1"]));
     assert!(e.contains("cells.infer_sparsity"), "{e}");
     // a run the index lists whose directory is gone is named, with the way to get it back
     if let Some(last) = ids.iter().find(|i| *i != "relu-s0") {
         std::fs::remove_dir_all(study.join(last)).unwrap();
-        let e = run_err(&[
-            "run",
-            "fig6-big",
-            "--variants",
-            "relu",
-            "--seeds",
-            "1",
-            "--quiet",
-            "--out",
-            study.to_str().unwrap(),
-        ]);
+        let e = run_err(&relu_args(&[]));
         assert!(
             e.contains(&format!("lists run `{last}`")) && e.contains("request the run again"),
             "{e}"
