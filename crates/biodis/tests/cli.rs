@@ -1658,6 +1658,32 @@ fn gridworld_search_readings_smoke() {
     let rec = std::fs::read_to_string(sparse.join("l1_02-s0/recipe.toml")).unwrap();
     assert!(rec.contains("infer_sparsity = 0.2"), "{rec}");
     assert!(rec.contains("periodic = true"), "{rec}");
+    // fig6-cosine: fig6-sparse's control with the learning rate cosine-decayed to 0
+    let d = run_ok(&["run", "fig6-cosine", "--dry-run"]);
+    let o = String::from_utf8_lossy(&d.stdout).to_string();
+    assert_eq!(o.lines().count(), 3, "3 seeds of cosine: {o}");
+    let cos = tmp.path().join("cosine");
+    run_cells_small("fig6-cosine", "cosine", &cos, &[]);
+    let rec = std::fs::read_to_string(cos.join("cosine-s0/recipe.toml")).unwrap();
+    assert!(rec.contains("schedule = \"cosine\""), "{rec}");
+    assert!(rec.contains("periodic = true"), "{rec}");
+    // everything but the schedule (and the study's name and description) is the control's
+    let ctrl = tmp.path().join("control");
+    run_cells_small("fig6-sparse", "control", &ctrl, &[]);
+    let control = std::fs::read_to_string(ctrl.join("control-s0/recipe.toml")).unwrap();
+    assert!(control.contains("schedule = \"constant\""), "{control}");
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| {
+                !l.starts_with("schedule")
+                    && !l.starts_with("name")
+                    && !l.starts_with("description")
+                    && !l.starts_with("variant")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(strip(&rec), strip(&control), "fig6-cosine vs fig6-sparse");
     let e = run_err(&[
         "run",
         "fig6-sparse",

@@ -78,6 +78,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../experiments/fig6-sparse.toml"),
     ),
     (
+        "fig6-cosine",
+        include_str!("../../../../experiments/fig6-cosine.toml"),
+    ),
+    (
         "fig7-dog",
         include_str!("../../../../experiments/fig7-dog.toml"),
     ),

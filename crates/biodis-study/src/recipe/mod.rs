@@ -87,8 +87,8 @@ set = { "constraints.beta_activity" = 0.0 }
             assert!(count > 0, "{n}");
         }
         assert_eq!(
-            cells, 13,
-            "fig6, fig6-probes, fig6-search, fig6-scale, fig6-long, fig6-mse, fig6-big, fig6-sparse, fig7, fig14 and fig6/7/14-dog are grid-world recipes"
+            cells, 14,
+            "fig6, fig6-probes, fig6-search, fig6-scale, fig6-long, fig6-mse, fig6-big, fig6-sparse, fig6-cosine, fig7, fig14 and fig6/7/14-dog are grid-world recipes"
         );
         assert_eq!(vae, 3, "fig5, fig12, fig13 are VAE recipes");
     }
