@@ -9,13 +9,17 @@
 //!   passes) where the CPU has `avx512f` and is not AMD family 25. Zen 5 (AMD family 26, full
 //!   512-bit datapaths) measured up to 1.7× faster with them on the paper's shapes; Intel servers
 //!   with AVX-512 take them too (not measured by us).
-//! - **AVX2 + FMA** otherwise where present. AMD family 25 with `avx512f` is Zen 4, which executes
-//!   512-bit operations as two 256-bit halves: there the AVX-512 kernels measured −2–4 % on B1,
-//!   +2 % on B2 and −11 % on the conv VAE, so Zen 4 keeps AVX2 (family 25 without `avx512f` is
-//!   Zen 3).
+//! - **AVX-512 GEMM kernels with AVX2 elementwise passes** on AMD family 25 with `avx512f` (Zen
+//!   4, which executes 512-bit operations as two 256-bit halves). Measured side by side on a Zen
+//!   4 core in session 18 (README, Speed; per-round ratios against all-AVX2): the AVX-512 GEMM
+//!   kernels 1.05–1.38× on the 1024³ peak, 1.07–1.25× on B2, 1.09–1.16× on B3, 0.94–1.02× on B1;
+//!   the AVX-512 elementwise copies 0.87–0.96× on B1–B3 (one 3-round run with AVX2 GEMM). (An earlier measurement by the issue's
+//!   author had B1 −2–4 % and the conv VAE −11 % with AVX-512, which is why main kept AVX2.)
+//! - **AVX2 + FMA** otherwise where present (family 25 without `avx512f` is Zen 3).
 //! - portable x86-64 / other architectures: the generic code.
 //!
-//! `BIODIS_KERNELS=auto|avx2|avx512` overrides the policy (`auto` is the default; asking for
+//! `BIODIS_KERNELS=auto|avx2|avx512` overrides the policy for both parts, and
+//! `BIODIS_KERNELS=gemm=PATH,elementwise=PATH` for each (`auto` is the default; asking for
 //! AVX-512 on a CPU without it is an error). Every kernel path computes the same IEEE-754
 //! operations in the same order (no contraction into FMA in the elementwise passes; the GEMM
 //! kernels differ only in register width), see [`crate::mlp`] and the bit-identity tests.
@@ -97,7 +101,7 @@ pub struct Choice {
 /// A `BIODIS_KERNELS` value the running CPU cannot honour, or one not understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KernelsError {
-    #[error("BIODIS_KERNELS={0:?}: expected auto, avx2 or avx512")]
+    #[error("BIODIS_KERNELS={0:?}: expected auto, avx2 or avx512, or gemm=PATH,elementwise=PATH")]
     Unknown(String),
     #[error("BIODIS_KERNELS={requested}: this CPU ({name}) does not support {missing}")]
     Unsupported {
@@ -187,66 +191,103 @@ fn cpuid_ident() -> (String, u32, u32, String) {
 }
 
 /// The policy of the module docs for `cpu` and a `BIODIS_KERNELS` value (`None`: unset).
+///
+/// The value is one path for both (`auto`, `avx2`, `avx512`) or a comma list naming
+/// each part, `gemm=PATH,elementwise=PATH` (a part left out takes `auto`'s choice), e.g.
+/// `gemm=avx512,elementwise=avx2` to measure the two parts separately.
 pub fn decide(cpu: &CpuInfo, requested: Option<&str>) -> Result<Choice, KernelsError> {
     let avx512_built = cfg!(target_arch = "x86_64");
     let req = requested
         .map(str::trim)
         .unwrap_or("auto")
         .to_ascii_lowercase();
-    let avx2 = cpu.avx2 && cpu.fma;
-    let (isa, reason) = match req.as_str() {
-        "auto" | "" => {
-            if cpu.avx512f && avx2 && avx512_built {
-                if cpu.vendor == "AuthenticAMD" && cpu.family == 25 {
-                    (
-                        Isa::Avx2,
-                        "AVX-512 present but AMD family 25 (Zen 4) runs it as two 256-bit halves; \
-                         the AVX-512 kernels measured slower there (B1 -2-4 %, B4 -11 %)"
-                            .to_string(),
-                    )
-                } else {
-                    (
-                        Isa::Avx512,
-                        "AVX-512 present with full-width execution expected (not AMD family 25)"
-                            .to_string(),
-                    )
-                }
-            } else if avx2 {
-                (Isa::Avx2, "AVX2 and FMA present, no AVX-512".to_string())
-            } else {
-                (Isa::Portable, "no AVX2/FMA".to_string())
+    let (auto_gemm, auto_ew, auto_reason) = auto_policy(cpu, avx512_built);
+    let (gemm, elementwise, reason) = if req.contains('=') || req.contains(',') {
+        let (mut g, mut e) = (None, None);
+        for part in req.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, val) = part
+                .split_once('=')
+                .ok_or_else(|| KernelsError::Unknown(req.clone()))?;
+            match key.trim() {
+                "gemm" => g = Some(parse_isa(cpu, &req, val.trim(), auto_gemm)?),
+                "elementwise" => e = Some(parse_isa(cpu, &req, val.trim(), auto_ew)?),
+                _ => return Err(KernelsError::Unknown(req.clone())),
             }
         }
-        "avx2" => {
-            if !avx2 {
-                return Err(KernelsError::Unsupported {
-                    requested: req,
-                    name: cpu.name.clone(),
-                    missing: "AVX2 and FMA",
-                });
-            }
-            (Isa::Avx2, "BIODIS_KERNELS=avx2".to_string())
-        }
-        "avx512" => {
-            if !(cpu.avx512f && avx2) {
-                return Err(KernelsError::Unsupported {
-                    requested: req,
-                    name: cpu.name.clone(),
-                    missing: "AVX-512F",
-                });
-            }
-            (Isa::Avx512, "BIODIS_KERNELS=avx512".to_string())
-        }
-        _ => return Err(KernelsError::Unknown(req)),
+        (
+            g.unwrap_or(auto_gemm),
+            e.unwrap_or(auto_ew),
+            format!("BIODIS_KERNELS={req}"),
+        )
+    } else if matches!(req.as_str(), "auto" | "") {
+        (auto_gemm, auto_ew, auto_reason)
+    } else {
+        let isa = parse_isa(cpu, &req, &req, auto_gemm)?;
+        (isa, isa, format!("BIODIS_KERNELS={req}"))
     };
     Ok(Choice {
         cpu: cpu.clone(),
         requested: if req.is_empty() { "auto".into() } else { req },
-        gemm: isa,
-        elementwise: isa,
+        gemm,
+        elementwise,
         reason,
         avx512_built,
     })
+}
+
+/// The automatic choice for `cpu` (the module docs' policy): GEMM kernels, elementwise passes,
+/// and the reason in words.
+fn auto_policy(cpu: &CpuInfo, avx512_built: bool) -> (Isa, Isa, String) {
+    let avx2 = cpu.avx2 && cpu.fma;
+    if cpu.avx512f && avx2 && avx512_built {
+        if cpu.vendor == "AuthenticAMD" && cpu.family == 25 {
+            (
+                Isa::Avx512,
+                Isa::Avx2,
+                "AMD family 25 with AVX-512 (Zen 4, 512-bit operations as two 256-bit halves): \
+                 the AVX-512 GEMM kernels measured faster than the AVX2 ones (GEMM peak, B2, B3) \
+                 and the AVX2 elementwise passes faster than the AVX-512 ones (README, Speed)"
+                    .to_string(),
+            )
+        } else {
+            (
+                Isa::Avx512,
+                Isa::Avx512,
+                "AVX-512 present with full-width execution expected (not AMD family 25)"
+                    .to_string(),
+            )
+        }
+    } else if avx2 {
+        (
+            Isa::Avx2,
+            Isa::Avx2,
+            "AVX2 and FMA present, no AVX-512".to_string(),
+        )
+    } else {
+        (Isa::Portable, Isa::Portable, "no AVX2/FMA".to_string())
+    }
+}
+
+/// One path word of `BIODIS_KERNELS` (`req`: the whole value, for the error), checked against
+/// the CPU.
+fn parse_isa(cpu: &CpuInfo, req: &str, word: &str, auto: Isa) -> Result<Isa, KernelsError> {
+    let avx2 = cpu.avx2 && cpu.fma;
+    match word {
+        "auto" | "" => Ok(auto),
+        "avx2" if avx2 => Ok(Isa::Avx2),
+        "avx2" => Err(KernelsError::Unsupported {
+            requested: req.to_string(),
+            name: cpu.name.clone(),
+            missing: "AVX2 and FMA",
+        }),
+        "avx512" if cpu.avx512f && avx2 => Ok(Isa::Avx512),
+        "avx512" => Err(KernelsError::Unsupported {
+            requested: req.to_string(),
+            name: cpu.name.clone(),
+            missing: "AVX-512F",
+        }),
+        _ => Err(KernelsError::Unknown(req.to_string())),
+    }
 }
 
 static CHOICE: OnceLock<Choice> = OnceLock::new();
@@ -324,7 +365,7 @@ mod tests {
         let zen3 = decide(&cpu("AuthenticAMD", 25, false), None).unwrap();
         assert_eq!(zen3.gemm, Isa::Avx2);
         let zen4 = decide(&cpu("AuthenticAMD", 25, true), None).unwrap();
-        assert_eq!(zen4.gemm, Isa::Avx2);
+        assert_eq!((zen4.gemm, zen4.elementwise), (Isa::Avx512, Isa::Avx2));
         assert!(zen4.reason.contains("Zen 4"));
         let zen5 = decide(&cpu("AuthenticAMD", 26, true), None).unwrap();
         assert_eq!((zen5.gemm, zen5.elementwise), (Isa::Avx512, Isa::Avx512));
@@ -349,6 +390,24 @@ mod tests {
         assert!(e.to_string().contains("AVX-512F"), "{e}");
         let e = decide(&zen4, Some("sse9")).unwrap_err();
         assert_eq!(e, KernelsError::Unknown("sse9".into()));
+        // the two parts named separately; a part left out takes auto's choice
+        let split = decide(&zen4, Some("gemm=avx512, elementwise=avx2")).unwrap();
+        assert_eq!((split.gemm, split.elementwise), (Isa::Avx512, Isa::Avx2));
+        let g = decide(&cpu("AuthenticAMD", 25, false), Some("elementwise=avx2")).unwrap();
+        assert_eq!((g.gemm, g.elementwise), (Isa::Avx2, Isa::Avx2));
+        let g = decide(&zen4, Some("gemm=avx2")).unwrap();
+        assert_eq!((g.gemm, g.elementwise), (Isa::Avx2, Isa::Avx2));
+        let both = decide(&zen4, Some("avx512")).unwrap();
+        assert_eq!((both.gemm, both.elementwise), (Isa::Avx512, Isa::Avx512));
+        for bad in ["gemm=avx9", "gemm", "simd=avx2", "gemm=avx2,elementwise"] {
+            let e = decide(&zen4, Some(bad)).unwrap_err();
+            assert_eq!(e, KernelsError::Unknown(bad.into()), "{bad}");
+        }
+        let e = decide(&cpu("AuthenticAMD", 25, false), Some("gemm=avx512")).unwrap_err();
+        assert!(
+            e.to_string().contains("gemm=avx512") && e.to_string().contains("AVX-512F"),
+            "{e}"
+        );
     }
 
     #[test]
