@@ -318,6 +318,33 @@ pub fn choice() -> &'static Choice {
     })
 }
 
+/// The kernel paths and CPU of this process in one line, for a run's provenance
+/// (`result.json`'s `versions.kernels`), e.g.
+/// `gemm=avx512 elementwise=avx2 (AMD Zen 4: AuthenticAMD family 25 model 17)`.
+pub fn provenance() -> String {
+    let c = choice();
+    let isa = |i: Isa| match i {
+        Isa::Avx512 => "avx512",
+        Isa::Avx2 => "avx2",
+        Isa::Portable => "portable",
+    };
+    let arch = c.cpu.microarchitecture();
+    format!(
+        "gemm={} elementwise={} ({}{}{} family {} model {})",
+        isa(c.gemm),
+        isa(c.elementwise),
+        arch,
+        if arch.is_empty() { "" } else { ": " },
+        if c.cpu.vendor.is_empty() {
+            c.cpu.arch
+        } else {
+            c.cpu.vendor.as_str()
+        },
+        c.cpu.family,
+        c.cpu.model
+    )
+}
+
 /// The elementwise passes' instruction set (cheap after the first call).
 #[inline]
 pub fn elementwise() -> Isa {
@@ -412,6 +439,9 @@ mod tests {
 
     #[test]
     fn this_cpu_is_described() {
+        let p = provenance();
+        assert!(p.starts_with("gemm=") && p.contains(" elementwise="), "{p}");
+        assert!(p.contains(&format!("model {}", choice().cpu.model)), "{p}");
         let c = cpu_info();
         #[cfg(target_arch = "x86_64")]
         {

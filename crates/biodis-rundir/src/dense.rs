@@ -120,7 +120,8 @@ pub struct RunResult {
     pub n_params: usize,
     pub wall_s: f64,
     /// Versions of the software that produced it (sorted by name, so the file is
-    /// byte-deterministic).
+    /// byte-deterministic): `biodis`, `mir`, and (since session 18) `kernels`, the GEMM and
+    /// elementwise paths and the CPU that computed it (`biodis_nn::kernels::provenance`).
     pub versions: std::collections::BTreeMap<String, String>,
     /// The highest MIR reachable on this task when it is below 1: the categories task's
     /// one-hot factors. Absent otherwise.

@@ -158,6 +158,8 @@ pub struct CellsResult {
     /// ([`biodis_cells::location_fit`]: 0 = uniform prediction, 1 = target fitted).
     #[serde(default = "nan", with = "biodis_rundir::nan::scalar")]
     pub location_fit: f64,
+    /// `biodis`, `model`, `grid_score` and `kernels` (the GEMM and elementwise paths and the CPU
+    /// that computed it, `biodis_nn::kernels::provenance`).
     pub versions: BTreeMap<String, String>,
 }
 
@@ -309,6 +311,7 @@ fn versions() -> BTreeMap<String, String> {
     v.insert("biodis".into(), env!("CARGO_PKG_VERSION").into());
     v.insert("model".into(), "whittington2023.gridworld.v1".into());
     v.insert("grid_score".into(), "deepmind.minmax.10ring".into());
+    v.insert("kernels".into(), biodis_nn::kernels::provenance());
     v
 }
 

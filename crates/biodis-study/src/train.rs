@@ -582,6 +582,7 @@ fn run_inner(dir: &RunDir, cfg: &RunConfig, progress: Progress) -> Result<RunRes
     let mut versions = std::collections::BTreeMap::new();
     versions.insert("biodis".to_string(), env!("CARGO_PKG_VERSION").to_string());
     versions.insert("mir".to_string(), biodis_metrics::mir::MIR_ID.to_string());
+    versions.insert("kernels".to_string(), biodis_nn::kernels::provenance());
     let result = RunResult {
         schema_version: biodis_rundir::SCHEMA_VERSION,
         study: cfg.study.name.clone(),

@@ -338,6 +338,9 @@ fn study_runs_reports_and_records_a_failed_run() {
             serde_json::from_str(&std::fs::read_to_string(r.join("result.json")).unwrap()).unwrap();
         assert_eq!(res["n_params"], 6 * 32 + 32 + 32 * 6 + 6);
         assert_eq!(res["metric_id"], "mir.whittington2023");
+        // provenance: the kernel paths and CPU that computed the run
+        let k = res["versions"]["kernels"].as_str().unwrap_or_default();
+        assert!(k.starts_with("gemm=") && k.contains("family"), "{k}");
         let m = res["last"]["mir"][0].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&m));
     }
@@ -1666,6 +1669,11 @@ fn gridworld_search_readings_smoke() {
     run_cells_small("fig6-cosine", "cosine", &cos, &[]);
     let rec = std::fs::read_to_string(cos.join("cosine-s0/recipe.toml")).unwrap();
     assert!(rec.contains("schedule = \"cosine\""), "{rec}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cos.join("cosine-s0/result.json")).unwrap())
+            .unwrap();
+    let k = r["versions"]["kernels"].as_str().unwrap_or_default();
+    assert!(k.starts_with("gemm=") && k.contains("family"), "{k}");
     assert!(rec.contains("periodic = true"), "{rec}");
     // everything but the schedule (and the study's name and description) is the control's
     let ctrl = tmp.path().join("control");
