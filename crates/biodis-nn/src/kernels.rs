@@ -10,11 +10,12 @@
 //!   512-bit datapaths) measured up to 1.7× faster with them on the paper's shapes; Intel servers
 //!   with AVX-512 take them too (not measured by us).
 //! - **AVX-512 GEMM kernels with AVX2 elementwise passes** on AMD family 25 with `avx512f` (Zen
-//!   4, which executes 512-bit operations as two 256-bit halves). Measured side by side on a Zen
-//!   4 core in session 18 (README, Speed; per-round ratios against all-AVX2): the AVX-512 GEMM
-//!   kernels 1.05–1.38× on the 1024³ peak, 1.07–1.25× on B2, 1.09–1.16× on B3, 0.94–1.02× on B1;
-//!   the AVX-512 elementwise copies 0.87–0.96× on B1–B3 (one 3-round run with AVX2 GEMM). (An earlier measurement by the issue's
-//!   author had B1 −2–4 % and the conv VAE −11 % with AVX-512, which is why main kept AVX2.)
+//!   4, which executes 512-bit operations as two 256-bit halves): measured side by side on a
+//!   Zen 4 core in session 18, the AVX-512 GEMM kernels were as fast or faster than AVX2 on the
+//!   GEMM peak, B2 and B3 and equal on B1 and the conv VAE, the AVX-512 elementwise copies slower
+//!   (the per-round ratios are in the README's Speed section and `docs/bench/zen4-session18`).
+//!   An earlier measurement by the author had B1 −2–4 % and the conv VAE −11 % with
+//!   AVX-512 GEMM, which is why main had kept AVX2 there.
 //! - **AVX2 + FMA** otherwise where present (family 25 without `avx512f` is Zen 3).
 //! - portable x86-64 / other architectures: the generic code.
 //!
